@@ -1,0 +1,40 @@
+/* main.c - the `roma` command: one binary, one subcommand per process kind.
+ *
+ *   roma worker   a TensorFlow-Serving-compatible model server (one model
+ *                 server process; `roma serve` will start these)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "worker/worker.h"
+
+#define ROMA_VERSION "0.1.0"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: roma <command> [flags]\n"
+            "ROMA: resource management for TensorFlow inference.\n\n"
+            "commands:\n"
+            "  worker    serve SavedModels over TensorFlow Serving's REST API\n"
+            "  version   print the version\n\n"
+            "roma <command> --help shows a command's flags.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "worker") == 0) return worker_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("roma %s\n", ROMA_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "roma: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

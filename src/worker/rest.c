@@ -1,0 +1,212 @@
+/* rest.c - see rest.h. */
+#include "rest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "example.h"
+#include "json_tensor.h"
+
+#define PREFIX "/v1/models/"
+
+int rest_error(roma_buf *out, roma_code code, const char *msg) {
+    out->len = 0;
+    roma_buf_puts(out, "{\"error\": ");
+    roma_buf_json_string(out, msg, strlen(msg));
+    roma_buf_putc(out, '}');
+    return roma_code_http_status(code);
+}
+
+/* Copies the path segment at *p (up to '/', ':' or the end) into dst. */
+static int take_segment(const char **p, char *dst, size_t cap) {
+    size_t n = strcspn(*p, "/:");
+    if (n == 0 || n >= cap) return 0;
+    memcpy(dst, *p, n);
+    dst[n] = '\0';
+    *p += n;
+    return 1;
+}
+
+static roma_code bad_path(const char *method, const char *path, roma_err *err) {
+    return roma_fail(err, ROMA_NOT_FOUND,
+                     "Malformed request: %s %s (expected POST " PREFIX
+                     "NAME[/versions/N|/labels/L]:predict|classify|regress or GET " PREFIX
+                     "NAME[/versions/N|/labels/L][/metadata])",
+                     method, path);
+}
+
+roma_code rest_parse_route(const char *method, const char *path, rest_route *r,
+                           roma_err *err) {
+    const char *p = path;
+    memset(r, 0, sizeof(*r));
+    if (strncmp(p, PREFIX, strlen(PREFIX)) != 0) return bad_path(method, path, err);
+    p += strlen(PREFIX);
+    if (!take_segment(&p, r->model, sizeof(r->model))) return bad_path(method, path, err);
+    if (strncmp(p, "/versions/", 10) == 0) {
+        p += 10;
+        if (!take_segment(&p, r->version, sizeof(r->version))) return bad_path(method, path, err);
+    } else if (strncmp(p, "/labels/", 8) == 0) {
+        p += 8;
+        if (!take_segment(&p, r->label, sizeof(r->label))) return bad_path(method, path, err);
+    }
+    int post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
+    if (post && strcmp(p, ":predict") == 0) r->verb = REST_PREDICT;
+    else if (post && strcmp(p, ":classify") == 0) r->verb = REST_CLASSIFY;
+    else if (post && strcmp(p, ":regress") == 0) r->verb = REST_REGRESS;
+    else if (get && (strcmp(p, "") == 0 || strcmp(p, "/") == 0)) r->verb = REST_STATUS;
+    else if (get && strcmp(p, "/metadata") == 0) r->verb = REST_METADATA;
+    else return bad_path(method, path, err);
+    return ROMA_OK;
+}
+
+/* ---- status and metadata ----------------------------------------------- */
+
+static void write_status_entry(roma_buf *out, int64_t version) {
+    roma_buf_printf(out,
+                    "{\"version\": \"%lld\", \"state\": \"AVAILABLE\", \"status\": "
+                    "{\"error_code\": \"OK\", \"error_message\": \"\"}}",
+                    (long long)version);
+}
+
+static int handle_status(const sv_model *m, const sv_version *v, const rest_route *r,
+                         roma_buf *out) {
+    roma_buf_puts(out, "{\"model_version_status\": [");
+    if (r->version[0] || r->label[0]) {
+        write_status_entry(out, v->version);
+    } else {
+        for (size_t i = 0; i < m->nversions; i++) {
+            if (i) roma_buf_puts(out, ", ");
+            write_status_entry(out, m->versions[i].version);
+        }
+    }
+    roma_buf_puts(out, "]}");
+    return 200;
+}
+
+static void write_tensor_info(roma_buf *out, const tfb_tensor_info *t) {
+    roma_buf_json_string(out, t->key, strlen(t->key));
+    roma_buf_printf(out, ": {\"dtype\": \"%s\", \"tensor_shape\": {\"dim\": [",
+                    tfb_dtype_name(t->dtype));
+    for (int d = 0; d < t->ndims; d++)
+        roma_buf_printf(out, "%s{\"size\": \"%lld\", \"name\": \"\"}", d ? ", " : "",
+                        (long long)t->dims[d]);
+    roma_buf_printf(out, "], \"unknown_rank\": %s}, \"name\": ",
+                    t->unknown_rank ? "true" : "false");
+    const char *name = t->tensor_name ? t->tensor_name : "";
+    roma_buf_json_string(out, name, strlen(name));
+    roma_buf_putc(out, '}');
+}
+
+static void write_tensor_map(roma_buf *out, const tfb_tensor_info *t, size_t n) {
+    roma_buf_putc(out, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i) roma_buf_puts(out, ", ");
+        write_tensor_info(out, &t[i]);
+    }
+    roma_buf_putc(out, '}');
+}
+
+static int handle_metadata(const sv_model *m, const sv_version *v, roma_buf *out) {
+    roma_buf_puts(out, "{\"model_spec\": {\"name\": ");
+    roma_buf_json_string(out, m->name, strlen(m->name));
+    roma_buf_printf(out,
+                    ", \"signature_name\": \"\", \"version\": \"%lld\"}, \"metadata\": "
+                    "{\"signature_def\": {\"signature_def\": {",
+                    (long long)v->version);
+    for (size_t i = 0; i < tfb_model_signature_count(v->model); i++) {
+        const tfb_signature *s = tfb_model_signature(v->model, i);
+        if (i) roma_buf_puts(out, ", ");
+        roma_buf_json_string(out, s->name, strlen(s->name));
+        roma_buf_puts(out, ": {\"inputs\": ");
+        write_tensor_map(out, s->inputs, s->ninputs);
+        roma_buf_puts(out, ", \"outputs\": ");
+        write_tensor_map(out, s->outputs, s->noutputs);
+        roma_buf_puts(out, ", \"method_name\": ");
+        roma_buf_json_string(out, s->method_name, strlen(s->method_name));
+        roma_buf_puts(out, ", \"defaults\": {}}");
+    }
+    roma_buf_puts(out, "}}}}");
+    return 200;
+}
+
+/* ---- inference --------------------------------------------------------- */
+
+static const char *expected_method(rest_verb verb) {
+    return verb == REST_CLASSIFY ? "tensorflow/serving/classify" : "tensorflow/serving/regress";
+}
+
+/* Classify/regress signatures take one string input of serialized examples. */
+static roma_code check_example_signature(const tfb_signature *sig, rest_verb verb,
+                                         roma_err *err) {
+    const char *want = expected_method(verb);
+    if (strcmp(sig->method_name, want) != 0)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "Expected %s signature method_name to be %s. Was: %s",
+                         verb == REST_CLASSIFY ? "classification" : "regression", want,
+                         sig->method_name);
+    if (sig->ninputs != 1 || sig->inputs[0].dtype != TF_STRING)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "signature '%s' must take one DT_STRING input of serialized "
+                         "tf.Example records",
+                         sig->name);
+    return ROMA_OK;
+}
+
+static roma_code make_inputs(const json_t *root, const tfb_signature *sig, rest_verb verb,
+                             TF_Tensor **in, jt_format *format, roma_err *err) {
+    if (verb == REST_PREDICT) return jt_predict_inputs(root, sig, in, format, err);
+    roma_code rc = check_example_signature(sig, verb, err);
+    return rc == ROMA_OK ? ex_request_tensor(root, &in[0], err) : rc;
+}
+
+static roma_code write_answer(roma_buf *out, rest_verb verb, jt_format format,
+                              const tfb_signature *sig, TF_Tensor *const *outputs,
+                              roma_err *err) {
+    if (verb == REST_CLASSIFY) return ex_write_classify(out, sig, outputs, err);
+    if (verb == REST_REGRESS) return ex_write_regress(out, sig, outputs, err);
+    return jt_write_predict(out, format, sig, outputs, err);
+}
+
+static roma_code run_inference(const sv_version *v, rest_verb verb, const char *body,
+                               size_t len, roma_buf *out, roma_err *err) {
+    json_t *root = NULL;
+    const char *sig_name;
+    jt_format format = JT_ROW;
+    TF_Tensor *in[64] = {0}, *outs[64] = {0};
+    roma_code rc = jt_parse_body(body, len, &root, err);
+    if (rc == ROMA_OK) rc = jt_signature_name(root, &sig_name, err);
+    const tfb_signature *sig = rc == ROMA_OK ? tfb_model_find_signature(v->model, sig_name) : NULL;
+    if (rc == ROMA_OK && !sig)
+        rc = roma_fail(err, ROMA_INVALID_ARGUMENT,
+                       "Serving signature name: \"%s\" not found in signature def", sig_name);
+    if (rc == ROMA_OK && (sig->ninputs > 64 || sig->noutputs > 64))
+        rc = roma_fail(err, ROMA_UNIMPLEMENTED, "signature '%s' has more than 64 tensors", sig_name);
+    if (rc == ROMA_OK) rc = make_inputs(root, sig, verb, in, &format, err);
+    json_decref(root); /* inputs are copied into tensors: the JSON can go */
+    if (rc == ROMA_OK) rc = tfb_run(v->model, sig, in, outs, err);
+    if (rc == ROMA_OK) rc = write_answer(out, verb, format, sig, outs, err);
+    if (sig) {
+        jt_tensors_free(in, sig->ninputs);
+        for (size_t i = 0; i < sig->noutputs && i < 64; i++)
+            if (outs[i]) TF_DeleteTensor(outs[i]);
+    }
+    return rc;
+}
+
+int rest_handle(const sv_registry *reg, const char *method, const char *path, const char *body,
+                size_t body_len, roma_buf *out) {
+    rest_route r;
+    roma_err err;
+    const sv_model *m;
+    const sv_version *v;
+    roma_code rc = rest_parse_route(method, path, &r, &err);
+    if (rc == ROMA_OK)
+        rc = sv_lookup(reg, r.model, r.version[0] ? r.version : NULL,
+                       r.label[0] ? r.label : NULL, &m, &v, &err);
+    if (rc != ROMA_OK) return rest_error(out, rc, err.msg);
+    if (r.verb == REST_STATUS) return handle_status(m, v, &r, out);
+    if (r.verb == REST_METADATA) return handle_metadata(m, v, out);
+    rc = run_inference(v, r.verb, body ? body : "", body_len, out, &err);
+    return rc == ROMA_OK ? 200 : rest_error(out, rc, err.msg);
+}

@@ -1,0 +1,246 @@
+/* server.c - see server.h.
+ *
+ * Life of a request: evhttp parses it on the loop thread -> on_request
+ * copies method, path and body into a job and pushes it on the pool queue
+ * -> an inference thread runs rest_handle -> pushes the job on the done
+ * list and activates `done_ev` -> on_done (loop thread) sends the reply.
+ * If the client went away meanwhile, libevent has detached the request and
+ * evhttp_send_reply just frees it.
+ */
+#include "server.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/buf.h"
+#include "../common/log.h"
+#include "rest.h"
+
+typedef struct job {
+    struct evhttp_request *req;
+    char method[8];
+    char *path;
+    char *body;
+    size_t body_len;
+    int status;
+    roma_buf answer;
+    struct job *next;
+} job;
+
+typedef struct {
+    job *head, *tail;
+} job_queue;
+
+typedef struct {
+    const sv_registry *reg;
+    struct event_base *base;
+    struct event *done_ev;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    job_queue todo, done;
+    int stopping;      /* the pool: finish the queue, then exit (locked) */
+    int draining;      /* the loop: no longer accepting (loop thread only) */
+    int inflight;      /* accepted, not yet answered (loop thread only) */
+    struct evhttp *http;
+    struct evhttp_bound_socket *listener;
+    pthread_t *threads;
+    int nthreads;
+} server;
+
+static void queue_push(job_queue *q, job *j) {
+    j->next = NULL;
+    if (q->tail) q->tail->next = j;
+    else q->head = j;
+    q->tail = j;
+}
+
+static job *queue_take_all(job_queue *q) {
+    job *all = q->head;
+    q->head = q->tail = NULL;
+    return all;
+}
+
+static void job_free(job *j) {
+    free(j->path);
+    free(j->body);
+    roma_buf_free(&j->answer);
+    free(j);
+}
+
+static void *inference_thread(void *arg) {
+    server *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->todo.head && !s->stopping) pthread_cond_wait(&s->wake, &s->lock);
+        job *j = s->todo.head;
+        if (!j) break; /* stopping and nothing left to do */
+        s->todo.head = j->next;
+        if (!s->todo.head) s->todo.tail = NULL;
+        pthread_mutex_unlock(&s->lock);
+
+        j->status = rest_handle(s->reg, j->method, j->path, j->body, j->body_len, &j->answer);
+
+        pthread_mutex_lock(&s->lock);
+        queue_push(&s->done, j);
+        event_active(s->done_ev, EV_READ, 0);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static void send_answer(job *j) {
+    struct evbuffer *out = evbuffer_new();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evbuffer_add(out, j->answer.data ? j->answer.data : "", j->answer.len);
+    evhttp_send_reply(j->req, j->status, NULL, out);
+    evbuffer_free(out);
+}
+
+/* Leaves the loop after a moment, so the last answers are written out. */
+static void exit_soon(server *s) {
+    struct timeval flush = {0, 100000};
+    event_base_loopexit(s->base, &flush);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg) {
+    server *s = arg;
+    (void)fd, (void)what;
+    pthread_mutex_lock(&s->lock);
+    job *j = queue_take_all(&s->done);
+    pthread_mutex_unlock(&s->lock);
+    while (j) {
+        job *next = j->next;
+        send_answer(j);
+        job_free(j);
+        s->inflight--;
+        j = next;
+    }
+    if (s->draining && s->inflight == 0) exit_soon(s);
+}
+
+/* The request path, percent-decoded, without its query string. */
+static char *request_path(struct evhttp_request *req) {
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
+    return evhttp_uridecode(raw ? raw : "/", 0, NULL);
+}
+
+static const char *method_name(enum evhttp_cmd_type cmd) {
+    switch (cmd) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    default: return "OTHER";
+    }
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+    server *s = arg;
+    job *j = calloc(1, sizeof(*j));
+    if (!j) abort();
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    j->req = req;
+    snprintf(j->method, sizeof(j->method), "%s", method_name(evhttp_request_get_command(req)));
+    j->path = request_path(req);
+    j->body_len = evbuffer_get_length(in);
+    j->body = malloc(j->body_len + 1);
+    if (!j->path || !j->body) abort();
+    evbuffer_remove(in, j->body, j->body_len);
+    j->body[j->body_len] = '\0';
+    s->inflight++;
+    pthread_mutex_lock(&s->lock);
+    queue_push(&s->todo, j);
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    server *s = arg;
+    (void)what;
+    if (s->draining) return;
+    roma_info("signal %d: no longer accepting; answering %d accepted requests", (int)sig,
+              s->inflight);
+    s->draining = 1;
+    evhttp_del_accept_socket(s->http, s->listener);
+    if (s->inflight == 0) exit_soon(s);
+}
+
+static int start_threads(server *s, int n) {
+    s->threads = calloc((size_t)n, sizeof(pthread_t));
+    if (!s->threads) abort();
+    for (s->nthreads = 0; s->nthreads < n; s->nthreads++)
+        if (pthread_create(&s->threads[s->nthreads], NULL, inference_thread, s) != 0) return -1;
+    return 0;
+}
+
+/* Stops the pool (the loop has already answered every accepted job). */
+static void stop_threads(server *s) {
+    pthread_mutex_lock(&s->lock);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < s->nthreads; i++) pthread_join(s->threads[i], NULL);
+    on_done(-1, 0, s); /* answers (into closed sockets) anything left */
+}
+
+int srv_run(const sv_registry *reg, const srv_options *opt) {
+    server s = {.reg = reg};
+    int rc = 1;
+    evthread_use_pthreads();
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.wake, NULL);
+    s.base = event_base_new();
+    struct evhttp *http = s.http = evhttp_new(s.base);
+    s.done_ev = event_new(s.base, -1, EV_PERSIST | EV_READ, on_done, &s);
+    struct event *sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
+    struct event *sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    evhttp_set_gencb(http, on_request, &s);
+    evhttp_set_max_body_size(http, (ev_ssize_t)opt->max_body);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    if (opt->timeout_ms > 0) {
+        struct timeval tv = {opt->timeout_ms / 1000, (opt->timeout_ms % 1000) * 1000};
+        evhttp_set_timeout_tv(http, &tv);
+    }
+    s.listener = evhttp_bind_socket_with_handle(http, opt->host, (ev_uint16_t)opt->port);
+    if (!s.listener) {
+        roma_error("cannot listen on %s:%d (in use, or not allowed): pick another "
+                   "--rest_api_port",
+                   opt->host, opt->port);
+        evhttp_free(http);
+        goto out;
+    }
+    if (start_threads(&s, opt->threads) != 0) {
+        roma_error("cannot start %d inference threads", opt->threads);
+        stop_threads(&s);
+        evhttp_free(http);
+        goto out;
+    }
+    roma_info("serving REST on %s:%d with %d inference threads", opt->host, opt->port,
+              opt->threads);
+    event_base_dispatch(s.base);
+    stop_threads(&s);
+    evhttp_free(http);
+    rc = 0;
+out:
+    event_free(sigterm);
+    event_free(sigint);
+    event_free(s.done_ev);
+    event_base_free(s.base);
+    free(s.threads);
+    pthread_mutex_destroy(&s.lock);
+    pthread_cond_destroy(&s.wake);
+    return rc;
+}

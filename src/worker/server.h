@@ -1,0 +1,28 @@
+/* server.h - the worker's HTTP front end.
+ *
+ * One libevent loop owns every socket; it never runs TensorFlow.  Each
+ * request's body is handed to a fixed pool of inference threads, which call
+ * rest_handle and queue the answer back to the loop (event_active from the
+ * pool thread), so a slow model never stalls accepting, reading or writing.
+ * SIGTERM/SIGINT stop accepting, finish what was accepted, and return.
+ */
+#ifndef ROMA_SERVER_H
+#define ROMA_SERVER_H
+
+#include <stddef.h>
+
+#include "servables.h"
+
+typedef struct {
+    const char *host;     /* "0.0.0.0" */
+    int port;
+    int threads;          /* inference threads (concurrent TF_SessionRun calls) */
+    int timeout_ms;       /* idle/read/write timeout of a connection; 0: none */
+    size_t max_body;      /* larger request bodies are refused with 413 */
+} srv_options;
+
+/* Serves until SIGTERM or SIGINT.  Returns 0, or 1 when the port cannot be
+ * bound (message logged). */
+int srv_run(const sv_registry *reg, const srv_options *opt);
+
+#endif
