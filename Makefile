@@ -17,7 +17,12 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit-test http-test asan clean check-tf models bench
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+bench: $(BUILD)/roma $(BUILD)/bench/tfrun
+	bash bench/worker.sh
+
+.PHONY: bench all tests test unit-test http-test asan clean check-tf models
 
 all: $(BUILD)/roma
 
@@ -36,6 +41,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) $(TF_LIBS) -lcmocka
 
+$(BUILD)/bench/tfrun: $(BUILD)/bench/tfrun.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) $(TF_LIBS)
+
+tests: $(TEST_BIN)
+
 unit-test: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
 
@@ -44,8 +55,9 @@ http-test: $(BUILD)/roma
 
 test: unit-test http-test
 
+# The same program and unit tests with AddressSanitizer + UBSan, in build-asan/.
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all $(BUILD:build=build-asan)/tests
+	$(MAKE) BUILD=build-asan CFLAGS="$(SAN_FLAGS)" all tests
 
 models:
 	.venv/bin/python scripts/gen_models.py --out models

@@ -179,19 +179,19 @@ static int resolve_output(TF_Graph *g, const char *tensor_name, TF_Output *out) 
     return out->oper != NULL && index >= 0 && index < TF_OperationNumOutputs(out->oper);
 }
 
-static roma_code resolve_signatures(tfb_model *m, roma_err *err) {
+/* Resolves every signature's tensors; one that names something other than
+ * a plain tensor (sparse or composite tensors, the NoOp of TF2's
+ * __saved_model_init_op) is kept for metadata but marked not runnable. */
+static void resolve_signatures(tfb_model *m) {
     for (size_t i = 0; i < m->nsigs; i++) {
         tfb_signature *s = &m->sigs[i];
+        s->runnable = 1;
         for (size_t k = 0; k < s->ninputs + s->noutputs; k++) {
             tfb_tensor_info *t = k < s->ninputs ? &s->inputs[k] : &s->outputs[k - s->ninputs];
             if (!t->tensor_name || !resolve_output(m->graph, t->tensor_name, &t->output))
-                return roma_fail(err, ROMA_FAILED_PRECONDITION,
-                                 "signature '%s': tensor '%s' is not in the graph "
-                                 "(sparse and composite tensors are not supported)",
-                                 s->name, t->tensor_name ? t->tensor_name : t->key);
+                s->runnable = 0;
         }
     }
-    return ROMA_OK;
 }
 
 /* ConfigProto: intra_op_parallelism_threads = 2, inter_op = 5,
@@ -254,7 +254,7 @@ roma_code tfb_model_load(const char *export_dir, const tfb_options *opt, tfb_mod
     roma_code rc = load_session(export_dir, opt, m, meta, st, err);
     if (rc == ROMA_OK)
         rc = tfb_parse_signatures(meta->data, meta->length, &m->sigs, &m->nsigs, err);
-    if (rc == ROMA_OK) rc = resolve_signatures(m, err);
+    if (rc == ROMA_OK) resolve_signatures(m);
     TF_DeleteBuffer(meta);
     TF_DeleteStatus(st);
     if (rc != ROMA_OK) {
@@ -296,6 +296,11 @@ int tfb_find_tensor(const tfb_tensor_info *infos, size_t n, const char *key) {
 roma_code tfb_run(tfb_model *m, const tfb_signature *sig, TF_Tensor *const *inputs,
                   TF_Tensor **outputs, roma_err *err) {
     TF_Output in_ops[64], out_ops[64];
+    if (!sig->runnable)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "signature '%s' cannot be run: one of its tensors is not a plain graph "
+                         "tensor (sparse and composite tensors are not supported)",
+                         sig->name);
     if (sig->ninputs > 64 || sig->noutputs > 64)
         return roma_fail(err, ROMA_UNIMPLEMENTED, "signature '%s' has more than 64 tensors",
                          sig->name);

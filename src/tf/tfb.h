@@ -35,6 +35,8 @@ typedef struct {
     char *method_name; /* "tensorflow/serving/predict", ... */
     size_t ninputs, noutputs;
     tfb_tensor_info *inputs, *outputs; /* each sorted by key */
+    int runnable;      /* 0: a tensor is not a plain graph tensor (e.g. the
+                          NoOp of __saved_model_init_op); listed, not run */
 } tfb_signature;
 
 typedef struct {

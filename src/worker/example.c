@@ -161,7 +161,7 @@ roma_code ex_write_classify(roma_buf *out, const tfb_signature *sig, TF_Tensor *
                          sig->name);
     const TF_TString *labels = classes ? TF_TensorData(classes) : NULL;
     const float *values = scores ? TF_TensorData(scores) : NULL;
-    roma_buf_puts(out, "{\"result\": [");
+    roma_buf_puts(out, "{\"results\": [");
     for (int64_t b = 0; b < batch; b++) {
         roma_buf_puts(out, b ? ", [" : "[");
         for (int64_t k = 0; k < n; k++) {
@@ -191,7 +191,7 @@ roma_code ex_write_regress(roma_buf *out, const tfb_signature *sig, TF_Tensor *c
                          "[batch, 1]",
                          sig->name);
     const float *v = TF_TensorData(t);
-    roma_buf_puts(out, "{\"result\": [");
+    roma_buf_puts(out, "{\"results\": [");
     for (int64_t b = 0; b < batch; b++) {
         if (b) roma_buf_puts(out, ", ");
         jt_write_float(out, v[b]);

@@ -6,8 +6,8 @@
  * where a feature is a number, string, {"b64": ".."}, or a list of one kind
  * (integers become an int64_list, any other number a float_list, strings a
  * bytes_list).  Context features are merged into every example.
- * Answer:   classify {"result": [[["label", score], ...], ...]}
- *           regress  {"result": [value, ...]}
+ * Answer:   classify {"results": [[["label", score], ...], ...]}
+ *           regress  {"results": [value, ...]}
  * Pure functions; any thread.
  */
 #ifndef ROMA_EXAMPLE_H

@@ -142,8 +142,14 @@ static roma_code store_number(const json_t *v, TF_DataType t, void *data, size_t
     if (json_is_integer(v)) d = (double)json_integer_value(v);
     else if (json_is_real(v)) d = json_real_value(v);
     else if (!special_number(v, &d)) goto wrong;
+    /* An integer must come through exactly (2^24 + 1 is no float). */
+    if (json_is_integer(v) && (t == TF_FLOAT ? (long long)(float)d : (long long)d) !=
+                                  json_integer_value(v))
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "JSON Value: %lld cannot be converted to %s without loss of precision",
+                         json_integer_value(v), tfb_dtype_name(t));
     if (t == TF_FLOAT) ((float *)data)[i] = (float)d;
-    else ((double *)data)[i] = json_is_integer(v) ? (double)json_integer_value(v) : d;
+    else ((double *)data)[i] = d;
     return ROMA_OK;
 wrong:
     return roma_fail(err, ROMA_INVALID_ARGUMENT, "JSON Value: %s is not of expected type: %s",
@@ -405,6 +411,12 @@ roma_code jt_predict_inputs(const json_t *root, const tfb_signature *sig, TF_Ten
 
 /* ---- tensor -> JSON ---------------------------------------------------- */
 
+/* Whole numbers keep a ".0" (3.0, not 3), as TF Serving writes them. */
+static void put_real(roma_buf *out, const char *s) {
+    roma_buf_puts(out, s);
+    if (!strpbrk(s, ".eE")) roma_buf_puts(out, ".0");
+}
+
 void jt_write_float(roma_buf *out, float v) {
     char s[32];
     if (isnan(v)) return roma_buf_puts(out, "NaN");
@@ -413,7 +425,7 @@ void jt_write_float(roma_buf *out, float v) {
         snprintf(s, sizeof(s), "%.*g", prec, (double)v);
         if (strtof(s, NULL) == v) break;
     }
-    roma_buf_puts(out, s);
+    put_real(out, s);
 }
 
 void jt_write_double(roma_buf *out, double v) {
@@ -424,7 +436,7 @@ void jt_write_double(roma_buf *out, double v) {
         snprintf(s, sizeof(s), "%.*g", prec, v);
         if (strtod(s, NULL) == v) break;
     }
-    roma_buf_puts(out, s);
+    put_real(out, s);
 }
 
 static void write_leaf(roma_buf *out, TF_DataType t, const void *data, size_t i, int as_b64) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "example.h"
+#include "json_fast.h"
 #include "json_tensor.h"
 
 #define PREFIX "/v1/models/"
@@ -28,8 +29,15 @@ static int take_segment(const char **p, char *dst, size_t cap) {
     return 1;
 }
 
+/* TF Serving: a bad request under /v1/ is 400 "Malformed request", any
+ * other path 404. */
 static roma_code bad_path(const char *method, const char *path, roma_err *err) {
-    return roma_fail(err, ROMA_NOT_FOUND,
+    if (strncmp(path, "/v1/", 4) != 0)
+        return roma_fail(err, ROMA_NOT_FOUND, "Not found: %s %s (the API is under /v1/models/)",
+                         method, path);
+    if (strcmp(path, "/v1/models") == 0 || strcmp(path, PREFIX) == 0)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT, "Missing model name in request.");
+    return roma_fail(err, ROMA_INVALID_ARGUMENT,
                      "Malformed request: %s %s (expected POST " PREFIX
                      "NAME[/versions/N|/labels/L]:predict|classify|regress or GET " PREFIX
                      "NAME[/versions/N|/labels/L][/metadata])",
@@ -168,13 +176,44 @@ static roma_code write_answer(roma_buf *out, rest_verb verb, jt_format format,
     return jt_write_predict(out, format, sig, outputs, err);
 }
 
+/* Runs sig on in and writes the answer; frees the tensors. */
+static roma_code run_signature(const sv_version *v, rest_verb verb, jt_format format,
+                               const tfb_signature *sig, TF_Tensor **in, roma_buf *out,
+                               roma_err *err) {
+    TF_Tensor *outs[64] = {0};
+    roma_code rc = tfb_run(v->model, sig, in, outs, err);
+    if (rc == ROMA_OK) rc = write_answer(out, verb, format, sig, outs, err);
+    jt_tensors_free(in, sig->ninputs);
+    for (size_t i = 0; i < sig->noutputs; i++)
+        if (outs[i]) TF_DeleteTensor(outs[i]);
+    return rc;
+}
+
+/* The fast path of json_fast.h: returns 1 when it answered the request. */
+static int try_fast_predict(const sv_version *v, const char *body, size_t len, roma_buf *out,
+                            roma_code *rc, roma_err *err) {
+    jf_request req;
+    if (!jf_parse(body, len, &req)) return 0;
+    const char *name = req.signature_name ? req.signature_name : "serving_default";
+    const tfb_signature *sig = tfb_model_find_signature(v->model, name);
+    int fits = sig && sig->ninputs == 1 && sig->noutputs <= 64 && jf_fits(&req, sig->inputs[0].dtype);
+    if (fits) {
+        TF_Tensor *in[1] = {jf_to_tensor(&req, sig->inputs[0].dtype)};
+        *rc = run_signature(v, REST_PREDICT, req.format, sig, in, out, err);
+    }
+    jf_free(&req);
+    return fits;
+}
+
 static roma_code run_inference(const sv_version *v, rest_verb verb, const char *body,
                                size_t len, roma_buf *out, roma_err *err) {
     json_t *root = NULL;
     const char *sig_name;
     jt_format format = JT_ROW;
-    TF_Tensor *in[64] = {0}, *outs[64] = {0};
-    roma_code rc = jt_parse_body(body, len, &root, err);
+    TF_Tensor *in[64] = {0};
+    roma_code rc;
+    if (verb == REST_PREDICT && try_fast_predict(v, body, len, out, &rc, err)) return rc;
+    rc = jt_parse_body(body, len, &root, err);
     if (rc == ROMA_OK) rc = jt_signature_name(root, &sig_name, err);
     const tfb_signature *sig = rc == ROMA_OK ? tfb_model_find_signature(v->model, sig_name) : NULL;
     if (rc == ROMA_OK && !sig)
@@ -184,14 +223,7 @@ static roma_code run_inference(const sv_version *v, rest_verb verb, const char *
         rc = roma_fail(err, ROMA_UNIMPLEMENTED, "signature '%s' has more than 64 tensors", sig_name);
     if (rc == ROMA_OK) rc = make_inputs(root, sig, verb, in, &format, err);
     json_decref(root); /* inputs are copied into tensors: the JSON can go */
-    if (rc == ROMA_OK) rc = tfb_run(v->model, sig, in, outs, err);
-    if (rc == ROMA_OK) rc = write_answer(out, verb, format, sig, outs, err);
-    if (sig) {
-        jt_tensors_free(in, sig->ninputs);
-        for (size_t i = 0; i < sig->noutputs && i < 64; i++)
-            if (outs[i]) TF_DeleteTensor(outs[i]);
-    }
-    return rc;
+    return rc == ROMA_OK ? run_signature(v, verb, format, sig, in, out, err) : rc;
 }
 
 int rest_handle(const sv_registry *reg, const char *method, const char *path, const char *body,

@@ -208,6 +208,7 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     event_add(sigint, NULL);
     evhttp_set_gencb(http, on_request, &s);
     evhttp_set_max_body_size(http, (ev_ssize_t)opt->max_body);
+    evhttp_set_max_headers_size(http, 64 * 1024); /* bounds memory per client */
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
     if (opt->timeout_ms > 0) {

@@ -277,11 +277,12 @@ def test_garbage_instead_of_http(server):
 
 @pytest.mark.hostile
 def test_huge_header(server):
+    # An 8 MiB header line must be refused (or the connection dropped), not parsed.
     s = connect(server)
     try:
         status, raw, _ = push_body(
             s, b"GET /v1/models/default HTTP/1.1\r\nHost: x\r\nX-Big: ",
-            iter([b"a" * (1 << 20)] * 64 + [b"\r\n\r\n"]))
+            iter([b"a" * (1 << 20)] * 8 + [b"\r\n\r\n"]))
     finally:
         s.close()
     assert status in (None, 400, 413, 431), raw[:200]

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Worker benchmark (issue: server overhead): for half_plus_two (one instance
+# per request) and for the resnet test model, measures in one run
+#   - throughput: wrk with many connections against `roma worker`,
+#   - latency p50/p99: wrk with one connection (one request at a time),
+#   - the bare TF_SessionRun of the same input (build/bench/tfrun),
+# and prints the server's overhead as a ratio over the bare run.
+# Usage: bash bench/worker.sh [SECONDS]    (writes results/bench_worker.json)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+shared=../shared/testdata/tfserving
+make -s build/roma build/bench/tfrun
+mkdir -p results
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+if [ -d "$shared/saved_model_half_plus_two_cpu" ]; then
+  hp2_dir=$shared/saved_model_half_plus_two_cpu
+else
+  echo "bench: $shared missing; half_plus_two comes from ../shared only" >&2; exit 1
+fi
+echo '{"instances": [1.0]}' > "$tmp/hp2.json"
+
+start_worker() { # name base_path port
+  build/roma worker --rest_api_port="$3" --model_name="$1" --model_base_path="$2" \
+    >"$tmp/$1.log" 2>&1 &
+  for _ in $(seq 100); do
+    curl -sf "localhost:$3/v1/models/$1" >/dev/null && return 0; sleep 0.1
+  done
+  cat "$tmp/$1.log" >&2; return 1
+}
+
+run_wrk() { # url body connections seconds -> wrk output file
+  BODY=$2 wrk -t1 -c"$3" -d"$4"s --latency -s bench/post.lua "$1" >"$5"
+}
+
+measure() { # name base_path body port conns_for_throughput
+  local name=$1 dir=$2 body=$3 port=$4 conns=$5 url
+  url="http://127.0.0.1:$port/v1/models/$name:predict"
+  start_worker "$name" "$dir" "$port"
+  run_wrk "$url" "$body" 1 2 /dev/null               # warm-up
+  run_wrk "$url" "$body" 1 "$secs" "$tmp/$name.lat"
+  run_wrk "$url" "$body" "$conns" "$secs" "$tmp/$name.tput"
+  kill %1; wait 2>/dev/null || true
+  local version; version=$(ls "$dir" | sort -n | tail -1)
+  build/bench/tfrun "$dir/$version" "$body" 2000 2>/dev/null >"$tmp/$name.bare"
+}
+
+measure half_plus_two "$hp2_dir" "$tmp/hp2.json" 8611 32
+measure resnet models/resnet models/resnet/request.json 8612 2
+
+.venv/bin/python - "$tmp" <<'PY'
+import json, re, sys
+tmp = sys.argv[1]
+def wrk(path):
+    text = open(path).read()
+    unit = {"us": 1, "ms": 1e3, "s": 1e6}
+    pct = {p: float(v) * unit[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)}
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return {"rps": rps, "p50_us": pct["50"], "p99_us": pct["99"],
+            "non_2xx": int(errors.group(1)) if errors else 0}
+out = {}
+for name in ("half_plus_two", "resnet"):
+    lat, tput = wrk(f"{tmp}/{name}.lat"), wrk(f"{tmp}/{name}.tput")
+    bare = json.load(open(f"{tmp}/{name}.bare"))
+    out[name] = {"throughput_rps": tput["rps"], "p50_us": lat["p50_us"], "p99_us": lat["p99_us"],
+                 "bare_p50_us": bare["p50_us"], "bare_p99_us": bare["p99_us"],
+                 "overhead_p50_us": lat["p50_us"] - bare["p50_us"],
+                 "overhead_ratio_p50": (lat["p50_us"] - bare["p50_us"]) / bare["p50_us"],
+                 "errors": lat["non_2xx"] + tput["non_2xx"]}
+json.dump(out, open("results/bench_worker.json", "w"), indent=1)
+print("| model | throughput req/s | p50 µs | p99 µs | bare TF_SessionRun p50 µs | overhead p50 µs | overhead / bare |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for n, r in out.items():
+    print(f"| {n} | {r['throughput_rps']:.0f} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | "
+          f"{r['bare_p50_us']:.0f} | {r['overhead_p50_us']:.0f} | {100*r['overhead_ratio_p50']:.1f}% |")
+PY

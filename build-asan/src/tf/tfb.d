@@ -1,0 +1,30 @@
+build-asan/src/tf/tfb.o: src/tf/tfb.c src/tf/tfb.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/c_api.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/c_api_macros.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_attrtype.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_buffer.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_datatype.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_status.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/xla/tsl/c/tsl_status.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_tensor.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_tstring.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/core/platform/ctstring.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tsl/platform/ctstring.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tsl/platform/ctstring_internal.h \
+ src/tf/../common/status.h src/tf/../common/buf.h src/tf/proto.h
+src/tf/tfb.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/c_api.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/c_api_macros.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_attrtype.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_buffer.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_datatype.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_status.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/xla/tsl/c/tsl_status.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_tensor.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_tstring.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/core/platform/ctstring.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tsl/platform/ctstring.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tsl/platform/ctstring_internal.h:
+src/tf/../common/status.h:
+src/tf/../common/buf.h:
+src/tf/proto.h:

@@ -1,0 +1,40 @@
+build-asan/src/worker/example.o: src/worker/example.c \
+ src/worker/example.h src/worker/../common/buf.h \
+ src/worker/../common/status.h src/worker/../tf/tfb.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/c_api.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/c_api_macros.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_attrtype.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_buffer.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_datatype.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_status.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/xla/tsl/c/tsl_status.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_tensor.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_tstring.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/core/platform/ctstring.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tsl/platform/ctstring.h \
+ /work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tsl/platform/ctstring_internal.h \
+ src/worker/../tf/../common/status.h src/worker/../common/b64.h \
+ src/worker/../common/buf.h src/worker/../tf/proto.h \
+ src/worker/../tf/../common/buf.h src/worker/json_tensor.h
+src/worker/example.h:
+src/worker/../common/buf.h:
+src/worker/../common/status.h:
+src/worker/../tf/tfb.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/c_api.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/c_api_macros.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_attrtype.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_buffer.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_datatype.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_status.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/xla/tsl/c/tsl_status.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_tensor.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/c/tf_tstring.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tensorflow/core/platform/ctstring.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tsl/platform/ctstring.h:
+/work/main/.venv/lib/python3.11/site-packages/tensorflow/include/tsl/platform/ctstring_internal.h:
+src/worker/../tf/../common/status.h:
+src/worker/../common/b64.h:
+src/worker/../common/buf.h:
+src/worker/../tf/proto.h:
+src/worker/../tf/../common/buf.h:
+src/worker/json_tensor.h:

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's test command: sets everything up (scripts/setup.sh), then runs
+# every test: C unit tests, black-box HTTP tests against build/roma, and both
+# again on the AddressSanitizer + UBSan build (a sanitizer report fails it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== C unit tests"
+make -j2 unit-test
+
+echo "== HTTP tests (build/roma)"
+.venv/bin/python -m pytest -q tests/http
+
+echo "== sanitizer build: unit tests"
+make -j2 asan >/dev/null
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in build-asan/tests/test_*; do echo "== $t"; "$t"; done
+
+echo "== sanitizer build: HTTP tests (build-asan/roma)"
+ROMA_BIN=build-asan/roma .venv/bin/python -m pytest -q tests/http

@@ -1,0 +1,241 @@
+/* json_fast.c - see json_fast.h.
+ *
+ * Numbers are read with Clinger's fast path: a decimal with at most 19
+ * significant digits whose mantissa is below 2^53 and whose power of ten is
+ * within +-22 is exactly m * 10^e or m / 10^-e in one correctly rounded
+ * double operation; any other number goes to strtod.  Either way the double
+ * is the correctly rounded value, as a JSON library would produce.
+ */
+#include "json_fast.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *p, *end;
+    jf_request *req;
+    size_t cap;
+    int leaf_depth;                  /* depth of the numbers, -1 until seen */
+    int64_t counted[JF_MAX_DIMS];    /* the length seen first at each depth */
+} scanner;
+
+static void skip_ws(scanner *s) {
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+static int slow_number(const char *start, size_t n, double *out) {
+    char tmp[64];
+    if (n >= sizeof(tmp)) return 0;
+    memcpy(tmp, start, n);
+    tmp[n] = '\0';
+    *out = strtod(tmp, NULL);
+    return 1;
+}
+
+static int scan_number(scanner *s, double *out) {
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *start = s->p, *p = s->p, *end = s->end;
+    uint64_t m = 0;
+    int digits = 0, exp10 = 0, neg = 0;
+    if (p < end && *p == '-') neg = 1, p++;
+    if (p >= end || !is_digit(*p)) return 0;
+    if (*p == '0' && p + 1 < end && is_digit(p[1])) return 0; /* no leading zeros */
+    for (; p < end && is_digit(*p); p++, digits++) m = m * 10 + (uint64_t)(*p - '0');
+    if (p < end && *p == '.') {
+        if (++p >= end || !is_digit(*p)) return 0;
+        for (; p < end && is_digit(*p); p++, digits++, exp10--) m = m * 10 + (uint64_t)(*p - '0');
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int esign = 1, e = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) esign = *p++ == '-' ? -1 : 1;
+        if (p >= end || !is_digit(*p)) return 0;
+        for (; p < end && is_digit(*p); p++) e = e < 100000 ? e * 10 + (*p - '0') : e;
+        exp10 += esign * e;
+    }
+    s->p = p;
+    int integer = !memchr(start, '.', (size_t)(p - start)) &&
+                  !memchr(start, 'e', (size_t)(p - start)) && !memchr(start, 'E', (size_t)(p - start));
+    if (!integer || digits > 15) s->req->integers_only = 0;
+    if (integer && (digits > 8 || m > (1u << 24))) s->req->big_integers = 1;
+    if (digits > 19 || m > (1ULL << 53) || exp10 < -22 || exp10 > 22)
+        return slow_number(start, (size_t)(p - start), out);
+    double v = exp10 < 0 ? (double)m / pow10[-exp10] : (double)m * pow10[exp10];
+    *out = neg ? -v : v;
+    return 1;
+}
+
+static int push_value(scanner *s, double v) {
+    jf_request *r = s->req;
+    if (r->count == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 1024;
+        double *grown = realloc(r->values, s->cap * sizeof(double));
+        if (!grown) return 0;
+        r->values = grown;
+    }
+    r->values[r->count++] = v;
+    return 1;
+}
+
+/* A nested list of numbers, every list at one depth of one length. */
+static int scan_list(scanner *s, int depth) {
+    int64_t n = 0;
+    if (depth >= JF_MAX_DIMS || s->p >= s->end || *s->p != '[') return 0;
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == ']') return 0; /* empty lists: general path */
+    for (;;) {
+        skip_ws(s);
+        if (s->p >= s->end) return 0;
+        if (*s->p == '[') {
+            if (s->leaf_depth >= 0 && s->leaf_depth <= depth) return 0;
+            if (!scan_list(s, depth + 1)) return 0;
+        } else {
+            double v;
+            if (s->leaf_depth < 0) s->leaf_depth = depth + 1;
+            if (s->leaf_depth != depth + 1 || !scan_number(s, &v) || !push_value(s, v)) return 0;
+        }
+        n++;
+        skip_ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (s->p < s->end && *s->p == ']') break;
+        return 0;
+    }
+    s->p++;
+    if (s->counted[depth] == 0) s->counted[depth] = n;
+    return s->counted[depth] == n;
+}
+
+/* A string without escapes (anything else is left to the general path). */
+static int scan_plain_string(scanner *s, const char **start, size_t *len) {
+    if (s->p >= s->end || *s->p != '"') return 0;
+    const char *q = ++s->p;
+    while (s->p < s->end && *s->p != '"') {
+        if (*s->p == '\\' || (unsigned char)*s->p < 0x20) return 0;
+        s->p++;
+    }
+    if (s->p >= s->end) return 0;
+    *start = q;
+    *len = (size_t)(s->p++ - q);
+    return 1;
+}
+
+static int scan_member(scanner *s, int *have_tensor) {
+    const char *key, *val;
+    size_t klen, vlen;
+    if (!scan_plain_string(s, &key, &klen)) return 0;
+    skip_ws(s);
+    if (s->p >= s->end || *s->p++ != ':') return 0;
+    skip_ws(s);
+    if (klen == 14 && memcmp(key, "signature_name", 14) == 0) {
+        if (s->req->signature_name || !scan_plain_string(s, &val, &vlen)) return 0;
+        s->req->signature_name = strndup(val, vlen);
+        return s->req->signature_name != NULL;
+    }
+    int row = klen == 9 && memcmp(key, "instances", 9) == 0;
+    if (!row && !(klen == 6 && memcmp(key, "inputs", 6) == 0)) return 0;
+    if (*have_tensor) return 0;
+    *have_tensor = 1;
+    s->req->format = row ? JT_ROW : JT_COLUMNAR;
+    return scan_list(s, 0);
+}
+
+static int scan_body(scanner *s) {
+    int have_tensor = 0;
+    skip_ws(s);
+    if (s->p >= s->end || *s->p++ != '{') return 0;
+    for (;;) {
+        skip_ws(s);
+        if (!scan_member(s, &have_tensor)) return 0;
+        skip_ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (s->p >= s->end || *s->p++ != '}') return 0;
+        skip_ws(s);
+        return have_tensor && s->p == s->end;
+    }
+}
+
+int jf_parse(const char *body, size_t len, jf_request *req) {
+    scanner s = {body, body + len, req, 0, -1, {0}};
+    memset(req, 0, sizeof(*req));
+    req->integers_only = 1;
+    if (!scan_body(&s)) {
+        jf_free(req);
+        return 0;
+    }
+    req->ndims = s.leaf_depth;
+    memcpy(req->dims, s.counted, sizeof(int64_t) * (size_t)req->ndims);
+    return 1;
+}
+
+void jf_free(jf_request *req) {
+    free(req->values);
+    free(req->signature_name);
+    memset(req, 0, sizeof(*req));
+}
+
+static const struct {
+    TF_DataType t;
+    size_t size;
+    double lo, hi;
+} int_types[] = {
+    {TF_INT8, 1, -128, 127},
+    {TF_UINT8, 1, 0, 255},
+    {TF_INT16, 2, -32768, 32767},
+    {TF_UINT16, 2, 0, 65535},
+    {TF_INT32, 4, -2147483648.0, 2147483647.0},
+    {TF_UINT32, 4, 0, 4294967295.0},
+    {TF_INT64, 8, -1e15, 1e15}, /* integers_only caps numbers at 15 digits */
+    {TF_UINT64, 8, 0, 1e15},
+};
+
+static int int_type(TF_DataType dtype) {
+    for (size_t k = 0; k < sizeof(int_types) / sizeof(int_types[0]); k++)
+        if (int_types[k].t == dtype) return (int)k;
+    return -1;
+}
+
+int jf_fits(const jf_request *req, TF_DataType dtype) {
+    if (dtype == TF_FLOAT || dtype == TF_DOUBLE) return !req->big_integers;
+    int k = int_type(dtype);
+    if (k < 0 || !req->integers_only) return 0;
+    for (size_t i = 0; i < req->count; i++)
+        if (req->values[i] < int_types[k].lo || req->values[i] > int_types[k].hi) return 0;
+    return 1;
+}
+
+TF_Tensor *jf_to_tensor(const jf_request *req, TF_DataType dtype) {
+    size_t n = req->count;
+    int k = int_type(dtype);
+    size_t size = dtype == TF_FLOAT ? 4 : dtype == TF_DOUBLE ? 8 : int_types[k].size;
+    TF_Tensor *t = TF_AllocateTensor(dtype, req->dims, req->ndims, n * size);
+    void *d = TF_TensorData(t);
+    for (size_t i = 0; i < n; i++) {
+        double v = req->values[i];
+        switch (dtype) {
+        case TF_FLOAT: ((float *)d)[i] = (float)v; break;
+        case TF_DOUBLE: ((double *)d)[i] = v; break;
+        case TF_INT8: ((int8_t *)d)[i] = (int8_t)v; break;
+        case TF_UINT8: ((uint8_t *)d)[i] = (uint8_t)v; break;
+        case TF_INT16: ((int16_t *)d)[i] = (int16_t)v; break;
+        case TF_UINT16: ((uint16_t *)d)[i] = (uint16_t)v; break;
+        case TF_INT32: ((int32_t *)d)[i] = (int32_t)v; break;
+        case TF_UINT32: ((uint32_t *)d)[i] = (uint32_t)v; break;
+        case TF_INT64: ((int64_t *)d)[i] = (int64_t)v; break;
+        default: ((uint64_t *)d)[i] = (uint64_t)v; break;
+        }
+    }
+    return t;
+}

@@ -1,0 +1,49 @@
+/* json_fast.h - the fast path for the one request shape that is large:
+ * a predict body whose tensor is a nested list of plain numbers
+ *
+ *   {"instances": [[[0.1, ...]]]}  or  {"inputs": ...},  optionally with
+ *   "signature_name": "..."
+ *
+ * An image request holds ~10^5 numbers; building a jansson tree for it cost
+ * 56 ms against a 16 ms inference (measured on resnet/request.json), so such
+ * bodies are scanned straight into a flat array instead.  Anything else
+ * (named inputs, strings, b64, NaN tokens, escapes, other keys, malformed
+ * JSON) is declined and takes the general jansson path, which also produces
+ * every error message.
+ */
+#ifndef ROMA_JSON_FAST_H
+#define ROMA_JSON_FAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json_tensor.h"
+
+#define JF_MAX_DIMS 32
+
+typedef struct {
+    jt_format format;
+    char *signature_name; /* owned; NULL when the body names none */
+    int64_t dims[JF_MAX_DIMS];
+    int ndims;
+    double *values;       /* owned; row-major */
+    size_t count;
+    int integers_only;    /* every number was written as a short integer */
+    int big_integers;     /* some number written as an integer is above 2^24,
+                             where floats stop being exact: general path */
+} jf_request;
+
+/* Returns 1 and fills *req when body has the shape above, 0 otherwise (req
+ * then holds nothing to free). */
+int jf_parse(const char *body, size_t len, jf_request *req);
+void jf_free(jf_request *req);
+
+/* Whether the numbers can become a dtype tensor exactly as the general
+ * path would make it (floats: always; integer types: written as integers,
+ * in range).  When not, the general path decides (and words the error). */
+int jf_fits(const jf_request *req, TF_DataType dtype);
+
+/* The numbers as a tensor of dtype; only after jf_fits said yes. */
+TF_Tensor *jf_to_tensor(const jf_request *req, TF_DataType dtype);
+
+#endif
