@@ -17,6 +17,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+.DEFAULT_GOAL := all
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 bench: $(BUILD)/roma $(BUILD)/bench/tfrun
@@ -48,7 +49,7 @@ $(BUILD)/bench/tfrun: $(BUILD)/bench/tfrun.o $(LIB_OBJ)
 tests: $(TEST_BIN)
 
 unit-test: $(TEST_BIN)
-	@set -e; for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 http-test: $(BUILD)/roma
 	.venv/bin/python -m pytest -q tests/http

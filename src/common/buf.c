@@ -8,12 +8,14 @@
 
 void roma_buf_reserve(roma_buf *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap) return;
+    int fresh = b->data == NULL;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1) cap *= 2;
     char *p = realloc(b->data, cap);
     if (!p) abort();
     b->data = p;
     b->cap = cap;
+    if (fresh) b->data[0] = '\0'; /* the promise of buf.h: always a C string */
 }
 
 void roma_buf_append(roma_buf *b, const void *data, size_t len) {
@@ -72,7 +74,7 @@ void roma_buf_json_string(roma_buf *b, const char *s, size_t len) {
 }
 
 char *roma_buf_detach(roma_buf *b, size_t *len) {
-    if (!b->data) roma_buf_reserve(b, 0), b->data[0] = '\0';
+    if (!b->data) roma_buf_reserve(b, 0);
     char *p = b->data;
     if (len) *len = b->len;
     b->data = NULL;

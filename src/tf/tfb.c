@@ -284,11 +284,13 @@ const tfb_signature *tfb_model_signature(const tfb_model *m, size_t i) { return 
 
 const tfb_signature *tfb_model_find_signature(const tfb_model *m, const char *name) {
     tfb_signature key = {.name = (char *)name};
+    if (m->nsigs == 0) return NULL; /* bsearch wants a real array */
     return bsearch(&key, m->sigs, m->nsigs, sizeof(*m->sigs), cmp_signature_name);
 }
 
 int tfb_find_tensor(const tfb_tensor_info *infos, size_t n, const char *key) {
     tfb_tensor_info probe = {.key = (char *)key};
+    if (n == 0) return -1;
     const tfb_tensor_info *t = bsearch(&probe, infos, n, sizeof(*infos), cmp_tensor_key);
     return t ? (int)(t - infos) : -1;
 }

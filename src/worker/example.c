@@ -20,7 +20,7 @@
 enum { KIND_NONE, KIND_BYTES = 1, KIND_FLOAT = 2, KIND_INT64 = 3 };
 
 static int leaf_kind(const json_t *v) {
-    if (json_is_integer(v)) return KIND_INT64;
+    if (json_is_integer(v) || json_is_boolean(v)) return KIND_INT64; /* true: 1 */
     if (json_is_real(v)) return KIND_FLOAT;
     if (json_is_string(v)) return KIND_BYTES;
     if (json_is_object(v) && json_is_string(json_object_get(v, "b64"))) return KIND_BYTES;
@@ -41,7 +41,10 @@ static int feature_kind(const json_t *v) {
 }
 
 static roma_code put_value(roma_buf *list, int kind, const json_t *v, roma_err *err) {
-    if (kind == KIND_INT64) return pb_put_varint(list, (uint64_t)json_integer_value(v)), ROMA_OK;
+    if (kind == KIND_INT64) {
+        long long x = json_is_boolean(v) ? json_is_true(v) : json_integer_value(v);
+        return pb_put_varint(list, (uint64_t)x), ROMA_OK;
+    }
     if (kind == KIND_FLOAT) {
         float f = (float)json_number_value(v);
         uint8_t le[4];

@@ -42,17 +42,19 @@ static int scan_number(scanner *s, double *out) {
                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     const char *start = s->p, *p = s->p, *end = s->end;
     uint64_t m = 0;
-    int digits = 0, exp10 = 0, neg = 0;
+    int digits = 0, exp10 = 0, neg = 0, integer = 1;
     if (p < end && *p == '-') neg = 1, p++;
     if (p >= end || !is_digit(*p)) return 0;
     if (*p == '0' && p + 1 < end && is_digit(p[1])) return 0; /* no leading zeros */
     for (; p < end && is_digit(*p); p++, digits++) m = m * 10 + (uint64_t)(*p - '0');
     if (p < end && *p == '.') {
+        integer = 0;
         if (++p >= end || !is_digit(*p)) return 0;
         for (; p < end && is_digit(*p); p++, digits++, exp10--) m = m * 10 + (uint64_t)(*p - '0');
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         int esign = 1, e = 0;
+        integer = 0;
         p++;
         if (p < end && (*p == '+' || *p == '-')) esign = *p++ == '-' ? -1 : 1;
         if (p >= end || !is_digit(*p)) return 0;
@@ -60,8 +62,6 @@ static int scan_number(scanner *s, double *out) {
         exp10 += esign * e;
     }
     s->p = p;
-    int integer = !memchr(start, '.', (size_t)(p - start)) &&
-                  !memchr(start, 'e', (size_t)(p - start)) && !memchr(start, 'E', (size_t)(p - start));
     if (!integer || digits > 15) s->req->integers_only = 0;
     if (integer && (digits > 8 || m > (1u << 24))) s->req->big_integers = 1;
     if (digits > 19 || m > (1ULL << 53) || exp10 < -22 || exp10 > 22)

@@ -127,13 +127,33 @@ static const char *json_type_name(const json_t *v) {
     }
 }
 
-/* NaN, Infinity, -Infinity as rewritten by rewrite_special_tokens. */
+/* NaN, Infinity, -Infinity as rewritten by rewrite_special_tokens.  A
+ * client could send the marker text itself ("\u0000NaN"); that one string
+ * then reads as the token, a collision accepted for the simplicity of
+ * letting jansson parse everything else. */
 static int special_number(const json_t *v, double *out) {
+    static const double values[] = {NAN, -INFINITY, INFINITY};
     if (!json_is_string(v) || json_string_length(v) < 4 || json_string_value(v)[0] != '\0')
         return 0;
-    const char *s = json_string_value(v) + 1;
-    *out = strcmp(s, "NaN") == 0 ? NAN : strcmp(s, "Inf") == 0 ? INFINITY : -INFINITY;
-    return 1;
+    for (size_t k = 0; k < sizeof(special_tokens) / sizeof(special_tokens[0]); k++) {
+        const char *marker = special_tokens[k].marker; /* "\"\\u0000NaN\"" */
+        size_t n = strlen(marker) - 8; /* the text between \u0000 and the quote */
+        if (json_string_length(v) == n + 1 && memcmp(json_string_value(v) + 1, marker + 7, n) == 0) {
+            *out = values[k];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* TF Serving refuses numbers a float/double cannot carry: integers that
+ * would be rounded (2^24 + 1 is no float), finite reals that overflow. */
+static int exact_number(const json_t *v, double d, TF_DataType t) {
+    const double two63 = 9223372036854775808.0;
+    double r = t == TF_FLOAT ? (double)(float)d : d;
+    if (isfinite(d) && !isfinite(r)) return 0;
+    if (!json_is_integer(v)) return 1;
+    return r < two63 && r >= -two63 && (long long)r == json_integer_value(v);
 }
 
 static roma_code store_number(const json_t *v, TF_DataType t, void *data, size_t i,
@@ -142,12 +162,10 @@ static roma_code store_number(const json_t *v, TF_DataType t, void *data, size_t
     if (json_is_integer(v)) d = (double)json_integer_value(v);
     else if (json_is_real(v)) d = json_real_value(v);
     else if (!special_number(v, &d)) goto wrong;
-    /* An integer must come through exactly (2^24 + 1 is no float). */
-    if (json_is_integer(v) && (t == TF_FLOAT ? (long long)(float)d : (long long)d) !=
-                                  json_integer_value(v))
+    if (!exact_number(v, d, t))
         return roma_fail(err, ROMA_INVALID_ARGUMENT,
-                         "JSON Value: %lld cannot be converted to %s without loss of precision",
-                         json_integer_value(v), tfb_dtype_name(t));
+                         "JSON Value: %s cannot be converted to %s without loss of precision",
+                         json_is_integer(v) ? "an integer" : "a number", tfb_dtype_name(t));
     if (t == TF_FLOAT) ((float *)data)[i] = (float)d;
     else ((double *)data)[i] = d;
     return ROMA_OK;
@@ -190,7 +208,8 @@ static roma_code store_integer(const json_t *v, TF_DataType t, void *data, size_
 
 static roma_code store_string(const json_t *v, void *data, size_t i, roma_err *err) {
     TF_TString *s = &((TF_TString *)data)[i];
-    if (json_is_string(v) && (json_string_length(v) == 0 || json_string_value(v)[0] != '\0')) {
+    double token;
+    if (json_is_string(v) && !special_number(v, &token)) {
         TF_StringCopy(s, json_string_value(v), json_string_length(v));
         return ROMA_OK;
     }

@@ -353,7 +353,9 @@ roma_code mc_apply_policy(const mc_policy *policy, const int64_t *available, siz
                                  "version %lld is asked for by the 'specific' policy but has "
                                  "no directory",
                                  (long long)policy->versions[i]);
-            chosen[n++] = policy->versions[i];
+            int listed = 0; /* a version listed twice is served once */
+            for (size_t k = 0; k < n; k++) listed |= chosen[k] == policy->versions[i];
+            if (!listed) chosen[n++] = policy->versions[i];
         }
         qsort(chosen, n, sizeof(int64_t), cmp_desc);
     }

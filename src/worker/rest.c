@@ -35,7 +35,7 @@ static roma_code bad_path(const char *method, const char *path, roma_err *err) {
     if (strncmp(path, "/v1/", 4) != 0)
         return roma_fail(err, ROMA_NOT_FOUND, "Not found: %s %s (the API is under /v1/models/)",
                          method, path);
-    if (strcmp(path, "/v1/models") == 0 || strcmp(path, PREFIX) == 0)
+    if (strcmp(method, "GET") == 0 && (strcmp(path, "/v1/models") == 0 || strcmp(path, PREFIX) == 0))
         return roma_fail(err, ROMA_INVALID_ARGUMENT, "Missing model name in request.");
     return roma_fail(err, ROMA_INVALID_ARGUMENT,
                      "Malformed request: %s %s (expected POST " PREFIX
@@ -53,7 +53,9 @@ roma_code rest_parse_route(const char *method, const char *path, rest_route *r,
     if (!take_segment(&p, r->model, sizeof(r->model))) return bad_path(method, path, err);
     if (strncmp(p, "/versions/", 10) == 0) {
         p += 10;
-        if (!take_segment(&p, r->version, sizeof(r->version))) return bad_path(method, path, err);
+        if (!take_segment(&p, r->version, sizeof(r->version)) ||
+            strspn(r->version, "0123456789") != strlen(r->version))
+            return bad_path(method, path, err);
     } else if (strncmp(p, "/labels/", 8) == 0) {
         p += 8;
         if (!take_segment(&p, r->label, sizeof(r->label))) return bad_path(method, path, err);
