@@ -109,3 +109,22 @@ def test_sigterm_stops_worker_promptly(workers):
     except subprocess.TimeoutExpired:
         pytest.fail("worker did not exit within 10 s of SIGTERM")
     assert time.monotonic() - t0 < 10
+
+
+def test_bad_device_flag_fails(tmp_path):
+    out = run_expecting_exit("--device=tpu:0", f"--model_base_path={tmp_path}")
+    assert "--device=tpu:0" in out and "gpu:N" in out, out[-2000:]
+
+
+def test_gpu_device_refused_without_gpu_support():
+    """On a TensorFlow build without GPU support (the tensorflow-cpu wheel) or
+    a machine without a GPU, --device=gpu:0 must stop with a clear message."""
+    try:
+        import tensorflow as tf  # noqa: F401  (only to learn the build kind)
+        if tf.config.list_physical_devices("GPU"):
+            pytest.skip("this machine has a GPU TensorFlow can use")
+    except ImportError:
+        pass
+    out = run_expecting_exit("--device=gpu:0", "--model_name=default",
+                             f"--model_base_path={tfs_model('saved_model_half_plus_two_cpu')}")
+    assert "no GPU" in out and "--device=cpu" in out, out[-2000:]
