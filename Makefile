@@ -9,7 +9,7 @@ CC        ?= cc
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter
 CPPFLAGS  += -std=gnu11 -D_GNU_SOURCE -I$(TF_DIR)/include -Isrc $(shell pkg-config --cflags libevent_pthreads jansson)
-LIBS      := $(shell pkg-config --libs libevent_pthreads jansson) -lpthread -lm
+LIBS      := $(shell pkg-config --libs libevent_pthreads jansson) -lpthread -lm -lsqlite3 -lyaml
 TF_LIBS   := -L$(TF_DIR) -l:libtensorflow_cc.so.2 -l:libtensorflow_framework.so.2 -Wl,-rpath,$(TF_DIR)
 
 LIB_SRC   := $(wildcard src/common/*.c src/tf/*.c src/worker/*.c src/control/*.c src/serve/*.c)

@@ -1,11 +1,13 @@
 /* main.c - the `roma` command: one binary, one subcommand per process kind.
  *
+ *   roma serve    the control plane: dispatcher, supervisor, controller
  *   roma worker   a TensorFlow-Serving-compatible model server (one model
- *                 server process; `roma serve` will start these)
+ *                 server process; `roma serve` starts these)
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "serve/serve.h"
 #include "worker/worker.h"
 
 #define ROMA_VERSION "0.1.0"
@@ -15,6 +17,8 @@ static void usage(FILE *f) {
             "usage: roma <command> [flags]\n"
             "ROMA: resource management for TensorFlow inference.\n\n"
             "commands:\n"
+            "  serve     the ROMA control plane: SLA-aware dispatch over CPU and GPU workers,\n"
+            "            cgroup core control (roma serve -c roma.yaml)\n"
             "  worker    serve SavedModels over TensorFlow Serving's REST API\n"
             "  version   print the version\n\n"
             "roma <command> --help shows a command's flags.\n");
@@ -26,6 +30,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (strcmp(argv[1], "worker") == 0) return worker_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "serve") == 0) return serve_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("roma %s\n", ROMA_VERSION);
         return 0;

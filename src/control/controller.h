@@ -1,0 +1,105 @@
+/* controller.h - CPU core controllers: how many cores each model's CPU
+ * worker gets for the next control period (DESIGN 4.1).
+ *
+ * Every `control.period` the caller fills in, for each CPU worker of one
+ * node, the mean response time and the number of requests completed during
+ * the window just ended, calls roma_ctl_update once for the whole node, and
+ * actuates the resulting `cores` (cgroup quota, pod resize, or the
+ * simulator's service rate).  Kinds:
+ *
+ *   roma    ROMA's PI controller on speeds (1/time), exactly as published:
+ *             e     = 1/SLA - 1/rt
+ *             xc    = xc_prev + B*e
+ *             cores = clamp(ceil_0.1(xc + D*e), min, max)
+ *             (node normalisation, below)
+ *             xc    = cores - B*e        anti-windup on the actuated cores
+ *           A window with no completed request drops the model to min and
+ *           resets its integral state to min.
+ *   rules   a threshold autoscaler, the baseline: +step when
+ *           rt > rules_up*SLA, -step when rt < rules_down*SLA or when no
+ *           request completed, clamped to [min, max]; after any change the
+ *           model holds for rules_cooldown periods.
+ *   static  `initial` cores, never changed.
+ *
+ * Node normalisation, common to all kinds: when the cores proposed for the
+ * node add up to more than its cpus, every model's proposal is scaled by
+ * cpus/sum and rounded DOWN to 0.1 core; a model that would fall below its
+ * min is held at min and the others share what is left; whole tenths that
+ * rounding down left unused go, one each, to the models that lost the most
+ * to rounding (never above their proposal).  So as long as the mins fit
+ * (sum of min <= cpus, which config validation guarantees) the node never
+ * gets more than cpus cores (to within ROMA_CTL_EPS), and whatever happens
+ * no model ever leaves [min, max].
+ *
+ * Pure functions over the caller's array: no globals, no clock reads, no
+ * I/O, no allocation.  The caller serialises calls (the controller timer in
+ * `roma serve`, the event loop in `roma sim`).
+ */
+#ifndef ROMA_CONTROLLER_H
+#define ROMA_CONTROLLER_H
+
+#include <stddef.h>
+
+#include "common/status.h"
+
+typedef enum {
+    ROMA_CTL_ROMA,
+    ROMA_CTL_RULES,
+    ROMA_CTL_STATIC,
+} roma_ctl_kind;
+
+/* The names roma_ctl_parse accepts, for error messages and --help. */
+#define ROMA_CTL_NAMES "roma, rules, static"
+
+/* Slack for comparing sums of tenths held in doubles (0.1 + 0.2 != 0.3). */
+#define ROMA_CTL_EPS 1e-9
+
+typedef struct {
+    double B, D;        /* roma: integral and proportional gains (cores*s) */
+    double rules_up;    /* rules: step up when rt > rules_up * SLA */
+    double rules_down;  /* rules: step down when rt < rules_down * SLA */
+    double rules_step;  /* rules: cores added or removed per step */
+    int rules_cooldown; /* rules: periods held after a change */
+} roma_ctl_params;
+
+/* ROMA's published gains B = 0.21, D = 0.17; rules 0.8/0.2 of the SLA,
+ * steps of 0.5 core, cooldown 2 periods. */
+roma_ctl_params roma_ctl_default_params(void);
+
+/* One CPU worker (one model) of the node. */
+typedef struct {
+    /* config (seconds, cores); the caller may change sla at run time */
+    double sla, min, max, initial;
+    /* input: the window that just ended */
+    double rt_mean;   /* mean response time of requests completed on CPU */
+    size_t completed; /* how many completed; 0 means rt_mean is ignored */
+    /* state kept between periods; cores is the output to actuate */
+    double xc;    /* roma: integral state */
+    double cores; /* cores allocated for the next period */
+    int cooldown; /* rules: periods left before the next change */
+    /* the last decision, for GET /roma/v1/controller */
+    double error;             /* roma: e = 1/SLA - 1/rt (1/s); 0 without requests */
+    double cores_before_norm; /* cores proposed before node normalisation */
+} roma_ctl_model;
+
+/* Starts m at its initial cores (the integral state too); leaves config
+ * and input alone. */
+void roma_ctl_init(roma_ctl_model *m);
+
+/* One control period for all n CPU workers of a node with node_cpus cores:
+ * reads each model's config, input and state, writes its new state, cores
+ * and last decision.  A window with completed > 0 but a non-positive or NaN
+ * rt_mean carries no usable measurement and counts as a window with no
+ * requests. */
+void roma_ctl_update(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_model *models,
+                     size_t n, double node_cpus);
+
+/* Reads a controller name as written in the config (`control.controller`).
+ * ROMA_OK, or ROMA_INVALID_ARGUMENT (kind untouched) when name is none of
+ * ROMA_CTL_NAMES; the caller names the offending value in its message. */
+roma_code roma_ctl_parse(const char *name, roma_ctl_kind *kind);
+
+/* The config name of kind ("roma", "rules", "static"); a static string. */
+const char *roma_ctl_name(roma_ctl_kind kind);
+
+#endif

@@ -1,0 +1,115 @@
+/* policy.h - GPU dispatch policies: which model's queue a free GPU slot serves.
+ *
+ * A CPU slot belongs to one model and always takes the head of that model's
+ * queue; a GPU slot serves every model placed on its GPU, so when it frees up
+ * something has to choose a queue (DESIGN 4.2).  That choice is a policy:
+ *
+ *   roma           ROMA's heuristic: estimate each queue's response time,
+ *                  serve the one that most needs it (see roma_policy_need),
+ *                  or the longest queue when none is in danger.
+ *   edf            earliest deadline first: oldest arrival + SLA.
+ *   longest-queue  the queue holding the most requests.
+ *   round-robin    the next non-empty queue after the one served last.
+ *   random         uniform over the non-empty queues (seeded, reproducible).
+ *
+ * Every function here is pure over explicit state: no globals, no clock
+ * reads, no I/O, no allocation.  Time is an argument, so the live dispatcher
+ * (`roma serve`, monotonic seconds) and the discrete-event simulator
+ * (`roma sim`, simulated seconds) run the same code.  None of it locks: the
+ * caller owns the state and serialises access to it (the dispatcher thread
+ * in `roma serve`).  Ties always go to the lowest queue index, so a decision
+ * is a function of its inputs alone.
+ */
+#ifndef ROMA_POLICY_H
+#define ROMA_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/status.h"
+
+typedef enum {
+    ROMA_POLICY_ROMA,
+    ROMA_POLICY_EDF,
+    ROMA_POLICY_LONGEST_QUEUE,
+    ROMA_POLICY_ROUND_ROBIN,
+    ROMA_POLICY_RANDOM,
+} roma_policy_kind;
+
+/* The names roma_policy_parse accepts, for error messages and --help. */
+#define ROMA_POLICY_NAMES "roma, edf, longest-queue, round-robin, random"
+
+/* What a policy sees of one model's queue.  The caller keeps it up to date
+ * as requests arrive and leave (O(1) per request: add or subtract the
+ * arrival time), so a decision costs O(models), not O(queued requests).
+ * Times are seconds on the same clock as `now`; keep them small (relative
+ * to process start) so sum_arrival does not lose precision. */
+typedef struct {
+    double sla;            /* seconds: the model's response-time target */
+    double alpha;          /* safety margin of the roma heuristic, in [0, 1] */
+    double profiled;       /* seconds: profiled service time on this GPU */
+    size_t queue_len;      /* requests waiting; 0 means the queue is skipped */
+    double sum_arrival;    /* sum of the arrival times of the waiting requests */
+    double oldest_arrival; /* arrival time of the head of the queue */
+    double recent_rt_mean; /* mean response time of the last finished requests
+                              (roma_rt_ring_mean); < 0 when none finished yet */
+} roma_policy_queue;
+
+/* A policy and the little state some kinds keep between decisions. */
+typedef struct {
+    roma_policy_kind kind;
+    size_t rr_next; /* round-robin: first queue index to try next time */
+    uint64_t rng;   /* random: splitmix64 state */
+} roma_policy;
+
+/* Sets up p for kind; seed makes `random` reproducible (any value works,
+ * 0 included). */
+void roma_policy_init(roma_policy *p, roma_policy_kind kind, uint64_t seed);
+
+/* The index of the queue a free GPU slot should serve at time now, or -1
+ * when all n queues are empty.  Updates p's round-robin cursor or PRNG. */
+int roma_policy_pick(roma_policy *p, const roma_policy_queue *queues, size_t n, double now);
+
+/* The roma heuristic's response-time estimate for a non-empty queue: the
+ * mean over queued requests of (now - arrival + profiled), i.e.
+ * now - sum_arrival/queue_len + profiled, averaged 50/50 with
+ * recent_rt_mean when that is >= 0.  Exposed for metrics and tests. */
+double roma_policy_estimate(const roma_policy_queue *q, double now);
+
+/* How badly the queue needs a slot: with est = roma_policy_estimate,
+ * est - SLA + alpha*SLA when est >= SLA*(1 - alpha), else 0.  0 for an
+ * empty queue. */
+double roma_policy_need(const roma_policy_queue *q, double now);
+
+/* Reads a policy name as written in the config (`dispatch.gpu_policy`).
+ * ROMA_OK, or ROMA_INVALID_ARGUMENT (kind untouched) when name is none of
+ * ROMA_POLICY_NAMES; the caller names the offending value in its message. */
+roma_code roma_policy_parse(const char *name, roma_policy_kind *kind);
+
+/* The config name of kind ("roma", "edf", ...); a static string. */
+const char *roma_policy_name(roma_policy_kind kind);
+
+/* ---- recent response times ------------------------------------------------
+ * The mean response time of a model's last ROMA_RT_RING_CAP finished
+ * requests, the second half of the roma estimate.  Both the dispatcher and
+ * the simulator keep one ring per model and push every finished request. */
+
+#define ROMA_RT_RING_CAP 50
+
+typedef struct {
+    double rt[ROMA_RT_RING_CAP];
+    size_t next;  /* slot the next push overwrites */
+    size_t count; /* finished requests held, at most ROMA_RT_RING_CAP */
+} roma_rt_ring;
+
+void roma_rt_ring_init(roma_rt_ring *r);
+
+/* Records one finished request's response time (seconds), forgetting the
+ * oldest once the ring holds ROMA_RT_RING_CAP. */
+void roma_rt_ring_push(roma_rt_ring *r, double rt);
+
+/* The mean of the response times held, or -1 when none: the value
+ * roma_policy_queue.recent_rt_mean expects. */
+double roma_rt_ring_mean(const roma_rt_ring *r);
+
+#endif

@@ -1,0 +1,335 @@
+/* config.c - see config.h.  libyaml loads the document tree; the walk
+ * below checks every mapping against the keys it knows. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "../common/duration.h"
+#include "../control/controller.h"
+#include "../control/policy.h"
+
+typedef struct {
+    yaml_document_t *doc;
+    const char *file;
+    roma_err *err;
+} walker;
+
+static roma_code bad(walker *w, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static roma_code bad(walker *w, const yaml_node_t *n, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return roma_fail(w->err, ROMA_INVALID_ARGUMENT, "%s:%zu: %s", w->file,
+                     n ? n->start_mark.line + 1 : 0, msg);
+}
+
+static const char *scalar(const yaml_node_t *n) {
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* Checks that every key of map is one of known (a NULL-terminated list). */
+static roma_code check_keys(walker *w, const yaml_node_t *map, const char *where,
+                            const char *const *known) {
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return bad(w, map, "%s must be a mapping (key: value)", where);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const char *key = scalar(yaml_document_get_node(w->doc, p->key));
+        int ok = 0;
+        for (size_t i = 0; key && known[i]; i++) ok |= strcmp(key, known[i]) == 0;
+        if (!ok) {
+            char list[256] = "";
+            for (size_t i = 0; known[i]; i++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                         known[i]);
+            return bad(w, yaml_document_get_node(w->doc, p->key),
+                       "unknown key '%s' in %s (known keys: %s)", key ? key : "?", where, list);
+        }
+    }
+    return ROMA_OK;
+}
+
+static yaml_node_t *get(walker *w, const yaml_node_t *map, const char *key) {
+    if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const char *k = scalar(yaml_document_get_node(w->doc, p->key));
+        if (k && strcmp(k, key) == 0) return yaml_document_get_node(w->doc, p->value);
+    }
+    return NULL;
+}
+
+static roma_code get_number(walker *w, const yaml_node_t *map, const char *key, double *out,
+                            const char *where) {
+    const yaml_node_t *n = get(w, map, key);
+    const char *s = scalar(n);
+    char *end;
+    if (!n) return ROMA_OK; /* keep the default */
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || end == s || *end || !isfinite(v))
+        return bad(w, n, "%s.%s must be a number, got '%s'", where, key, s ? s : "a collection");
+    *out = v;
+    return ROMA_OK;
+}
+
+static roma_code get_duration(walker *w, const yaml_node_t *map, const char *key, double *out,
+                              const char *where) {
+    const yaml_node_t *n = get(w, map, key);
+    if (!n) return ROMA_OK;
+    if (roma_parse_duration(scalar(n), out) != 0)
+        return bad(w, n, "%s.%s must be a duration such as 2s, 500ms or 0.2, got '%s'", where,
+                   key, scalar(n) ? scalar(n) : "a collection");
+    return ROMA_OK;
+}
+
+static roma_code get_string(walker *w, const yaml_node_t *map, const char *key, char **out,
+                            const char *where) {
+    const yaml_node_t *n = get(w, map, key);
+    if (!n) return ROMA_OK;
+    if (!scalar(n) || !*scalar(n)) return bad(w, n, "%s.%s must be a non-empty string", where, key);
+    free(*out);
+    *out = strdup(scalar(n));
+    return ROMA_OK;
+}
+
+static roma_code parse_listen(walker *w, const yaml_node_t *root, serve_config *c) {
+    const yaml_node_t *n = get(w, root, "listen");
+    const char *s = scalar(n);
+    if (!n) return ROMA_OK;
+    const char *colon = s ? strrchr(s, ':') : NULL;
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == s || *end || port < 1 || port > 65535)
+        return bad(w, n, "listen must be HOST:PORT such as 127.0.0.1:8501, got '%s'", s ? s : "?");
+    free(c->listen_host);
+    c->listen_host = strndup(s, (size_t)(colon - s));
+    c->listen_port = (int)port;
+    return ROMA_OK;
+}
+
+static roma_code parse_node(walker *w, const yaml_node_t *root, serve_config *c) {
+    static const char *const keys[] = {"cpus", "gpus", NULL};
+    const yaml_node_t *node = get(w, root, "node");
+    roma_code rc;
+    if (!node) return ROMA_OK;
+    if ((rc = check_keys(w, node, "node", keys)) != ROMA_OK) return rc;
+    if ((rc = get_number(w, node, "cpus", &c->node_cpus, "node")) != ROMA_OK) return rc;
+    if (c->node_cpus <= 0) return bad(w, node, "node.cpus must be > 0 (cores ROMA may hand out)");
+    const yaml_node_t *gpus = get(w, node, "gpus");
+    if (!gpus) return ROMA_OK;
+    if (gpus->type != YAML_SEQUENCE_NODE)
+        return bad(w, gpus, "node.gpus must be a list of GPU indexes such as [0, 1] or []");
+    for (yaml_node_item_t *i = gpus->data.sequence.items.start; i < gpus->data.sequence.items.top; i++) {
+        const yaml_node_t *g = yaml_document_get_node(w->doc, *i);
+        const char *s = scalar(g);
+        char *end;
+        long idx = s ? strtol(s, &end, 10) : -1;
+        if (!s || *end || idx < 0 || idx > 1024)
+            return bad(w, g, "node.gpus entries must be GPU indexes (0, 1, ...)");
+        c->gpus = realloc(c->gpus, sizeof(int) * (c->ngpus + 1));
+        if (!c->gpus) abort();
+        c->gpus[c->ngpus++] = (int)idx;
+    }
+    return ROMA_OK;
+}
+
+static roma_code parse_sections(walker *w, const yaml_node_t *root, serve_config *c) {
+    static const char *const control_keys[] = {"period", "controller", NULL};
+    static const char *const dispatch_keys[] = {"gpu_policy", "queue_limit", NULL};
+    static const char *const store_keys[] = {"path", "max_rows", NULL};
+    const yaml_node_t *control = get(w, root, "control"), *dispatch = get(w, root, "dispatch");
+    const yaml_node_t *store = get(w, root, "store");
+    roma_code rc = ROMA_OK;
+    double queue_limit = c->queue_limit, max_rows = (double)c->store_max_rows;
+    if (control && (rc = check_keys(w, control, "control", control_keys)) != ROMA_OK) return rc;
+    if (dispatch && (rc = check_keys(w, dispatch, "dispatch", dispatch_keys)) != ROMA_OK) return rc;
+    if (store && (rc = check_keys(w, store, "store", store_keys)) != ROMA_OK) return rc;
+    if ((rc = get_duration(w, control, "period", &c->period, "control")) != ROMA_OK) return rc;
+    if (c->period < 0.05) return bad(w, control, "control.period must be at least 50ms");
+    if ((rc = get_string(w, control, "controller", &c->controller, "control")) != ROMA_OK) return rc;
+    roma_ctl_kind ck;
+    if (roma_ctl_parse(c->controller, &ck) != 0)
+        return bad(w, get(w, control, "controller"),
+                   "control.controller '%s' is unknown: use roma, rules or static", c->controller);
+    if ((rc = get_string(w, dispatch, "gpu_policy", &c->gpu_policy, "dispatch")) != ROMA_OK) return rc;
+    roma_policy_kind pk;
+    if (roma_policy_parse(c->gpu_policy, &pk) != 0)
+        return bad(w, get(w, dispatch, "gpu_policy"),
+                   "dispatch.gpu_policy '%s' is unknown: use roma, edf, longest-queue, "
+                   "round-robin or random",
+                   c->gpu_policy);
+    if ((rc = get_number(w, dispatch, "queue_limit", &queue_limit, "dispatch")) != ROMA_OK) return rc;
+    if (queue_limit < 1 || queue_limit > 1e7 || queue_limit != floor(queue_limit))
+        return bad(w, dispatch, "dispatch.queue_limit must be an integer >= 1");
+    c->queue_limit = (int)queue_limit;
+    if ((rc = get_string(w, store, "path", &c->store_path, "store")) != ROMA_OK) return rc;
+    if ((rc = get_number(w, store, "max_rows", &max_rows, "store")) != ROMA_OK) return rc;
+    if (max_rows < 1) return bad(w, store, "store.max_rows must be >= 1");
+    c->store_max_rows = (int64_t)max_rows;
+    return ROMA_OK;
+}
+
+static roma_code check_base_path(walker *w, const yaml_node_t *n, const serve_model_config *m) {
+    struct stat st;
+    if (stat(m->base_path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return bad(w, n,
+                   "model '%s': base_path '%s' is not a directory (%s); it must hold version "
+                   "directories such as %s/1/saved_model.pb",
+                   m->name, m->base_path, strerror(errno ? errno : ENOTDIR), m->base_path);
+    return ROMA_OK;
+}
+
+static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index,
+                             serve_model_config *m) {
+    static const char *const keys[] = {"name", "base_path", "sla", "alpha", "profiled", "cores", NULL};
+    static const char *const core_keys[] = {"min", "max", "initial", NULL};
+    char where[160];
+    roma_code rc;
+    snprintf(where, sizeof(where), "models[%zu]", index);
+    m->alpha = 0.5;
+    m->cores_min = 0.1;
+    m->cores_max = 1;
+    m->cores_initial = -1;
+    m->sla = -1;
+    if ((rc = check_keys(w, n, where, keys)) != ROMA_OK) return rc;
+    if ((rc = get_string(w, n, "name", &m->name, where)) != ROMA_OK) return rc;
+    if ((rc = get_string(w, n, "base_path", &m->base_path, where)) != ROMA_OK) return rc;
+    if (!m->name || !m->base_path)
+        return bad(w, n, "%s needs name: and base_path: (a TF Serving model directory)", where);
+    snprintf(where, sizeof(where), "model '%s'", m->name);
+    if ((rc = get_duration(w, n, "sla", &m->sla, where)) != ROMA_OK) return rc;
+    if (m->sla <= 0)
+        return bad(w, n, "%s: sla must be > 0 seconds (the target response time), e.g. sla: 0.2",
+                   where);
+    if ((rc = get_number(w, n, "alpha", &m->alpha, where)) != ROMA_OK) return rc;
+    if (m->alpha < 0 || m->alpha > 1) return bad(w, n, "%s: alpha must be within [0, 1]", where);
+    if ((rc = get_duration(w, n, "profiled", &m->profiled, where)) != ROMA_OK) return rc;
+    const yaml_node_t *cores = get(w, n, "cores");
+    if (cores) {
+        if ((rc = check_keys(w, cores, "cores", core_keys)) != ROMA_OK) return rc;
+        if ((rc = get_number(w, cores, "min", &m->cores_min, where)) != ROMA_OK) return rc;
+        if ((rc = get_number(w, cores, "max", &m->cores_max, where)) != ROMA_OK) return rc;
+        if ((rc = get_number(w, cores, "initial", &m->cores_initial, where)) != ROMA_OK) return rc;
+    }
+    if (m->cores_initial < 0) m->cores_initial = m->cores_max;
+    if (m->cores_min < 0.01 || m->cores_min > m->cores_max)
+        return bad(w, cores ? cores : n, "%s: cores need 0.01 <= min <= max (got min %g, max %g)",
+                   where, m->cores_min, m->cores_max);
+    if (m->cores_initial < m->cores_min || m->cores_initial > m->cores_max)
+        return bad(w, cores ? cores : n, "%s: cores.initial %g is outside [min %g, max %g]", where,
+                   m->cores_initial, m->cores_min, m->cores_max);
+    return check_base_path(w, get(w, n, "base_path"), m);
+}
+
+static roma_code parse_models(walker *w, const yaml_node_t *root, serve_config *c) {
+    const yaml_node_t *models = get(w, root, "models");
+    if (!models || models->type != YAML_SEQUENCE_NODE ||
+        models->data.sequence.items.top == models->data.sequence.items.start)
+        return bad(w, models ? models : root,
+                   "models must be a non-empty list of {name, base_path, sla, ...}");
+    size_t n = (size_t)(models->data.sequence.items.top - models->data.sequence.items.start);
+    c->models = calloc(n, sizeof(*c->models));
+    if (!c->models) abort();
+    double min_sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *mn = yaml_document_get_node(w->doc, models->data.sequence.items.start[i]);
+        roma_code rc = parse_model(w, mn, i, &c->models[c->nmodels++]);
+        if (rc != ROMA_OK) return rc;
+        for (size_t k = 0; k + 1 < c->nmodels; k++)
+            if (strcmp(c->models[k].name, c->models[i].name) == 0)
+                return bad(w, mn, "model name '%s' appears twice; names must be unique",
+                           c->models[i].name);
+        min_sum += c->models[i].cores_min;
+    }
+    if (min_sum > c->node_cpus + 1e-9)
+        return bad(w, models,
+                   "the models' cores.min add up to %g, above node.cpus %g: lower some min or "
+                   "raise node.cpus",
+                   min_sum, c->node_cpus);
+    return ROMA_OK;
+}
+
+static void set_defaults(serve_config *c) {
+    memset(c, 0, sizeof(*c));
+    c->listen_host = strdup("127.0.0.1");
+    c->listen_port = 8501;
+    c->node_cpus = 1;
+    c->period = 2;
+    c->controller = strdup("roma");
+    c->gpu_policy = strdup("roma");
+    c->queue_limit = 1000;
+    c->store_path = strdup("roma.db");
+    c->store_max_rows = 1000000;
+}
+
+roma_code serve_config_parse(const char *text, size_t len, const char *name, serve_config *cfg,
+                             roma_err *err) {
+    static const char *const keys[] = {"listen", "node", "control", "dispatch", "store", "models", NULL};
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    walker w = {&doc, name, err};
+    roma_code rc;
+    set_defaults(cfg);
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = roma_fail(err, ROMA_INVALID_ARGUMENT, "%s:%zu: YAML error: %s", name,
+                       parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+        yaml_parser_delete(&parser);
+        serve_config_free(cfg);
+        return rc;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) rc = roma_fail(err, ROMA_INVALID_ARGUMENT, "%s: the file is empty", name);
+    else rc = check_keys(&w, root, "the top level", keys);
+    if (rc == ROMA_OK) rc = parse_listen(&w, root, cfg);
+    if (rc == ROMA_OK) rc = parse_node(&w, root, cfg);
+    if (rc == ROMA_OK) rc = parse_sections(&w, root, cfg);
+    if (rc == ROMA_OK) rc = parse_models(&w, root, cfg);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc != ROMA_OK) serve_config_free(cfg);
+    return rc;
+}
+
+roma_code serve_config_load(const char *path, serve_config *cfg, roma_err *err) {
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t cap = 0;
+    if (!f)
+        return roma_fail(err, ROMA_NOT_FOUND, "cannot read config '%s': %s (pass -c FILE)", path,
+                         strerror(errno));
+    ssize_t n = getdelim(&text, &cap, '\0', f);
+    fclose(f);
+    roma_code rc = serve_config_parse(text ? text : "", n > 0 ? (size_t)n : 0, path, cfg, err);
+    free(text);
+    return rc;
+}
+
+void serve_config_free(serve_config *c) {
+    for (size_t i = 0; i < c->nmodels; i++) {
+        free(c->models[i].name);
+        free(c->models[i].base_path);
+    }
+    free(c->models);
+    free(c->gpus);
+    free(c->listen_host);
+    free(c->controller);
+    free(c->gpu_policy);
+    free(c->store_path);
+    memset(c, 0, sizeof(*c));
+}
+
+serve_model_config *serve_config_model(const serve_config *cfg, const char *name) {
+    for (size_t i = 0; i < cfg->nmodels; i++)
+        if (strcmp(cfg->models[i].name, name) == 0) return &cfg->models[i];
+    return NULL;
+}

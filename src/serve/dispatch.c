@@ -1,0 +1,328 @@
+/* dispatch.c - the request path of `roma serve` (DESIGN.md §3).
+ *
+ * A TF Serving request is accepted into its model's FIFO queue with its
+ * arrival time, body untouched.  Whenever a worker slot is free the slot
+ * takes a request: a CPU worker's slot the head of its model's queue, a GPU
+ * worker's slot the head of the queue the GPU policy picks.  The body goes
+ * to the worker over the slot's keep-alive connection and the worker's
+ * answer goes back unchanged, with X-Roma-Device.  A request whose worker
+ * dies is re-queued once, then answered 503; past dispatch.queue_limit a
+ * model's requests are refused with 429 and Retry-After; a client that
+ * disconnects gives up its place (queued) or its slot (in flight).
+ */
+#include "serve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+#include "../common/buf.h"
+#include "../common/log.h"
+#include "../worker/rest.h"
+
+/* ---- queues ------------------------------------------------------------ */
+
+static void queue_push(serve_queue *q, serve_request *r, int at_head) {
+    r->prev = r->next = NULL;
+    if (!q->head) {
+        q->head = q->tail = r;
+    } else if (at_head) {
+        r->next = q->head;
+        q->head->prev = r;
+        q->head = r;
+    } else {
+        r->prev = q->tail;
+        q->tail->next = r;
+        q->tail = r;
+    }
+    q->len++;
+    q->sum_arrival += r->arrival;
+}
+
+static void queue_remove(serve_queue *q, serve_request *r) {
+    if (r->prev) r->prev->next = r->next;
+    else q->head = r->next;
+    if (r->next) r->next->prev = r->prev;
+    else q->tail = r->prev;
+    r->prev = r->next = NULL;
+    q->len--;
+    q->sum_arrival -= r->arrival;
+    if (q->len == 0) q->sum_arrival = 0; /* no drift from float sums */
+}
+
+size_t dispatch_queued(const serve_state *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->nmodels; i++) n += s->models[i].queue.len;
+    return n;
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+static void on_client_close(struct evhttp_connection *conn, void *arg);
+
+static void request_free(serve_request *r) {
+    free(r->uri);
+    free(r->body);
+    free(r);
+}
+
+static void device_name(int device, char *out, size_t cap) {
+    if (device <= 0) snprintf(out, cap, "cpu");
+    else snprintf(out, cap, "gpu:%d", device - 1);
+}
+
+/* Records a finished inference: store row, counters, controller window. */
+static void record(serve_state *s, serve_request *r, serve_worker *w, int status) {
+    serve_model *m = r->model;
+    double finish = serve_now(), rt = finish - r->arrival;
+    int device = w && w->gpu >= 0 ? w->gpu + 1 : 0;
+    if (!r->counted) return;
+    ops_count(m, device, status, rt);
+    if (status == 200) {
+        m->completed++;
+        m->violations += rt > m->sla;
+        roma_rt_ring_push(&m->recent, rt);
+        if (device == 0) m->win_rt_sum += rt, m->win_count++;
+    }
+    store_record rec = {.id = r->id, .version = -1, .arrival = r->arrival,
+                        .dispatch = r->dispatch, .finish = finish, .status = status};
+    snprintf(rec.model, sizeof(rec.model), "%.127s", m->cfg->name);
+    device_name(device, rec.device, sizeof(rec.device));
+    snprintf(rec.worker, sizeof(rec.worker), "%.63s", w ? w->name : "");
+    if (s->store) store_add(s->store, &rec);
+}
+
+/* Sends the answer (body moved out of `body` when given) and frees r. */
+static void answer(serve_state *s, serve_request *r, serve_worker *w, int status,
+                   struct evbuffer *body, const char *error) {
+    struct evhttp_request *c = r->client;
+    record(s, r, w, status);
+    if (c) {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(c);
+        struct evhttp_connection *conn = evhttp_request_get_connection(c);
+        if (conn) evhttp_connection_set_closecb(conn, NULL, NULL);
+        evhttp_add_header(h, "Content-Type", "application/json");
+        if (w) {
+            char dev[16];
+            device_name(w->gpu >= 0 ? w->gpu + 1 : 0, dev, sizeof(dev));
+            evhttp_add_header(h, "X-Roma-Device", dev);
+        }
+        if (status == 429 || status == 503) evhttp_add_header(h, "Retry-After", "1");
+        struct evbuffer *out = body ? body : evbuffer_new();
+        if (!body) {
+            roma_buf b = ROMA_BUF_INIT;
+            rest_error(&b, ROMA_UNAVAILABLE, error ? error : "");
+            evbuffer_add(out, b.data, b.len);
+            roma_buf_free(&b);
+        }
+        evhttp_send_reply(c, status, NULL, out);
+        if (!body) evbuffer_free(out);
+    }
+    s->inflight--;
+    request_free(r);
+}
+
+/* ---- forwarding -------------------------------------------------------- */
+
+static void on_worker_answer(struct evhttp_request *wreq, void *arg);
+
+static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
+    serve_worker *w = slot->worker;
+    char host[32];
+    struct evhttp_request *wr = evhttp_request_new(on_worker_answer, slot);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(wr);
+    snprintf(host, sizeof(host), "127.0.0.1:%d", w->port);
+    evhttp_add_header(h, "Host", host);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evbuffer_add(evhttp_request_get_output_buffer(wr), r->body, r->body_len);
+    r->slot = slot;
+    r->attempts++;
+    r->dispatch = serve_now();
+    slot->req = r;
+    slot->wreq = wr;
+    if (evhttp_make_request(slot->conn, wr, r->cmd, r->uri) != 0) {
+        slot->req = NULL;
+        slot->wreq = NULL;
+        r->slot = NULL;
+        answer(s, r, w, 503, NULL, "the worker could not be reached; retry");
+    }
+}
+
+/* The model a free slot of w serves next, or NULL. */
+static serve_model *pick_model(serve_state *s, serve_worker *w) {
+    if (w->gpu < 0) return w->models[0]->queue.len ? w->models[0] : NULL;
+    roma_policy_queue q[64];
+    size_t n = w->nmodels < 64 ? w->nmodels : 64;
+    double now = serve_now();
+    for (size_t i = 0; i < n; i++) {
+        serve_model *m = w->models[i];
+        q[i] = (roma_policy_queue){.sla = m->sla, .alpha = m->alpha, .profiled = m->cfg->profiled,
+                                   .queue_len = m->queue.len, .sum_arrival = m->queue.sum_arrival,
+                                   .oldest_arrival = m->queue.head ? m->queue.head->arrival : now,
+                                   .recent_rt_mean = roma_rt_ring_mean(&m->recent)};
+    }
+    int k = roma_policy_pick(&s->policy, q, n, now);
+    return k < 0 ? NULL : w->models[k];
+}
+
+void dispatch_worker(serve_state *s, serve_worker *w) {
+    if (w->state != WORKER_READY) return;
+    for (int i = 0; i < w->active_slots; i++) {
+        if (w->slots[i].req) continue;
+        serve_model *m = pick_model(s, w);
+        if (!m) return;
+        serve_request *r = m->queue.head;
+        queue_remove(&m->queue, r);
+        send_to_slot(s, &w->slots[i], r);
+    }
+}
+
+/* Offers model m's new work to every worker that serves it. */
+static void dispatch_model(serve_state *s, serve_model *m) {
+    if (m->cpu_worker) dispatch_worker(s, m->cpu_worker);
+    for (size_t i = s->nmodels; i < s->nworkers && m->queue.len; i++) dispatch_worker(s, &s->workers[i]);
+}
+
+/* Whether some worker can still serve m. */
+static int model_servable(const serve_state *s, const serve_model *m) {
+    if (m->cpu_worker && m->cpu_worker->state != WORKER_FAILED) return 1;
+    for (size_t i = s->nmodels; i < s->nworkers; i++)
+        if (s->workers[i].state != WORKER_FAILED) return 1;
+    return 0;
+}
+
+/* A request that met a dead worker: back to the head of its queue once. */
+static void retry_or_fail(serve_state *s, serve_request *r, serve_worker *w) {
+    r->slot = NULL;
+    if (r->attempts >= 2 || !model_servable(s, r->model)) {
+        answer(s, r, w, 503, NULL, "the worker serving this model failed twice; retry later");
+        return;
+    }
+    queue_push(&r->model->queue, r, 1);
+    dispatch_model(s, r->model);
+}
+
+static void on_worker_answer(struct evhttp_request *wreq, void *arg) {
+    serve_slot *slot = arg;
+    serve_worker *w = slot->worker;
+    serve_state *s = w->state_owner;
+    serve_request *r = slot->req;
+    slot->req = NULL;
+    slot->wreq = NULL;
+    if (!r) return;
+    int code = wreq ? evhttp_request_get_response_code(wreq) : 0;
+    if (code == 0) {
+        retry_or_fail(s, r, w);
+    } else {
+        answer(s, r, w, code, evhttp_request_get_input_buffer(wreq), NULL);
+    }
+    if (s->draining || w->state == WORKER_READY) dispatch_worker(s, w);
+}
+
+void dispatch_worker_lost(serve_state *s, serve_worker *w) {
+    /* In-flight requests come back through on_worker_answer when their
+     * connections fail; queued ones wait for the restart, unless the
+     * model has no worker left. */
+    for (size_t i = 0; i < w->nmodels; i++) {
+        serve_model *m = w->models[i];
+        while (!model_servable(s, m) && m->queue.head) {
+            serve_request *r = m->queue.head;
+            queue_remove(&m->queue, r);
+            answer(s, r, NULL, 503, NULL, "no worker can serve this model; see /roma/v1/workers");
+        }
+    }
+}
+
+/* ---- the front end ----------------------------------------------------- */
+
+static void on_client_close(struct evhttp_connection *conn, void *arg) {
+    serve_request *r = arg;
+    serve_state *s = r->model->owner;
+    (void)conn;
+    if (r->slot) { /* in flight: free the slot now */
+        serve_slot *slot = r->slot;
+        evhttp_cancel_request(slot->wreq);
+        slot->req = NULL;
+        slot->wreq = NULL;
+        r->slot = NULL;
+        dispatch_worker(s, slot->worker);
+    } else {
+        queue_remove(&r->model->queue, r);
+    }
+    answer(s, r, NULL, 499, NULL, "client closed the connection");
+}
+
+static serve_model *find_model(serve_state *s, const char *name) {
+    for (size_t i = 0; i < s->nmodels; i++)
+        if (strcmp(s->models[i].cfg->name, name) == 0) return &s->models[i];
+    return NULL;
+}
+
+static void reply_error(struct evhttp_request *req, roma_code code, const char *msg, int retry) {
+    roma_buf b = ROMA_BUF_INIT;
+    int status = rest_error(&b, code, msg);
+    struct evbuffer *out = evbuffer_new();
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    if (retry) evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+    evbuffer_add(out, b.data, b.len);
+    evhttp_send_reply(req, status, NULL, out);
+    evbuffer_free(out);
+    roma_buf_free(&b);
+}
+
+static serve_request *accept_request(serve_state *s, struct evhttp_request *req, serve_model *m,
+                                     const rest_route *route) {
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    serve_request *r = calloc(1, sizeof(*r));
+    if (!r) abort();
+    r->client = req;
+    r->model = m;
+    r->uri = strdup(evhttp_request_get_uri(req));
+    r->cmd = evhttp_request_get_command(req);
+    r->body_len = evbuffer_get_length(in);
+    r->body = malloc(r->body_len + 1);
+    if (!r->uri || !r->body) abort();
+    evbuffer_remove(in, r->body, r->body_len);
+    r->id = ++s->next_id;
+    r->counted = route->verb == REST_PREDICT || route->verb == REST_CLASSIFY ||
+                 route->verb == REST_REGRESS;
+    r->arrival = serve_now();
+    s->inflight++;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_close, r);
+    return r;
+}
+
+void dispatch_on_request(struct evhttp_request *req, void *arg) {
+    serve_state *s = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    char *path = evhttp_uridecode(uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "/", 0, NULL);
+    const char *method = evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST"
+                         : evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "OTHER";
+    rest_route route;
+    roma_err err;
+    roma_code rc;
+    serve_model *m = NULL;
+    if (ops_handle(s, req, path)) goto out;
+    if (s->draining) {
+        reply_error(req, ROMA_UNAVAILABLE, "roma serve is stopping", 1);
+    } else if ((rc = rest_parse_route(method, path, &route, &err)) != ROMA_OK) {
+        reply_error(req, rc, err.msg, 0);
+    } else if (!(m = find_model(s, route.model))) {
+        snprintf(err.msg, sizeof(err.msg), "Servable not found for request: Latest(%s)", route.model);
+        reply_error(req, ROMA_NOT_FOUND, err.msg, 0);
+    } else if (m->queue.len >= (size_t)s->cfg.queue_limit) {
+        ops_count(m, 0, 429, 0);
+        reply_error(req, ROMA_RESOURCE_EXHAUSTED,
+                    "the model's queue is full (dispatch.queue_limit); retry later", 1);
+    } else if (!model_servable(s, m)) {
+        reply_error(req, ROMA_UNAVAILABLE, "no worker can serve this model; see /roma/v1/workers", 1);
+    } else {
+        queue_push(&m->queue, accept_request(s, req, m, &route), 0);
+        dispatch_model(s, m);
+    }
+out:
+    free(path);
+}

@@ -1,0 +1,216 @@
+/* ops.c - what an operator reads and changes while `roma serve` runs
+ * (DESIGN.md §6):
+ *
+ *   GET   /metrics                  Prometheus text format
+ *   GET   /roma/v1/models           SLA, cores, queue, window and totals per model
+ *   PATCH /roma/v1/models/{name}    {"sla": seconds} and/or {"alpha": a}
+ *   GET   /roma/v1/workers          worker processes, cgroups and states
+ *   GET   /roma/v1/controller       the controller's last decision per model
+ */
+#include "serve.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#include "../common/buf.h"
+#include "../worker/rest.h"
+
+static const double bucket_bounds[SERVE_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                    0.5,   1,    2.5,   5,    10,  30};
+
+void ops_count(serve_model *m, int device, int status, double rt) {
+    serve_counters *c = &m->counters;
+    int col = SERVE_CODES - 1; /* the last column takes any overflow */
+    if (device < 0 || device >= SERVE_DEVICES) device = SERVE_DEVICES - 1;
+    for (int i = 0; i < SERVE_CODES; i++) {
+        if (c->code[i] == status || c->code[i] == 0) {
+            col = i;
+            c->code[i] = status;
+            break;
+        }
+    }
+    c->count[device][col]++;
+    if (rt <= 0) return;
+    int b = 0;
+    while (b < SERVE_BUCKETS && rt > bucket_bounds[b]) b++;
+    c->bucket[device][b]++;
+    c->rt_sum[device] += rt;
+    c->rt_count[device]++;
+}
+
+static const char *device_label(int d, char *buf, size_t cap) {
+    if (d == 0) return "cpu";
+    snprintf(buf, cap, "gpu:%d", d - 1);
+    return buf;
+}
+
+static double live_core_seconds(const serve_state *s, const serve_model *m) {
+    double cores = m->cpu_worker ? m->cpu_worker->cores : 0;
+    return m->core_seconds + cores * (serve_now() - s->last_tick);
+}
+
+static void metrics_histogram(struct evbuffer *o, const serve_model *m) {
+    const serve_counters *c = &m->counters;
+    char dev[16];
+    for (int d = 0; d < SERVE_DEVICES; d++) {
+        if (!c->rt_count[d]) continue;
+        const char *dl = device_label(d, dev, sizeof(dev));
+        uint64_t cum = 0;
+        for (int b = 0; b <= SERVE_BUCKETS; b++) {
+            cum += c->bucket[d][b];
+            if (b < SERVE_BUCKETS)
+                evbuffer_add_printf(o, "roma_request_duration_seconds_bucket{model=\"%s\",device=\"%s\",le=\"%g\"} %llu\n",
+                                    m->cfg->name, dl, bucket_bounds[b], (unsigned long long)cum);
+            else
+                evbuffer_add_printf(o, "roma_request_duration_seconds_bucket{model=\"%s\",device=\"%s\",le=\"+Inf\"} %llu\n",
+                                    m->cfg->name, dl, (unsigned long long)cum);
+        }
+        evbuffer_add_printf(o, "roma_request_duration_seconds_sum{model=\"%s\",device=\"%s\"} %.6f\n",
+                            m->cfg->name, dl, c->rt_sum[d]);
+        evbuffer_add_printf(o, "roma_request_duration_seconds_count{model=\"%s\",device=\"%s\"} %llu\n",
+                            m->cfg->name, dl, (unsigned long long)c->rt_count[d]);
+    }
+}
+
+static void write_metrics(serve_state *s, struct evbuffer *o) {
+    char dev[16];
+    evbuffer_add_printf(o, "# HELP roma_requests_total Requests answered, by model, device and HTTP code.\n"
+                           "# TYPE roma_requests_total counter\n");
+    for (size_t i = 0; i < s->nmodels; i++) {
+        const serve_counters *c = &s->models[i].counters;
+        for (int d = 0; d < SERVE_DEVICES; d++)
+            for (int k = 0; k < SERVE_CODES && c->code[k]; k++)
+                if (c->count[d][k])
+                    evbuffer_add_printf(o, "roma_requests_total{model=\"%s\",device=\"%s\",code=\"%d\"} %llu\n",
+                                        s->models[i].cfg->name, device_label(d, dev, sizeof(dev)),
+                                        c->code[k], (unsigned long long)c->count[d][k]);
+    }
+    evbuffer_add_printf(o, "# HELP roma_request_duration_seconds Response time (arrival to answer).\n"
+                           "# TYPE roma_request_duration_seconds histogram\n");
+    for (size_t i = 0; i < s->nmodels; i++) metrics_histogram(o, &s->models[i]);
+    static const char *gauges[][3] = {
+        {"roma_queue_length", "gauge", "Requests waiting in the model's queue."},
+        {"roma_cores_allocated", "gauge", "CPU cores of the model's CPU worker (cgroup quota read back)."},
+        {"roma_sla_seconds", "gauge", "The model's response-time constraint."},
+        {"roma_sla_violations_total", "counter", "Answered requests slower than the SLA."},
+        {"roma_core_seconds_total", "counter", "Integral of the allocated cores over time."},
+    };
+    for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+        evbuffer_add_printf(o, "# HELP %s %s\n# TYPE %s %s\n", gauges[g][0], gauges[g][2], gauges[g][0], gauges[g][1]);
+        for (size_t i = 0; i < s->nmodels; i++) {
+            const serve_model *m = &s->models[i];
+            double v = g == 0 ? (double)m->queue.len
+                       : g == 1 ? (m->cpu_worker ? m->cpu_worker->cores : 0)
+                       : g == 2 ? m->sla
+                       : g == 3 ? (double)m->violations : live_core_seconds(s, m);
+            evbuffer_add_printf(o, "%s{model=\"%s\"} %.6g\n", gauges[g][0], m->cfg->name, v);
+        }
+    }
+}
+
+static void write_models(serve_state *s, struct evbuffer *o) {
+    evbuffer_add_printf(o, "{\"models\": [");
+    for (size_t i = 0; i < s->nmodels; i++) {
+        const serve_model *m = &s->models[i];
+        evbuffer_add_printf(o,
+                            "%s{\"name\": \"%s\", \"sla\": %g, \"alpha\": %g, \"cores\": %g, "
+                            "\"queue_length\": %zu, \"completed\": %llu, \"rt_mean_window\": %g, "
+                            "\"violations\": %llu, \"core_seconds\": %g}",
+                            i ? ", " : "", m->cfg->name, m->sla, m->alpha,
+                            m->cpu_worker ? m->cpu_worker->cores : 0, m->queue.len,
+                            (unsigned long long)m->completed, m->rt_mean_window,
+                            (unsigned long long)m->violations, live_core_seconds(s, m));
+    }
+    evbuffer_add_printf(o, "]}");
+}
+
+static void write_workers(serve_state *s, struct evbuffer *o) {
+    evbuffer_add_printf(o, "{\"cgroups\": \"%s\", \"cgroups_note\": ", cg_mode_name(s->cg.mode));
+    roma_buf note = ROMA_BUF_INIT;
+    roma_buf_json_string(&note, s->cg.reason, strlen(s->cg.reason));
+    evbuffer_add(o, note.data, note.len);
+    roma_buf_free(&note);
+    evbuffer_add_printf(o, ", \"workers\": [");
+    for (size_t i = 0; i < s->nworkers; i++) {
+        const serve_worker *w = &s->workers[i];
+        evbuffer_add_printf(o, "%s{\"name\": \"%s\", \"models\": [", i ? ", " : "", w->name);
+        for (size_t k = 0; k < w->nmodels; k++)
+            evbuffer_add_printf(o, "%s\"%s\"", k ? ", " : "", w->models[k]->cfg->name);
+        if (w->gpu < 0) evbuffer_add_printf(o, "], \"device\": \"cpu\"");
+        else evbuffer_add_printf(o, "], \"device\": \"gpu:%d\"", w->gpu);
+        evbuffer_add_printf(o, ", \"pid\": %d, \"port\": %d, \"cores\": %g, \"slots\": %d, \"cgroup\": ",
+                            (int)w->pid, w->port, w->gpu < 0 ? w->cores : 0, w->active_slots);
+        if (w->cgroup[0]) evbuffer_add_printf(o, "\"%s\"", w->cgroup);
+        else evbuffer_add_printf(o, "null");
+        evbuffer_add_printf(o, ", \"state\": \"%s\", \"restarts\": %d}", supervisor_state_name(w->state),
+                            w->restarts);
+    }
+    evbuffer_add_printf(o, "]}");
+}
+
+/* PATCH /roma/v1/models/{name}: {"sla": s} and/or {"alpha": a}. */
+static int patch_model(serve_state *s, struct evhttp_request *req, const char *name, roma_buf *err) {
+    serve_model *m = NULL;
+    for (size_t i = 0; i < s->nmodels; i++)
+        if (strcmp(s->models[i].cfg->name, name) == 0) m = &s->models[i];
+    if (!m) return rest_error(err, ROMA_NOT_FOUND, "no such model");
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    json_error_t je;
+    json_t *body = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &je);
+    json_t *sla = body ? json_object_get(body, "sla") : NULL;
+    json_t *alpha = body ? json_object_get(body, "alpha") : NULL;
+    int status = 200;
+    if (!json_is_object(body) || (!sla && !alpha) || json_object_size(body) != (size_t)((sla != NULL) + (alpha != NULL)))
+        status = rest_error(err, ROMA_INVALID_ARGUMENT, "send a JSON object {\"sla\": seconds} and/or {\"alpha\": 0..1}");
+    else if (sla && (!json_is_number(sla) || json_number_value(sla) <= 0))
+        status = rest_error(err, ROMA_INVALID_ARGUMENT, "sla must be a number of seconds > 0");
+    else if (alpha && (!json_is_number(alpha) || json_number_value(alpha) < 0 || json_number_value(alpha) > 1))
+        status = rest_error(err, ROMA_INVALID_ARGUMENT, "alpha must be a number within [0, 1]");
+    if (status == 200) {
+        if (sla) m->sla = json_number_value(sla);
+        if (alpha) m->alpha = json_number_value(alpha);
+    }
+    json_decref(body);
+    return status;
+}
+
+static void reply(struct evhttp_request *req, int status, struct evbuffer *o, const char *type) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evhttp_send_reply(req, status, NULL, o);
+}
+
+int ops_handle(serve_state *s, struct evhttp_request *req, const char *path) {
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    struct evbuffer *o;
+    int status = 200;
+    if (strcmp(path, "/metrics") != 0 && strncmp(path, "/roma/v1/", 9) != 0) return 0;
+    o = evbuffer_new();
+    if (cmd == EVHTTP_REQ_GET && strcmp(path, "/metrics") == 0) {
+        write_metrics(s, o);
+        reply(req, 200, o, "text/plain; version=0.0.4");
+        evbuffer_free(o);
+        return 1;
+    }
+    if (cmd == EVHTTP_REQ_GET && strcmp(path, "/roma/v1/models") == 0) write_models(s, o);
+    else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/roma/v1/workers") == 0) write_workers(s, o);
+    else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/roma/v1/controller") == 0) control_write_decisions(s, o);
+    else {
+        roma_buf err = ROMA_BUF_INIT;
+        if (cmd == EVHTTP_REQ_PATCH && strncmp(path, "/roma/v1/models/", 16) == 0)
+            status = patch_model(s, req, path + 16, &err);
+        else
+            status = rest_error(&err, ROMA_NOT_FOUND,
+                                "unknown operations endpoint: GET /metrics, /roma/v1/models, "
+                                "/roma/v1/workers, /roma/v1/controller; PATCH /roma/v1/models/NAME");
+        if (status == 200) write_models(s, o);
+        else evbuffer_add(o, err.data, err.len);
+        roma_buf_free(&err);
+    }
+    reply(req, status, o, "application/json");
+    evbuffer_free(o);
+    return 1;
+}

@@ -1,0 +1,209 @@
+/* serve.c - `roma serve -c roma.yaml`: start-up, signals, graceful stop.
+ *
+ * Start-up order: config (exit 2 on any mistake), cgroups (detected; when
+ * not writable ROMA says so once and falls back to CPU affinity), the
+ * SQLite store, the listening socket (exit 1 when taken), then the
+ * workers and the control period.  SIGTERM/SIGINT stop accepting, let the
+ * dispatcher answer everything queued or in flight (at most 60 s), stop
+ * the workers, remove the cgroups and exit 0.
+ */
+#include "serve.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "../common/log.h"
+
+#define DRAIN_LIMIT_S 60
+
+double serve_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: roma serve -c roma.yaml\n"
+            "Serves the models of roma.yaml over TensorFlow Serving's REST API, one worker per\n"
+            "model on CPU (own cgroup) and one per GPU, resizing CPU cores every control period.\n"
+            "Operations: GET /metrics, /roma/v1/models, /roma/v1/workers, /roma/v1/controller;\n"
+            "PATCH /roma/v1/models/NAME {\"sla\": s, \"alpha\": a}.  See README.md for the config.\n");
+}
+
+static void setup_models(serve_state *s) {
+    s->nmodels = s->cfg.nmodels;
+    s->models = calloc(s->nmodels, sizeof(serve_model));
+    s->ctl = calloc(s->nmodels, sizeof(roma_ctl_model));
+    if (!s->models || !s->ctl) abort();
+    for (size_t i = 0; i < s->nmodels; i++) {
+        serve_model *m = &s->models[i];
+        const serve_model_config *c = &s->cfg.models[i];
+        m->owner = s;
+        m->cfg = c;
+        m->sla = c->sla;
+        m->alpha = c->alpha;
+        m->ctl = &s->ctl[i];
+        roma_rt_ring_init(&m->recent);
+        s->ctl[i] = (roma_ctl_model){.sla = c->sla, .min = c->cores_min, .max = c->cores_max,
+                                     .initial = c->cores_initial};
+        roma_ctl_init(&s->ctl[i]);
+    }
+    roma_ctl_parse(s->cfg.controller, &s->ctl_kind);
+    s->ctl_params = roma_ctl_default_params();
+    roma_policy_kind pk;
+    roma_policy_parse(s->cfg.gpu_policy, &pk);
+    roma_policy_init(&s->policy, pk, 42);
+}
+
+static void setup_cgroups(serve_state *s) {
+    roma_err err;
+    char group[64];
+    s->cgroup_parent[0] = '\0';
+    if (cg_detect(&s->cg, &err) != ROMA_OK || s->cg.mode == CG_NONE) {
+        roma_warn("cgroups are not writable here (%s): serving anyway; cores are approximated "
+                  "with CPU affinity and one inference thread per core (see /roma/v1/workers)",
+                  s->cg.mode == CG_NONE ? s->cg.reason : err.msg);
+        s->cg.mode = CG_NONE;
+        return;
+    }
+    snprintf(group, sizeof(group), "roma-%d", s->cfg.listen_port);
+    if (cg_create(&s->cg, group, s->cgroup_parent, sizeof(s->cgroup_parent), &err) != ROMA_OK) {
+        roma_warn("cannot create cgroup %s (%s): falling back to CPU affinity", group, err.msg);
+        snprintf(s->cg.reason, sizeof(s->cg.reason), "%s", err.msg);
+        s->cg.mode = CG_NONE;
+        s->cgroup_parent[0] = '\0';
+        return;
+    }
+    roma_info("cgroups: %s at %s", cg_mode_name(s->cg.mode), s->cgroup_parent);
+}
+
+static void on_drain_check(evutil_socket_t fd, short what, void *arg) {
+    serve_state *s = arg;
+    static int checks;
+    (void)fd, (void)what;
+    if (s->inflight == 0 || ++checks > DRAIN_LIMIT_S * 20) event_base_loopexit(s->base, NULL);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
+    serve_state *s = arg;
+    struct timeval tv = {0, 50000};
+    (void)what;
+    if (s->draining) return;
+    roma_info("signal %d: no longer accepting; answering %zu accepted requests", (int)sig, s->inflight);
+    s->draining = 1;
+    evhttp_del_accept_socket(s->http, s->listener);
+    s->listener = NULL;
+    s->drain_ev = event_new(s->base, -1, EV_PERSIST, on_drain_check, s);
+    event_add(s->drain_ev, &tv);
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg) {
+    (void)sig, (void)what;
+    supervisor_on_child_exit(arg);
+}
+
+static int open_listener(serve_state *s) {
+    s->http = evhttp_new(s->base);
+    evhttp_set_gencb(s->http, dispatch_on_request, s);
+    evhttp_set_max_body_size(s->http, 64 << 20);
+    evhttp_set_max_headers_size(s->http, 64 * 1024);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+    s->listener = evhttp_bind_socket_with_handle(s->http, s->cfg.listen_host, (ev_uint16_t)s->cfg.listen_port);
+    if (!s->listener) {
+        roma_error("cannot listen on %s:%d (in use, or not allowed): change 'listen' in the config",
+                   s->cfg.listen_host, s->cfg.listen_port);
+        return -1;
+    }
+    roma_info("serving TensorFlow Serving REST on %s:%d (%zu models, controller %s, gpu policy %s)",
+              s->cfg.listen_host, s->cfg.listen_port, s->nmodels, s->cfg.controller, s->cfg.gpu_policy);
+    return 0;
+}
+
+static void add_signals(serve_state *s) {
+    signal(SIGPIPE, SIG_IGN);
+    s->sig_term = evsignal_new(s->base, SIGTERM, on_stop_signal, s);
+    s->sig_int = evsignal_new(s->base, SIGINT, on_stop_signal, s);
+    s->sig_chld = evsignal_new(s->base, SIGCHLD, on_sigchld, s);
+    event_add(s->sig_term, NULL);
+    event_add(s->sig_int, NULL);
+    event_add(s->sig_chld, NULL);
+}
+
+static void teardown(serve_state *s) {
+    supervisor_stop(s);
+    if (s->store) store_close(s->store);
+    for (size_t i = 0; i < s->nworkers; i++) {
+        serve_worker *w = &s->workers[i];
+        for (int k = 0; k < w->nslots; k++) evhttp_connection_free(w->slots[k].conn);
+        if (w->probe) evhttp_connection_free(w->probe);
+        if (w->timer) event_free(w->timer);
+        free(w->models);
+    }
+    if (s->http) evhttp_free(s->http);
+    if (s->tick_ev) event_free(s->tick_ev);
+    if (s->drain_ev) event_free(s->drain_ev);
+    if (s->sig_term) event_free(s->sig_term), event_free(s->sig_int), event_free(s->sig_chld);
+    event_base_free(s->base);
+    free(s->workers);
+    free(s->models);
+    free(s->ctl);
+    serve_config_free(&s->cfg);
+}
+
+static int parse_args(int argc, char **argv, const char **config) {
+    for (int i = 0; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) *config = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0) *config = argv[i] + 9;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return usage(stdout), 1;
+        else return fprintf(stderr, "roma serve: unknown argument '%s'\n", argv[i]), usage(stderr), 2;
+    }
+    if (!*config) return fprintf(stderr, "roma serve: no config: pass -c roma.yaml\n"), 2;
+    return 0;
+}
+
+int serve_main(int argc, char **argv) {
+    static serve_state state;
+    serve_state *s = &state;
+    const char *config = NULL;
+    roma_err err;
+    int rc = parse_args(argc, argv, &config);
+    if (rc) return rc == 1 ? 0 : rc;
+    roma_log_init("roma serve", ROMA_LOG_INFO);
+    if (serve_config_load(config, &s->cfg, &err) != ROMA_OK) {
+        roma_error("%s", err.msg);
+        return 2;
+    }
+    ssize_t n = readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
+    s->self_exe[n > 0 ? n : 0] = '\0';
+    setenv("TF_CPP_MIN_LOG_LEVEL", "2", 0); /* workers: TensorFlow's warnings and up */
+    setup_models(s);
+    if (store_open(s->cfg.store_path, s->cfg.store_max_rows, &s->store, &err) != ROMA_OK) {
+        roma_error("%s", err.msg);
+        serve_config_free(&s->cfg);
+        return 2;
+    }
+    s->base = event_base_new();
+    add_signals(s);
+    if (open_listener(s) != 0) {
+        teardown(s);
+        return 1;
+    }
+    setup_cgroups(s);
+    if (supervisor_start(s) != 0) {
+        teardown(s);
+        return 1;
+    }
+    control_start(s);
+    event_base_dispatch(s->base);
+    teardown(s);
+    roma_info("stopped");
+    return 0;
+}

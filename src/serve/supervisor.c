@@ -1,0 +1,310 @@
+/* supervisor.c - the worker processes of `roma serve`.
+ *
+ * One `roma worker` per model on CPU, in its own cgroup, and one per GPU
+ * serving every model.  A worker is spawned with PR_SET_PDEATHSIG so it
+ * dies with this process however that ends (SIGTERM, SIGINT, a crash), is
+ * probed until it answers (STARTING -> READY), and when it exits it is
+ * restarted after a back-off that doubles from 0.25 s up to 8 s
+ * (RESTARTING); after 8 starts in a row that never became ready it is left
+ * FAILED and its requests are answered 503.  Threads follow cores: CPU
+ * workers run one intra-op thread per TF_SessionRun and the dispatcher
+ * never sends more requests at once than the allocation can feed.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+#include "../common/log.h"
+
+#define MAX_FAILED_STARTS 8
+
+const char *supervisor_state_name(worker_state st) {
+    static const char *names[] = {"starting", "ready", "restarting", "failed"};
+    return names[st];
+}
+
+/* A port nothing listens on now (the kernel's choice for port 0). */
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+static int cores_to_slots(double cores, int nslots) {
+    int n = (int)ceil(cores - 1e-9);
+    return n < 1 ? 1 : n > nslots ? nslots : n;
+}
+
+/* The command line of a worker: tensorflow_model_server's flags. */
+typedef struct {
+    char text[12][4200];
+    char *argv[13];
+    int n;
+} worker_args;
+
+static void add_arg(worker_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add_arg(worker_args *a, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->text[a->n], sizeof(a->text[a->n]), fmt, ap);
+    va_end(ap);
+    a->argv[a->n] = a->text[a->n];
+    a->argv[++a->n] = NULL;
+}
+
+static void build_args(const serve_worker *w, worker_args *a) {
+    a->n = 0;
+    add_arg(a, "roma");
+    add_arg(a, "worker");
+    add_arg(a, "--rest_api_host=127.0.0.1");
+    add_arg(a, "--rest_api_port=%d", w->port);
+    add_arg(a, "--rest_api_num_threads=%d", w->nslots);
+    if (w->gpu >= 0) {
+        add_arg(a, "--device=gpu:%d", w->gpu);
+        add_arg(a, "--model_config_file=%s", w->config_file);
+        return;
+    }
+    add_arg(a, "--device=cpu");
+    add_arg(a, "--tensorflow_intra_op_parallelism=1");
+    add_arg(a, "--tensorflow_inter_op_parallelism=1");
+    add_arg(a, "--model_name=%s", w->models[0]->cfg->name);
+    add_arg(a, "--model_base_path=%s", w->models[0]->cfg->base_path);
+}
+
+static void on_probe(struct evhttp_request *req, void *arg);
+
+static void probe_later(serve_worker *w, double seconds);
+
+static void spawn(serve_state *s, serve_worker *w) {
+    static worker_args args; /* large; the loop thread is the only caller */
+    build_args(w, &args);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Only async-signal-safe calls until exec. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        execv(s->self_exe, args.argv);
+        _exit(127);
+    }
+    if (pid < 0) {
+        roma_error("worker %s: fork failed: %s", w->name, strerror(errno));
+        return;
+    }
+    w->pid = pid;
+    w->state = WORKER_STARTING;
+    w->started_at = serve_now();
+    roma_err err;
+    if (w->cgroup[0] && cg_add_pid(&s->cg, w->cgroup, pid, &err) != ROMA_OK)
+        roma_warn("worker %s: %s", w->name, err.msg);
+    if (!w->cgroup[0] && w->gpu < 0) cg_fallback_affinity(pid, w->cores, &err);
+    roma_info("worker %s: started, pid %d, port %d", w->name, (int)pid, w->port);
+    probe_later(w, 0.2);
+}
+
+static void probe_send(serve_worker *w) {
+    char uri[320];
+    struct evhttp_request *req = evhttp_request_new(on_probe, w);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    snprintf(uri, sizeof(uri), "/v1/models/%s", w->models[0]->cfg->name);
+    if (evhttp_make_request(w->probe, req, EVHTTP_REQ_GET, uri) != 0) probe_later(w, 0.2);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+    serve_worker *w = arg;
+    serve_state *s = w->state_owner;
+    (void)fd, (void)what;
+    if (s->draining && w->state != WORKER_STARTING) return;
+    if (w->state == WORKER_RESTARTING) spawn(s, w);
+    else if (w->state == WORKER_STARTING) probe_send(w);
+}
+
+static void probe_later(serve_worker *w, double seconds) {
+    struct timeval tv = {(time_t)seconds, (suseconds_t)((seconds - floor(seconds)) * 1e6)};
+    evtimer_add(w->timer, &tv);
+}
+
+static void on_probe(struct evhttp_request *req, void *arg) {
+    serve_worker *w = arg;
+    serve_state *s = w->state_owner;
+    if (w->state != WORKER_STARTING) return;
+    if (!req || evhttp_request_get_response_code(req) != 200) {
+        probe_later(w, 0.1);
+        return;
+    }
+    w->state = WORKER_READY;
+    w->failures_in_a_row = 0;
+    roma_info("worker %s: ready after %.1f s", w->name, serve_now() - w->started_at);
+    dispatch_worker(s, w);
+}
+
+static void worker_exited(serve_state *s, serve_worker *w, int status) {
+    int was_ready = w->state == WORKER_READY;
+    w->pid = 0;
+    if (s->draining) return;
+    roma_warn("worker %s: exited (%s %d); restarting", w->name,
+              WIFSIGNALED(status) ? "signal" : "status",
+              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    w->restarts++;
+    if (!was_ready) w->failures_in_a_row++;
+    if (w->failures_in_a_row >= MAX_FAILED_STARTS) {
+        w->state = WORKER_FAILED;
+        roma_error("worker %s: failed %d starts in a row; giving up", w->name, MAX_FAILED_STARTS);
+    } else {
+        w->state = WORKER_RESTARTING;
+        w->backoff = was_ready ? 0.25 : fmin(w->backoff * 2, 8);
+        probe_later(w, w->backoff);
+    }
+    dispatch_worker_lost(s, w);
+}
+
+void supervisor_on_child_exit(serve_state *s) {
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        for (size_t i = 0; i < s->nworkers; i++)
+            if (s->workers[i].pid == pid) worker_exited(s, &s->workers[i], status);
+}
+
+void supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
+    roma_err err;
+    double actual = cores;
+    if (w->cgroup[0]) {
+        if (cg_set_cores(&s->cg, w->cgroup, cores, &err) != ROMA_OK ||
+            cg_get_cores(&s->cg, w->cgroup, &actual, &err) != ROMA_OK) {
+            roma_warn("worker %s: %s", w->name, err.msg);
+            actual = w->cores;
+        }
+    } else if (w->pid > 0) {
+        cg_fallback_affinity(w->pid, cores, &err);
+    }
+    int before = w->active_slots;
+    w->cores = actual;
+    w->active_slots = cores_to_slots(actual, w->nslots);
+    if (w->active_slots > before) dispatch_worker(s, w);
+}
+
+static void init_slots(serve_state *s, serve_worker *w, int nslots) {
+    w->nslots = nslots;
+    w->active_slots = nslots;
+    for (int i = 0; i < nslots; i++) {
+        w->slots[i].worker = w;
+        w->slots[i].conn = evhttp_connection_base_new(s->base, NULL, "127.0.0.1", (ev_uint16_t)w->port);
+        evhttp_connection_set_retries(w->slots[i].conn, 0);
+        evhttp_connection_set_timeout(w->slots[i].conn, 600);
+    }
+    w->probe = evhttp_connection_base_new(s->base, NULL, "127.0.0.1", (ev_uint16_t)w->port);
+    w->timer = evtimer_new(s->base, on_timer, w);
+    w->state_owner = s;
+    w->backoff = 0.25;
+}
+
+static int make_cpu_worker(serve_state *s, serve_worker *w, serve_model *m) {
+    roma_err err;
+    char group[512];
+    snprintf(w->name, sizeof(w->name), "%s-cpu", m->cfg->name);
+    w->gpu = -1;
+    w->models = malloc(sizeof(serve_model *));
+    w->models[0] = m;
+    w->nmodels = 1;
+    m->cpu_worker = w;
+    w->port = free_port();
+    w->cores = m->cfg->cores_initial;
+    if (s->cgroup_parent[0]) {
+        snprintf(group, sizeof(group), "roma-%d/%s", s->cfg.listen_port, m->cfg->name);
+        if (cg_create(&s->cg, group, w->cgroup, sizeof(w->cgroup), &err) != ROMA_OK) {
+            roma_error("worker %s: %s", w->name, err.msg);
+            return -1;
+        }
+    }
+    init_slots(s, w, cores_to_slots(m->cfg->cores_max, SERVE_MAX_SLOTS));
+    supervisor_set_cores(s, w, w->cores);
+    return 0;
+}
+
+/* A GPU worker serves every model from a model config file of its own. */
+static int make_gpu_worker(serve_state *s, serve_worker *w, int gpu) {
+    snprintf(w->name, sizeof(w->name), "gpu%d", gpu);
+    w->gpu = gpu;
+    w->port = free_port();
+    w->models = calloc(s->nmodels, sizeof(serve_model *));
+    w->nmodels = s->nmodels;
+    snprintf(w->config_file, sizeof(w->config_file), "/tmp/roma-%d-gpu%d.config", (int)getpid(), gpu);
+    FILE *f = fopen(w->config_file, "w");
+    if (!f) {
+        roma_error("worker %s: cannot write %s", w->name, w->config_file);
+        return -1;
+    }
+    fprintf(f, "model_config_list {\n");
+    for (size_t i = 0; i < s->nmodels; i++) {
+        w->models[i] = &s->models[i];
+        fprintf(f, "  config { name: \"%s\" base_path: \"%s\" model_platform: \"tensorflow\" }\n",
+                s->models[i].cfg->name, s->models[i].cfg->base_path);
+    }
+    fprintf(f, "}\n");
+    fclose(f);
+    init_slots(s, w, 1); /* one batch at a time on a GPU */
+    return 0;
+}
+
+int supervisor_start(serve_state *s) {
+    s->nworkers = s->nmodels + s->cfg.ngpus;
+    s->workers = calloc(s->nworkers, sizeof(serve_worker));
+    if (!s->workers) abort();
+    for (size_t i = 0; i < s->nmodels; i++)
+        if (make_cpu_worker(s, &s->workers[i], &s->models[i]) != 0) return -1;
+    for (size_t g = 0; g < s->cfg.ngpus; g++)
+        if (make_gpu_worker(s, &s->workers[s->nmodels + g], s->cfg.gpus[g]) != 0) return -1;
+    for (size_t i = 0; i < s->nworkers; i++) spawn(s, &s->workers[i]);
+    return 0;
+}
+
+/* Stops every worker (SIGTERM, then SIGKILL after 5 s) and removes the
+ * cgroups.  Called once the dispatcher has answered everything. */
+void supervisor_stop(serve_state *s) {
+    roma_err err;
+    for (size_t i = 0; i < s->nworkers; i++)
+        if (s->workers[i].pid > 0) kill(s->workers[i].pid, SIGTERM);
+    for (int tick = 0; tick < 100; tick++) {
+        int alive = 0;
+        for (size_t i = 0; i < s->nworkers; i++) {
+            serve_worker *w = &s->workers[i];
+            if (w->pid > 0 && waitpid(w->pid, NULL, WNOHANG) == w->pid) w->pid = 0;
+            alive |= w->pid > 0;
+        }
+        if (!alive) break;
+        if (tick == 99) {
+            for (size_t i = 0; i < s->nworkers; i++)
+                if (s->workers[i].pid > 0) kill(s->workers[i].pid, SIGKILL), waitpid(s->workers[i].pid, NULL, 0);
+        }
+        usleep(50000);
+    }
+    for (size_t i = 0; i < s->nworkers; i++) {
+        serve_worker *w = &s->workers[i];
+        if (w->cgroup[0] && cg_remove(&s->cg, w->cgroup, &err) != ROMA_OK) roma_warn("%s", err.msg);
+        if (w->config_file[0]) unlink(w->config_file);
+    }
+    if (s->cgroup_parent[0] && cg_remove(&s->cg, s->cgroup_parent, &err) != ROMA_OK)
+        roma_warn("%s", err.msg);
+}
