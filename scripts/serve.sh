@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The README's serve command: sets everything up, then serves the generated
-# test models with `roma worker` on port 8501 (TF Serving's REST port).
-# Extra arguments are passed to roma worker, e.g. --rest_api_port=9000.
+# The README's serve command: sets everything up, then starts `roma serve` on
+# the embedded default (examples/roma.yaml: this machine's cores, the SQLite
+# store in results/, local cgroups, the generated test models) on port 8501.
+# Extra arguments go to roma serve; ROMA_CONFIG picks another config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec build/roma worker --model_config_file=examples/models.config "$@"
+mkdir -p results
+exec build/roma serve -c "${ROMA_CONFIG:-examples/roma.yaml}" "$@"

@@ -204,6 +204,10 @@ static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index,
     if ((rc = get_string(w, n, "base_path", &m->base_path, where)) != ROMA_OK) return rc;
     if (!m->name || !m->base_path)
         return bad(w, n, "%s needs name: and base_path: (a TF Serving model directory)", where);
+    if (strspn(m->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            strlen(m->name) || strlen(m->name) > 63)
+        return bad(w, n, "%s: name '%s' must be 1-63 letters, digits, '.', '_' or '-' (it is "
+                   "part of URLs, cgroup and metric names)", where, m->name);
     snprintf(where, sizeof(where), "model '%s'", m->name);
     if ((rc = get_duration(w, n, "sla", &m->sla, where)) != ROMA_OK) return rc;
     if (m->sla <= 0)
