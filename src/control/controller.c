@@ -69,18 +69,18 @@ static double propose_roma(const roma_ctl_params *p, roma_ctl_model *m) {
 }
 
 static double propose_rules(const roma_ctl_params *p, roma_ctl_model *m) {
-    double now = clamp(m->cores, m->min, m->max);
+    double current = clamp(m->cores, m->min, m->max);
     if (m->cooldown > 0) {
         m->cooldown--;
-        return now;
+        return current;
     }
-    double next = now;
+    double next = current;
     if (!measured(m) || m->rt_mean < p->rules_down * m->sla)
         next -= p->rules_step;
     else if (m->rt_mean > p->rules_up * m->sla)
         next += p->rules_step;
     next = clamp(next, m->min, m->max);
-    if (fabs(next - now) > ROMA_CTL_EPS) m->cooldown = p->rules_cooldown;
+    if (fabs(next - current) > ROMA_CTL_EPS) m->cooldown = p->rules_cooldown;
     return next;
 }
 

@@ -78,7 +78,7 @@ typedef struct {
     double cores; /* cores allocated for the next period */
     int cooldown; /* rules: periods left before the next change */
     /* the last decision, for GET /roma/v1/controller */
-    double error;             /* roma: e = 1/SLA - 1/rt (1/s); 0 without requests */
+    double error;             /* e = 1/SLA - 1/rt (1/s), any kind; 0 without requests */
     double cores_before_norm; /* cores proposed before node normalisation */
 } roma_ctl_model;
 
@@ -88,9 +88,10 @@ void roma_ctl_init(roma_ctl_model *m);
 
 /* One control period for all n CPU workers of a node with node_cpus cores:
  * reads each model's config, input and state, writes its new state, cores
- * and last decision.  A window with completed > 0 but a non-positive or NaN
- * rt_mean carries no usable measurement and counts as a window with no
- * requests. */
+ * and last decision.  p NULL means roma_ctl_default_params().  A window with
+ * completed > 0 but a non-positive or NaN rt_mean carries no usable
+ * measurement and counts as a window with no requests.  Config (sla > 0,
+ * 0 <= min <= max, sum of mins <= node_cpus) is the caller's to validate. */
 void roma_ctl_update(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_model *models,
                      size_t n, double node_cpus);
 
