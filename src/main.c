@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "serve/serve.h"
 #include "worker/worker.h"
 
@@ -20,6 +21,8 @@ static void usage(FILE *f) {
             "  serve     the ROMA control plane: SLA-aware dispatch over CPU and GPU workers,\n"
             "            cgroup core control (roma serve -c roma.yaml)\n"
             "  worker    serve SavedModels over TensorFlow Serving's REST API\n"
+            "  bench     open-loop load (constant, Poisson, step, ramp, sine, trace) against a\n"
+            "            TF Serving REST endpoint; latency percentiles and SLA violations\n"
             "  version   print the version\n\n"
             "roma <command> --help shows a command's flags.\n");
 }
@@ -31,6 +34,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "worker") == 0) return worker_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "serve") == 0) return serve_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "bench") == 0) return bench_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("roma %s\n", ROMA_VERSION);
         return 0;

@@ -20,8 +20,8 @@
 #include <linux/magic.h>
 #include <math.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +171,8 @@ static roma_code write_control(const char *dir, const char *name, const char *te
     int e = put < 0 ? errno : 0;
     if (close(fd) != 0 && !e) e = errno; /* a stand-in on a full disk fails here */
     if (e)
-        return roma_fail(err, errno_code(e), "cgroup: writing '%s' to %s failed: %s%s", text,
-                         path, strerror(e), errno_hint(e, name));
+        return roma_fail(err, errno_code(e), "cgroup: writing '%s' to %s failed: %s%s", text, path,
+                         strerror(e), errno_hint(e, name));
     if (put != len)
         return roma_fail(err, ROMA_INTERNAL, "cgroup: short write of '%s' to %s", text, path);
     return ROMA_OK;
@@ -235,9 +235,11 @@ static roma_code make_group(const cg_system *sys, const char *path, roma_err *er
         roma_code rc = join(file, sizeof(file), path, f->name, err);
         if (rc != ROMA_OK) return rc;
         FILE *fp = fopen(file, "we");
-        if (!fp || fputs(f->initial, fp) < 0 || fclose(fp) != 0)
-            return roma_fail(err, ROMA_INTERNAL, "cgroup: cannot create stand-in file %s: %s",
-                             file, strerror(errno));
+        bool ok = fp && fputs(f->initial, fp) >= 0;
+        if (fp && fclose(fp) != 0) ok = false;
+        if (!ok)
+            return roma_fail(err, ROMA_INTERNAL, "cgroup: cannot create stand-in file %s: %s", file,
+                             strerror(errno));
     }
     return ROMA_OK;
 }
@@ -308,8 +310,10 @@ roma_code cg_set_cores(const cg_system *sys, const char *path, double cores, rom
     }
     char text[64];
     if (sys->mode == CG_V2) {
-        if (quota < 0) snprintf(text, sizeof(text), "max %lld", CG_PERIOD_US);
-        else snprintf(text, sizeof(text), "%lld %lld", quota, CG_PERIOD_US);
+        if (quota < 0)
+            snprintf(text, sizeof(text), "max %lld", CG_PERIOD_US);
+        else
+            snprintf(text, sizeof(text), "%lld %lld", quota, CG_PERIOD_US);
         return write_control(path, "cpu.max", text, false, err);
     }
     /* v1: period first; quota -1 or any quota is valid with a 100 ms period. */
@@ -394,12 +398,15 @@ static roma_code move_out(const cg_system *sys, const char *path, const char *pa
                 rc = cg_add_pid(sys, sys->base, pids[i], &e1);
             if (rc == ROMA_NOT_FOUND && kill(pids[i], 0) != 0) rc = ROMA_OK; /* exited */
             if (rc != ROMA_OK)
-                return roma_fail(err, rc, "cgroup: cannot move process %d out of %s before "
-                                 "removing it: %s", (int)pids[i], path, e1.msg);
+                return roma_fail(err, rc,
+                                 "cgroup: cannot move process %d out of %s before "
+                                 "removing it: %s",
+                                 (int)pids[i], path, e1.msg);
         }
         if (sys->plain_dirs) { /* the kernel's side of the move */
             char file[CG_PATH_CAP];
-            if (join(file, sizeof(file), path, "cgroup.procs", err) != ROMA_OK) return ROMA_INTERNAL;
+            if (join(file, sizeof(file), path, "cgroup.procs", err) != ROMA_OK)
+                return ROMA_INTERNAL;
             if (truncate(file, 0) != 0)
                 return roma_fail(err, ROMA_INTERNAL, "cgroup: cannot empty %s: %s", file,
                                  strerror(errno));
@@ -504,8 +511,8 @@ static roma_code probe(const cg_system *sys, roma_err *err) {
 }
 
 /* Whether root works as a hierarchy of the given mode; why not in why. */
-static bool try_root(cg_mode mode, const char *root, bool allow_plain, cg_system *out,
-                     char *why, size_t cap) {
+static bool try_root(cg_mode mode, const char *root, bool allow_plain, cg_system *out, char *why,
+                     size_t cap) {
     struct stat st;
     char list[512];
     roma_err err = {{0}};
@@ -513,23 +520,21 @@ static bool try_root(cg_mode mode, const char *root, bool allow_plain, cg_system
     if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode))
         return note(why, cap, "no hierarchy at %s", root);
     bool plain = !is_cgroupfs(root);
-    if (plain && !allow_plain)
-        return note(why, cap, "%s is not a mounted cgroup filesystem", root);
-    if (strlen(root) >= sizeof(out->base))
-        return note(why, cap, "path %s is too long", root);
+    if (plain && !allow_plain) return note(why, cap, "%s is not a mounted cgroup filesystem", root);
+    if (strlen(root) >= sizeof(out->base)) return note(why, cap, "path %s is too long", root);
     if (mode == CG_V2) {
         if (read_control(root, "cgroup.controllers", list, sizeof(list), &err) != ROMA_OK)
             return note(why, cap, "%s", err.msg);
         if (!has_word(list, "cpu"))
             return note(why, cap,
-                            "no cpu controller in %s/cgroup.controllers ('%s'); on a hybrid "
-                            "v1/v2 host it is bound to the v1 hierarchy",
-                            root, list);
+                        "no cpu controller in %s/cgroup.controllers ('%s'); on a hybrid "
+                        "v1/v2 host it is bound to the v1 hierarchy",
+                        root, list);
     } else if (read_control(root, "cpu.cfs_quota_us", list, sizeof(list), &err) != ROMA_OK) {
         return note(why, cap,
-                        "%s has no readable cpu.cfs_quota_us: not the cpu controller's "
-                        "hierarchy, or a kernel without CFS bandwidth control",
-                        root);
+                    "%s has no readable cpu.cfs_quota_us: not the cpu controller's "
+                    "hierarchy, or a kernel without CFS bandwidth control",
+                    root);
     }
     cg_system trial = {.mode = mode, .plain_dirs = plain};
     snprintf(trial.base, sizeof(trial.base), "%s", root);
@@ -539,8 +544,8 @@ static bool try_root(cg_mode mode, const char *root, bool allow_plain, cg_system
     return true;
 }
 
-static roma_code detect(const char *v1_root, const char *v2_root, bool allow_plain,
-                        cg_system *sys, roma_err *err) {
+static roma_code detect(const char *v1_root, const char *v2_root, bool allow_plain, cg_system *sys,
+                        roma_err *err) {
     if (!sys) return roma_fail(err, ROMA_INVALID_ARGUMENT, "cg_detect: sys is NULL");
     char why2[1024], why1[1024];
     memset(sys, 0, sizeof(*sys));
@@ -563,9 +568,9 @@ roma_code cg_detect_at(const char *v1_cpu_root, const char *v2_root, cg_system *
 roma_code cg_detect(cg_system *sys, roma_err *err) {
     struct stat st;
     const char *v2 = stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0 ? "/sys/fs/cgroup"
-                                                                        : "/sys/fs/cgroup/unified";
-    const char *v1 = stat("/sys/fs/cgroup/cpu", &st) == 0 ? "/sys/fs/cgroup/cpu"
-                                                         : "/sys/fs/cgroup/cpu,cpuacct";
+                                                                         : "/sys/fs/cgroup/unified";
+    const char *v1 =
+        stat("/sys/fs/cgroup/cpu", &st) == 0 ? "/sys/fs/cgroup/cpu" : "/sys/fs/cgroup/cpu,cpuacct";
     return detect(v1, v2, false, sys, err);
 }
 
@@ -611,8 +616,7 @@ roma_code cg_fallback_affinity(pid_t pid, double cores, roma_err *err) {
             return roma_fail(err, errno_code(e),
                              "affinity: cannot pin thread %d of process %d to %d CPUs: %s%s",
                              (int)tid, (int)pid, CPU_COUNT(&set), strerror(e),
-                             e == EPERM ? " (run roma serve as root or as the worker's user)"
-                                        : "");
+                             e == EPERM ? " (run roma serve as root or as the worker's user)" : "");
         }
         closedir(d);
     }

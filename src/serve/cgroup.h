@@ -43,16 +43,16 @@ typedef enum { CG_NONE, CG_V1, CG_V2 } cg_mode;
 
 typedef struct {
     cg_mode mode;
-    char base[4096];  /* root of the hierarchy in use ("" when CG_NONE) */
+    char base[4096];   /* root of the hierarchy in use ("" when CG_NONE) */
     char reason[1024]; /* CG_NONE: why no hierarchy works, for the start-up
-                       * message and /roma/v1/workers.  Otherwise: what was
-                       * skipped and why ("" when the first choice worked). */
-    bool plain_dirs;  /* base is an ordinary directory standing in for
-                       * cgroupfs (unit tests, via cg_detect_at only): this
-                       * module then does the kernel's part too: it creates
-                       * the control files on mkdir, empties a group's
-                       * cgroup.procs when moving its processes out, and
-                       * deletes the files before rmdir. */
+                        * message and /roma/v1/workers.  Otherwise: what was
+                        * skipped and why ("" when the first choice worked). */
+    bool plain_dirs;   /* base is an ordinary directory standing in for
+                        * cgroupfs (unit tests, via cg_detect_at only): this
+                        * module then does the kernel's part too: it creates
+                        * the control files on mkdir, empties a group's
+                        * cgroup.procs when moving its processes out, and
+                        * deletes the files before rmdir. */
 } cg_system;
 
 /* "cgroup v1", "cgroup v2" or "none" (static strings). */
@@ -73,8 +73,7 @@ roma_code cg_detect(cg_system *sys, roma_err *err);
  * cpu.cfs_quota_us, cpu.cfs_period_us and cgroup.procs in its root; a v2
  * stand-in cgroup.controllers listing "cpu", cgroup.subtree_control and
  * cgroup.procs. */
-roma_code cg_detect_at(const char *v1_cpu_root, const char *v2_root, cg_system *sys,
-                       roma_err *err);
+roma_code cg_detect_at(const char *v1_cpu_root, const char *v2_root, cg_system *sys, roma_err *err);
 
 /* mkdir -p <base>/<group> (group is relative, e.g. "roma-8501/resnet": no
  * leading '/', no empty, "." or ".." parts) and writes the full path to

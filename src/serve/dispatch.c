@@ -137,6 +137,9 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
     snprintf(host, sizeof(host), "127.0.0.1:%d", w->port);
     evhttp_add_header(h, "Host", host);
     evhttp_add_header(h, "Content-Type", "application/json");
+    char runs[16];
+    snprintf(runs, sizeof(runs), "%d", w->max_runs);
+    evhttp_add_header(h, "X-Roma-Max-Runs", runs);
     evbuffer_add(evhttp_request_get_output_buffer(wr), r->body, r->body_len);
     r->slot = slot;
     r->attempts++;

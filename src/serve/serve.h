@@ -26,6 +26,7 @@
 #include "store.h"
 
 #define SERVE_MAX_SLOTS 64
+#define SERVE_PIPELINE 2 /* requests kept waiting at a worker beyond what it runs */
 #define SERVE_DEVICES 9 /* cpu + up to 8 GPUs, for metrics */
 #define SERVE_CODES 12  /* distinct HTTP statuses counted per model and device */
 #define SERVE_BUCKETS 12
@@ -102,7 +103,9 @@ struct serve_worker {
     char cgroup[4096];         /* "" in fallback mode */
     double cores;              /* allocation read back after the last write */
     serve_slot slots[SERVE_MAX_SLOTS];
-    int nslots, active_slots;
+    int nslots, active_slots;  /* connections; those usable now */
+    int max_threads;           /* the worker's inference threads: ceil(cores.max) */
+    int max_runs;              /* inferences it may run at once: ceil(cores) */
     struct event *timer;       /* readiness probe or restart back-off */
     struct evhttp_connection *probe;
     char config_file[256];     /* GPU workers: the model config written for them */

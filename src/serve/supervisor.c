@@ -50,9 +50,10 @@ static int free_port(void) {
     return port;
 }
 
-static int cores_to_slots(double cores, int nslots) {
+/* Inferences a worker may run at once: what its cores can feed. */
+static int cores_to_runs(double cores) {
     int n = (int)ceil(cores - 1e-9);
-    return n < 1 ? 1 : n > nslots ? nslots : n;
+    return n < 1 ? 1 : n;
 }
 
 /* The command line of a worker: tensorflow_model_server's flags. */
@@ -79,7 +80,7 @@ static void build_args(const serve_worker *w, worker_args *a) {
     add_arg(a, "worker");
     add_arg(a, "--rest_api_host=127.0.0.1");
     add_arg(a, "--rest_api_port=%d", w->port);
-    add_arg(a, "--rest_api_num_threads=%d", w->nslots);
+    add_arg(a, "--rest_api_num_threads=%d", w->max_threads);
     if (w->gpu >= 0) {
         add_arg(a, "--device=gpu:%d", w->gpu);
         add_arg(a, "--model_config_file=%s", w->config_file);
@@ -201,12 +202,15 @@ void supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
     }
     int before = w->active_slots;
     w->cores = actual;
-    w->active_slots = cores_to_slots(actual, w->nslots);
+    w->max_runs = cores_to_runs(actual);
+    w->active_slots = w->max_runs + SERVE_PIPELINE < w->nslots ? w->max_runs + SERVE_PIPELINE : w->nslots;
     if (w->active_slots > before) dispatch_worker(s, w);
 }
 
-static void init_slots(serve_state *s, serve_worker *w, int nslots) {
+static void init_slots(serve_state *s, serve_worker *w, int max_runs) {
+    int nslots = max_runs + SERVE_PIPELINE;
     w->nslots = nslots;
+    w->max_threads = w->max_runs = max_runs;
     w->active_slots = nslots;
     for (int i = 0; i < nslots; i++) {
         w->slots[i].worker = w;
@@ -238,7 +242,7 @@ static int make_cpu_worker(serve_state *s, serve_worker *w, serve_model *m) {
             return -1;
         }
     }
-    init_slots(s, w, cores_to_slots(m->cfg->cores_max, SERVE_MAX_SLOTS));
+    init_slots(s, w, cores_to_runs(m->cfg->cores_max));
     supervisor_set_cores(s, w, w->cores);
     return 0;
 }

@@ -6,6 +6,11 @@
  * list and activates `done_ev` -> on_done (loop thread) sends the reply.
  * If the client went away meanwhile, libevent has detached the request and
  * evhttp_send_reply just frees it.
+ *
+ * `roma serve` keeps a couple more requests in flight than the worker's
+ * cores can run, so the next request is always read and waiting; the
+ * header X-Roma-Max-Runs on each request caps how many are handled at once
+ * (threads follow cores: the cap follows the cgroup quota).
  */
 #include "server.h"
 
@@ -29,6 +34,7 @@ typedef struct job {
     char *path;
     char *body;
     size_t body_len;
+    int max_runs;      /* X-Roma-Max-Runs of this request, 0 when absent */
     int status;
     roma_buf answer;
     struct job *next;
@@ -46,6 +52,9 @@ typedef struct {
     pthread_cond_t wake;
     job_queue todo, done;
     int stopping;      /* the pool: finish the queue, then exit (locked) */
+    int running;       /* requests being handled now (locked) */
+    int max_running;   /* cap on `running`, set by X-Roma-Max-Runs (locked) */
+    pthread_cond_t run_slot;
     int draining;      /* the loop: no longer accepting (loop thread only) */
     int inflight;      /* accepted, not yet answered (loop thread only) */
     struct evhttp *http;
@@ -83,11 +92,16 @@ static void *inference_thread(void *arg) {
         if (!j) break; /* stopping and nothing left to do */
         s->todo.head = j->next;
         if (!s->todo.head) s->todo.tail = NULL;
+        if (j->max_runs > 0) s->max_running = j->max_runs;
+        while (s->running >= s->max_running) pthread_cond_wait(&s->run_slot, &s->lock);
+        s->running++;
         pthread_mutex_unlock(&s->lock);
 
         j->status = rest_handle(s->reg, j->method, j->path, j->body, j->body_len, &j->answer);
 
         pthread_mutex_lock(&s->lock);
+        s->running--;
+        pthread_cond_signal(&s->run_slot);
         queue_push(&s->done, j);
         event_active(s->done_ev, EV_READ, 0);
     }
@@ -157,6 +171,8 @@ static void on_request(struct evhttp_request *req, void *arg) {
     if (!j->path || !j->body) abort();
     evbuffer_remove(in, j->body, j->body_len);
     j->body[j->body_len] = '\0';
+    const char *runs = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Roma-Max-Runs");
+    j->max_runs = runs ? atoi(runs) : 0;
     s->inflight++;
     pthread_mutex_lock(&s->lock);
     queue_push(&s->todo, j);
@@ -199,6 +215,8 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     evthread_use_pthreads();
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.wake, NULL);
+    pthread_cond_init(&s.run_slot, NULL);
+    s.max_running = opt->threads;
     s.base = event_base_new();
     struct evhttp *http = s.http = evhttp_new(s.base);
     s.done_ev = event_new(s.base, -1, EV_PERSIST | EV_READ, on_done, &s);
@@ -243,5 +261,6 @@ out:
     free(s.threads);
     pthread_mutex_destroy(&s.lock);
     pthread_cond_destroy(&s.wake);
+    pthread_cond_destroy(&s.run_slot);
     return rc;
 }

@@ -1,0 +1,558 @@
+/* workload.c - see workload.h for the workload file's schema.
+ *
+ * libyaml loads the document tree; each mapping is then read against a
+ * table of the keys it may hold (key, reader, where the value goes), so a
+ * key nobody knows is an error that lists the ones that are known, and
+ * every message carries file:line and the key's full path
+ * ("bench.yaml:9: models[1].ramp.to must be a number, got 'fast'"). */
+#include "workload.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "common/duration.h"
+
+typedef struct {
+    yaml_document_t *doc;
+    const char *file; /* NULL while reading a command-line flag */
+    size_t dir_len; /* file's folder: the first dir_len bytes of file */
+    roma_err *err;
+} reader;
+
+typedef roma_code (*read_fn)(reader *r, const yaml_node_t *v, const char *path, void *dst);
+
+typedef struct {
+    const char *key;
+    read_fn read;
+    size_t offset; /* where in the object the value goes */
+} field;
+
+static roma_code fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static roma_code fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...) {
+    char what[800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (!r->file) return roma_fail(r->err, ROMA_INVALID_ARGUMENT, "%s", what); /* a flag */
+    size_t line = n ? n->start_mark.line + 1 : 0;
+    return roma_fail(r->err, ROMA_INVALID_ARGUMENT, "%s:%zu: %s", r->file, line, what);
+}
+
+static yaml_node_t *node(reader *r, yaml_node_item_t id) {
+    return yaml_document_get_node(r->doc, id);
+}
+
+/* The scalar's text, or NULL for a mapping or a sequence. */
+static const char *text_of(const yaml_node_t *n) {
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* Reads every key of map through the table into obj. */
+static roma_code read_map(reader *r, const yaml_node_t *map, const char *where,
+                          const field *fields, size_t nfields, void *obj) {
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return fail_at(r, map, "%s must be a mapping (key: value)", where);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node(r, p->key);
+        const char *key = text_of(k);
+        size_t i = 0;
+        while (i < nfields && !(key && strcmp(key, fields[i].key) == 0)) i++;
+        if (i == nfields) {
+            char known[256] = "";
+            for (size_t j = 0; j < nfields; j++)
+                snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+                         j ? ", " : "", fields[j].key);
+            return fail_at(r, k, "unknown key '%s' in %s (known keys: %s)", key ? key : "?",
+                           where, known);
+        }
+        char path[160];
+        snprintf(path, sizeof(path), "%s%s%s", *where == '(' ? "" : where, *where == '(' ? "" : ".",
+                 key);
+        roma_code rc = fields[i].read(r, node(r, p->value), path, (char *)obj + fields[i].offset);
+        if (rc != ROMA_OK) return rc;
+    }
+    return ROMA_OK;
+}
+
+/* ---- scalar readers ---------------------------------------------------- */
+
+static roma_code read_text(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    const char *s = text_of(v);
+    if (!s || !*s) return fail_at(r, v, "%s must be a non-empty string", path);
+    free(*(char **)dst);
+    *(char **)dst = strdup(s);
+    return ROMA_OK;
+}
+
+/* A file name, relative to the workload file's folder unless absolute. */
+static roma_code read_path(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    roma_code rc = read_text(r, v, path, dst);
+    char **out = dst;
+    if (rc != ROMA_OK || (*out)[0] == '/' || r->dir_len == 0) return rc;
+    char *joined = NULL;
+    if (asprintf(&joined, "%.*s/%s", (int)r->dir_len, r->file, *out) < 0) abort();
+    free(*out);
+    *out = joined;
+    return ROMA_OK;
+}
+
+static roma_code read_number(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    const char *s = text_of(v);
+    char *end = NULL;
+    double x = s ? strtod(s, &end) : NAN;
+    if (!s || end == s || *end || !isfinite(x))
+        return fail_at(r, v, "%s must be a number, got '%s'", path, s ? s : "a collection");
+    *(double *)dst = x;
+    return ROMA_OK;
+}
+
+static roma_code read_seconds(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    const char *s = text_of(v);
+    double x;
+    if (!s || roma_parse_duration(s, &x) != 0 || x <= 0)
+        return fail_at(r, v, "%s must be a duration > 0 such as 2s, 500ms or 1.5, got '%s'", path,
+                       s ? s : "a collection");
+    *(double *)dst = x;
+    return ROMA_OK;
+}
+
+static roma_code read_seed(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    const char *s = text_of(v);
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = s && *s != '-' ? strtoull(s, &end, 10) : 0;
+    if (!s || *s == '-' || end == s || *end || errno)
+        return fail_at(r, v, "%s must be a whole number >= 0, got '%s'", path, s ? s : "a collection");
+    *(uint64_t *)dst = x;
+    return ROMA_OK;
+}
+
+static roma_code read_connections(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    const char *s = text_of(v);
+    char *end = NULL;
+    long x = s ? strtol(s, &end, 10) : 0;
+    if (!s || end == s || *end || x < 1 || x > BENCH_MAX_CONNECTIONS)
+        return fail_at(r, v, "%s must be a whole number from 1 to %d, got '%s'", path,
+                       BENCH_MAX_CONNECTIONS, s ? s : "a collection");
+    *(int *)dst = (int)x;
+    return ROMA_OK;
+}
+
+static roma_code read_arrivals(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    roma_err e;
+    if (bench_arrivals_parse(text_of(v), dst, &e) != ROMA_OK) return fail_at(r, v, "%s: %s", path, e.msg);
+    return ROMA_OK;
+}
+
+/* ---- load: rate, step, ramp, sine ------------------------------------- */
+
+static const char *load_key(bench_profile_kind k) {
+    return k == BENCH_PROFILE_CONSTANT ? "rate" : bench_profile_name(k);
+}
+
+/* A model has one load; the second one given is an error naming both. */
+static roma_code claim_load(reader *r, const yaml_node_t *v, const char *path, bench_model *m,
+                            bench_profile_kind kind) {
+    if (m->has_load)
+        return fail_at(r, v, "%s: a model takes one load (rate, step, ramp or sine), and '%s' "
+                       "is given too", path, load_key(m->profile.kind));
+    m->has_load = 1;
+    m->profile.kind = kind;
+    m->profile.duration = NAN;
+    return ROMA_OK;
+}
+
+/* The parameters in names[] must all have been given (they start as NAN). */
+static roma_code require(reader *r, const yaml_node_t *v, const char *path, const bench_profile *p,
+                         const char *const *names, const size_t *offsets, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (isnan(*(const double *)((const char *)p + offsets[i])))
+            return fail_at(r, v, "%s needs '%s'", path, names[i]);
+    return ROMA_OK;
+}
+
+static roma_code read_rate(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    bench_model *m = dst;
+    roma_code rc = claim_load(r, v, path, m, BENCH_PROFILE_CONSTANT);
+    return rc != ROMA_OK ? rc : read_number(r, v, path, &m->profile.rate);
+}
+
+static roma_code read_ramp(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    static const field fields[] = {
+        {"from", read_number, offsetof(bench_profile, from)},
+        {"to", read_number, offsetof(bench_profile, to)},
+        {"duration", read_seconds, offsetof(bench_profile, duration)},
+    };
+    static const char *const need[] = {"from", "to"};
+    static const size_t need_at[] = {offsetof(bench_profile, from), offsetof(bench_profile, to)};
+    bench_model *m = dst;
+    roma_code rc = claim_load(r, v, path, m, BENCH_PROFILE_RAMP);
+    m->profile.from = m->profile.to = NAN;
+    if (rc == ROMA_OK) rc = read_map(r, v, path, fields, 3, &m->profile);
+    return rc != ROMA_OK ? rc : require(r, v, path, &m->profile, need, need_at, 2);
+}
+
+static roma_code read_sine(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    static const field fields[] = {
+        {"mean", read_number, offsetof(bench_profile, mean)},
+        {"amplitude", read_number, offsetof(bench_profile, amplitude)},
+        {"period", read_seconds, offsetof(bench_profile, period)},
+        {"duration", read_seconds, offsetof(bench_profile, duration)},
+    };
+    static const char *const need[] = {"mean", "amplitude", "period"};
+    static const size_t need_at[] = {offsetof(bench_profile, mean),
+                                     offsetof(bench_profile, amplitude),
+                                     offsetof(bench_profile, period)};
+    bench_model *m = dst;
+    roma_code rc = claim_load(r, v, path, m, BENCH_PROFILE_SINE);
+    m->profile.mean = m->profile.amplitude = m->profile.period = NAN;
+    if (rc == ROMA_OK) rc = read_map(r, v, path, fields, 4, &m->profile);
+    return rc != ROMA_OK ? rc : require(r, v, path, &m->profile, need, need_at, 3);
+}
+
+/* One step: {rate: R, duration: D} or the pair [R, D]. */
+static roma_code read_one_step(reader *r, const yaml_node_t *v, const char *path, bench_step *s) {
+    static const field fields[] = {
+        {"rate", read_number, offsetof(bench_step, rate)},
+        {"duration", read_seconds, offsetof(bench_step, duration)},
+    };
+    s->rate = s->duration = NAN;
+    if (v && v->type == YAML_SEQUENCE_NODE) {
+        yaml_node_item_t *it = v->data.sequence.items.start;
+        if (v->data.sequence.items.top - it != 2)
+            return fail_at(r, v, "%s must be a pair [rate, duration] or {rate: R, duration: D}", path);
+        roma_code rc = read_number(r, node(r, it[0]), path, &s->rate);
+        return rc != ROMA_OK ? rc : read_seconds(r, node(r, it[1]), path, &s->duration);
+    }
+    roma_code rc = read_map(r, v, path, fields, 2, s);
+    if (rc == ROMA_OK && (isnan(s->rate) || isnan(s->duration)))
+        return fail_at(r, v, "%s needs 'rate' and 'duration'", path);
+    return rc;
+}
+
+static roma_code read_step(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    bench_model *m = dst;
+    roma_code rc = claim_load(r, v, path, m, BENCH_PROFILE_STEP);
+    if (rc != ROMA_OK) return rc;
+    if (!v || v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
+        return fail_at(r, v, "%s must be a non-empty list of steps, e.g. "
+                       "[{rate: 10, duration: 5s}, {rate: 50, duration: 10s}]", path);
+    size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    m->profile.steps = calloc(n, sizeof(bench_step));
+    if (!m->profile.steps) abort();
+    for (size_t i = 0; i < n; i++) {
+        char item[192];
+        snprintf(item, sizeof(item), "%s[%zu]", path, i);
+        rc = read_one_step(r, node(r, v->data.sequence.items.start[i]), item, &m->profile.steps[i]);
+        if (rc != ROMA_OK) return rc;
+        m->profile.nsteps = i + 1;
+    }
+    return ROMA_OK;
+}
+
+/* ---- models ------------------------------------------------------------- */
+
+static bench_model *grow_models(bench_workload *w) {
+    bench_model *n = realloc(w->models, (w->nmodels + 1) * sizeof(*n));
+    if (!n) abort();
+    w->models = n;
+    bench_model *m = &w->models[w->nmodels++];
+    memset(m, 0, sizeof(*m));
+    m->sla = NAN;
+    m->arrivals = BENCH_ARRIVALS_CONSTANT;
+    return m;
+}
+
+
+/* Model names become part of URLs: keep them to what TF Serving takes. */
+static int good_model_name(const char *s) {
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(s);
+}
+
+/* A model's keys; the first five are flags too (name as --model). */
+static const field model_fields[] = {
+    {"name", read_text, offsetof(bench_model, name)},
+    {"payload", read_path, offsetof(bench_model, payload_path)},
+    {"sla", read_seconds, offsetof(bench_model, sla)},
+    {"arrivals", read_arrivals, offsetof(bench_model, arrivals)},
+    {"rate", read_rate, 0},
+    {"step", read_step, 0},
+    {"ramp", read_ramp, 0},
+    {"sine", read_sine, 0},
+};
+#define MODEL_FIELDS (sizeof(model_fields) / sizeof(model_fields[0]))
+
+static roma_code read_model(reader *r, const yaml_node_t *v, const char *path, bench_workload *w) {
+    bench_model *m = grow_models(w);
+    roma_code rc = read_map(r, v, path, model_fields, MODEL_FIELDS, m);
+    if (rc != ROMA_OK) return rc;
+    if (!m->name) return fail_at(r, v, "%s needs 'name' (the model's name on the server)", path);
+    if (!good_model_name(m->name))
+        return fail_at(r, v, "%s.name '%s' may hold only letters, digits, '.', '_' and '-'", path, m->name);
+    for (size_t i = 0; i + 1 < w->nmodels; i++)
+        if (strcmp(w->models[i].name, m->name) == 0)
+            return fail_at(r, v, "%s.name: model '%s' is listed twice", path, m->name);
+    if (!m->payload_path)
+        return fail_at(r, v, "%s needs 'payload' (a file holding a TF Serving request body)", path);
+    if (isnan(m->sla)) return fail_at(r, v, "%s needs 'sla' (the response-time constraint, e.g. 100ms)", path);
+    return ROMA_OK;
+}
+
+static roma_code read_models(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    if (!v || v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
+        return fail_at(r, v, "%s must be a non-empty list of models (- name: ..., payload: ..., sla: ...)",
+                       path);
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        char item[64];
+        snprintf(item, sizeof(item), "%s[%zu]", path, (size_t)(it - v->data.sequence.items.start));
+        roma_code rc = read_model(r, node(r, *it), item, dst);
+        if (rc != ROMA_OK) return rc;
+    }
+    return ROMA_OK;
+}
+
+/* ---- the file ----------------------------------------------------------- */
+
+void bench_workload_init(bench_workload *w) {
+    memset(w, 0, sizeof(*w));
+    w->duration = NAN;
+    w->seed = BENCH_DEFAULT_SEED;
+    w->window = BENCH_DEFAULT_WINDOW;
+    w->connections = BENCH_DEFAULT_CONNECTIONS;
+    w->timeout = BENCH_DEFAULT_TIMEOUT;
+}
+
+/* The top level of the file; all but models are flags too. */
+static const field run_fields[] = {
+    {"target", read_text, offsetof(bench_workload, target)},
+    {"duration", read_seconds, offsetof(bench_workload, duration)},
+    {"seed", read_seed, offsetof(bench_workload, seed)},
+    {"window", read_seconds, offsetof(bench_workload, window)},
+    {"connections", read_connections, offsetof(bench_workload, connections)},
+    {"timeout", read_seconds, offsetof(bench_workload, timeout)},
+    {"trace", read_path, offsetof(bench_workload, trace_path)},
+    {"models", read_models, 0},
+};
+#define RUN_FIELDS (sizeof(run_fields) / sizeof(run_fields[0]))
+
+roma_code bench_workload_parse(const char *text, size_t len, const char *file, bench_workload *w,
+                               roma_err *err) {
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    const char *slash = strrchr(file, '/');
+    reader r = {&doc, file, slash ? (size_t)(slash - file) : 0, err};
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        roma_code rc = roma_fail(err, ROMA_INVALID_ARGUMENT, "%s:%zu: not valid YAML: %s", file,
+                                 parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    const yaml_node_t *root = yaml_document_get_root_node(&doc);
+    roma_code rc = root ? read_map(&r, root, "(top level)", run_fields, RUN_FIELDS, w)
+                        : roma_fail(err, ROMA_INVALID_ARGUMENT, "%s: the workload file is empty", file);
+    if (rc == ROMA_OK && w->nmodels == 0)
+        rc = fail_at(&r, root, "no 'models': list at least one (- name: ..., payload: ..., sla: ...)");
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* ---- flags ---------------------------------------------------------------- */
+
+roma_code bench_workload_set_flag(bench_workload *w, const char *flag, const char *value,
+                                  roma_err *err) {
+    yaml_node_t n;
+    memset(&n, 0, sizeof(n));
+    n.type = YAML_SCALAR_NODE;
+    n.data.scalar.value = (yaml_char_t *)value;
+    n.data.scalar.length = strlen(value);
+    reader r = {NULL, NULL, 0, err};
+    char path[64];
+    snprintf(path, sizeof(path), "--%s", flag);
+    for (size_t i = 0; i + 1 < RUN_FIELDS; i++) /* not models */
+        if (strcmp(flag, run_fields[i].key) == 0)
+            return run_fields[i].read(&r, &n, path, (char *)w + run_fields[i].offset);
+    for (size_t i = 0; i < 5; i++) {
+        if (strcmp(flag, i == 0 ? "model" : model_fields[i].key) != 0) continue;
+        if (!w->nmodels) grow_models(w);
+        return model_fields[i].read(&r, &n, path, (char *)&w->models[0] + model_fields[i].offset);
+    }
+    return roma_fail(err, ROMA_INVALID_ARGUMENT, "unknown flag --%s (see roma bench --help)", flag);
+}
+
+/* ---- after flags: defaults and checks ----------------------------------- */
+
+static roma_code finish_model(const bench_workload *w, bench_model *m, roma_err *err) {
+    if (!m->name || !good_model_name(m->name))
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "model name '%s': give --model NAME, the model's name on the server "
+                         "(letters, digits, '.', '_' and '-')", m->name ? m->name : "");
+    if (isnan(m->sla))
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "model '%s' has no SLA: give sla (or --sla SECONDS)", m->name);
+    if (!m->payload_path)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "model '%s' has no payload: give payload (or --payload FILE)", m->name);
+    if (!m->has_load && !w->trace_path)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "model '%s' has no load: give rate, step, ramp or sine (or --rate), or "
+                         "a trace listing its requests", m->name);
+    if (!m->has_load) return ROMA_OK;
+    if (m->profile.kind != BENCH_PROFILE_STEP && isnan(m->profile.duration)) {
+        if (isnan(w->duration))
+            return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                             "model '%s': %s has no duration: give the top-level duration (or "
+                             "--duration SECONDS)", m->name, load_key(m->profile.kind));
+        m->profile.duration = w->duration;
+    }
+    roma_err e;
+    if (bench_profile_check(&m->profile, &e) != ROMA_OK)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT, "model '%s': %s", m->name, e.msg);
+    return ROMA_OK;
+}
+
+roma_code bench_workload_finish(bench_workload *w, roma_err *err) {
+    if (!w->target)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "no target: give target: in the workload file or --target URL "
+                         "(e.g. http://127.0.0.1:8501)");
+    if (strncmp(w->target, "http://", 7) != 0)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "target '%s' must be an http:// URL such as http://127.0.0.1:8501",
+                         w->target);
+    if (w->nmodels == 0)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "no model: give --model NAME (or models: in a workload file)");
+    for (size_t i = 0; i < w->nmodels; i++) {
+        roma_code rc = finish_model(w, &w->models[i], err);
+        if (rc != ROMA_OK) return rc;
+    }
+    return ROMA_OK;
+}
+
+roma_code bench_read_file(const char *path, const char *what, char **text, size_t *len,
+                          roma_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return roma_fail(err, ROMA_NOT_FOUND, "cannot read %s '%s': %s", what, path, strerror(errno));
+    char *buf = NULL;
+    size_t n = 0, cap = 0, got;
+    do {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            if (!(buf = realloc(buf, cap))) abort();
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+    } while (got > 0);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        return roma_fail(err, ROMA_DATA_LOSS, "cannot read %s '%s': read error", what, path);
+    }
+    buf[n] = '\0';
+    *text = buf;
+    if (len) *len = n;
+    return ROMA_OK;
+}
+
+roma_code bench_workload_read_payloads(bench_workload *w, roma_err *err) {
+    for (size_t i = 0; i < w->nmodels; i++) {
+        bench_model *m = &w->models[i];
+        char what[160];
+        snprintf(what, sizeof(what), "the payload of model '%s'", m->name);
+        free(m->body);
+        m->body = NULL;
+        roma_code rc = bench_read_file(m->payload_path, what, &m->body, &m->body_len, err);
+        if (rc != ROMA_OK) return rc;
+        json_error_t je;
+        json_t *j = json_loadb(m->body, m->body_len, 0, &je);
+        if (!j)
+            return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                             "%s (%s) is not JSON: line %d: %s; it must be a TF Serving request "
+                             "body such as {\"instances\": [1.0]}", what, m->payload_path, je.line, je.text);
+        json_decref(j);
+    }
+    return ROMA_OK;
+}
+
+void bench_workload_free(bench_workload *w) {
+    for (size_t i = 0; i < w->nmodels; i++) {
+        free(w->models[i].name);
+        free(w->models[i].payload_path);
+        free(w->models[i].body);
+        free(w->models[i].profile.steps);
+    }
+    free(w->models);
+    free(w->target);
+    free(w->trace_path);
+    memset(w, 0, sizeof(*w));
+}
+
+/* ---- the plan ------------------------------------------------------------ */
+
+/* The run's length when the workload does not give one: the longest
+ * profile or the last row of the trace (the only sends planned so far). */
+static double natural_duration(const bench_workload *w, const bench_schedule *trace_part) {
+    double d = 0;
+    for (size_t i = 0; i < w->nmodels; i++)
+        if (w->models[i].has_load && bench_profile_duration(&w->models[i].profile) > d)
+            d = bench_profile_duration(&w->models[i].profile);
+    for (size_t k = 0; k < trace_part->len; k++)
+        if (trace_part->sends[k].time > d) d = trace_part->sends[k].time;
+    return d;
+}
+
+static roma_code plan_trace(const bench_workload *w, const char *csv, bench_plan *p, roma_err *err) {
+    const char **names = calloc(w->nmodels, sizeof(*names));
+    if (!names) abort();
+    for (size_t i = 0; i < w->nmodels; i++) names[i] = w->models[i].name;
+    roma_code rc = bench_schedule_add_trace(&p->schedule, csv, w->trace_path, names, w->nmodels,
+                                            isnan(w->duration) ? INFINITY : w->duration, err);
+    free(names);
+    for (size_t k = 0; rc == ROMA_OK && k < p->schedule.len; k++) p->asked[p->schedule.sends[k].model]++;
+    return rc;
+}
+
+roma_code bench_workload_plan(const bench_workload *w, const char *trace_csv, bench_plan *p,
+                              roma_err *err) {
+    memset(p, 0, sizeof(*p));
+    p->asked = calloc(w->nmodels ? w->nmodels : 1, sizeof(*p->asked));
+    if (!p->asked) abort();
+    roma_code rc = trace_csv ? plan_trace(w, trace_csv, p, err) : ROMA_OK;
+    p->duration = isnan(w->duration) ? natural_duration(w, &p->schedule) : w->duration;
+    for (size_t i = 0; rc == ROMA_OK && i < w->nmodels; i++) {
+        const bench_model *m = &w->models[i];
+        if (!m->has_load) continue;
+        rc = bench_schedule_add_profile(&p->schedule, &m->profile, m->arrivals, w->seed + i,
+                                        (uint32_t)i, p->duration, err);
+        p->asked[i] += bench_profile_expected(&m->profile, p->duration);
+    }
+    if (rc == ROMA_OK && (p->schedule.len == 0 || !(p->duration > 0)))
+        rc = roma_fail(err, ROMA_INVALID_ARGUMENT,
+                       "the workload sends no requests (%zu scheduled over %g s): check the "
+                       "rates, the duration and the trace", p->schedule.len, p->duration);
+    if (rc != ROMA_OK) {
+        bench_plan_free(p);
+        return rc;
+    }
+    bench_schedule_sort(&p->schedule);
+    return ROMA_OK;
+}
+
+void bench_plan_free(bench_plan *p) {
+    bench_schedule_free(&p->schedule);
+    free(p->asked);
+    p->asked = NULL;
+}
