@@ -1,2 +1,0 @@
-build-asan/src/common/buf.o: src/common/buf.c src/common/buf.h
-src/common/buf.h:
