@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/file.h"
 #include "tf/tfb.h"
 #include "worker/json_tensor.h"
 
@@ -25,17 +26,6 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t cap = 0;
-    if (!f) return NULL;
-    ssize_t n = getdelim(&text, &cap, '\0', f);
-    fclose(f);
-    *len = n > 0 ? (size_t)n : 0;
-    return text;
-}
-
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: tfrun SAVED_MODEL_VERSION_DIR REQUEST_JSON [RUNS] [INTRA_OP]\n");
@@ -47,7 +37,7 @@ int main(int argc, char **argv) {
     roma_err err;
     json_t *root;
     size_t len;
-    char *body = read_file(argv[2], &len);
+    char *body = roma_read_file(argv[2], &len);
     TF_Tensor *in[64], *out[64];
     jt_format format;
     if (!body || tfb_model_load(argv[1], &opt, &m, &err) != ROMA_OK ||

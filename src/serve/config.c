@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "../common/duration.h"
+#include "../common/file.h"
 #include "../control/controller.h"
 #include "../control/policy.h"
 
@@ -305,15 +306,12 @@ roma_code serve_config_parse(const char *text, size_t len, const char *name, ser
 }
 
 roma_code serve_config_load(const char *path, serve_config *cfg, roma_err *err) {
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t cap = 0;
-    if (!f)
+    size_t len;
+    char *text = roma_read_file(path, &len);
+    if (!text)
         return roma_fail(err, ROMA_NOT_FOUND, "cannot read config '%s': %s (pass -c FILE)", path,
                          strerror(errno));
-    ssize_t n = getdelim(&text, &cap, '\0', f);
-    fclose(f);
-    roma_code rc = serve_config_parse(text ? text : "", n > 0 ? (size_t)n : 0, path, cfg, err);
+    roma_code rc = serve_config_parse(text, len, path, cfg, err);
     free(text);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/file.h"
 #include "../common/log.h"
 #include "model_config.h"
 #include "server.h"
@@ -127,15 +128,11 @@ static int read_config(const worker_flags *f, mc_config *cfg, roma_err *err) {
                   "--model_config_file and --model_base_path both given: use one");
         return ROMA_INVALID_ARGUMENT;
     }
-    FILE *fp = fopen(f->model_config_file, "r");
-    if (!fp)
+    char *text = roma_read_file(f->model_config_file, NULL);
+    if (!text)
         return roma_fail(err, ROMA_NOT_FOUND, "--model_config_file=%s cannot be read",
                          f->model_config_file);
-    char *text = NULL;
-    size_t cap = 0;
-    ssize_t n = getdelim(&text, &cap, '\0', fp);
-    fclose(fp);
-    roma_code rc = mc_parse(n >= 0 ? text : "", cfg, err);
+    roma_code rc = mc_parse(text, cfg, err);
     free(text);
     if (rc != ROMA_OK) {
         roma_err inner = *err;
