@@ -148,18 +148,21 @@ static roma_code build_workload(const bench_args *a, bench_workload *w, roma_err
 /* ---- the run -------------------------------------------------------------- */
 
 /* roma_core_seconds_total per model into out (NAN where absent) and how
- * many were found; -1 when the target does not answer at all. */
-static int read_core_seconds(const bench_workload *w, double *out) {
+ * many were found; -1 (and a message) when the target does not answer. */
+static int read_core_seconds(const bench_workload *w, double *out, roma_err *err) {
     roma_buf body = ROMA_BUF_INIT;
-    roma_err err;
     int status = 0, found = 0;
     double timeout = w->timeout < 10 ? w->timeout : 10;
-    if (bench_load_get(w->target, "/metrics", timeout, &status, &body, &err) != ROMA_OK || !status) {
+    for (size_t i = 0; i < w->nmodels; i++) out[i] = NAN;
+    roma_code rc = bench_load_get(w->target, "/metrics", timeout, &status, &body, err);
+    if (rc == ROMA_OK && !status)
+        roma_fail(err, ROMA_UNAVAILABLE, "%s does not answer (GET /metrics failed): is the "
+                  "server running there?", w->target);
+    if (rc != ROMA_OK || !status) {
         roma_buf_free(&body);
         return -1;
     }
     for (size_t i = 0; i < w->nmodels; i++) {
-        out[i] = NAN;
         if (status == 200 && body.data)
             found += bench_report_core_seconds(body.data, w->models[i].name, &out[i]);
     }
@@ -184,17 +187,17 @@ static int run(const bench_args *a, const bench_workload *w, const bench_plan *p
     double *before = calloc(w->nmodels, sizeof(double)), *core = calloc(w->nmodels, sizeof(double));
     bench_outcome *o = calloc(p->schedule.len, sizeof(*o));
     if (!before || !core || !o) abort();
-    int found = read_core_seconds(w, before);
-    roma_code rc = found < 0 ? roma_fail(&err, ROMA_UNAVAILABLE,
-                                         "%s does not answer (GET /metrics failed): is the server "
-                                         "running there?", w->target)
-                             : ROMA_OK;
+    int found = read_core_seconds(w, before, &err);
+    roma_code rc = found < 0 ? ROMA_UNAVAILABLE : ROMA_OK;
     bench_load_config cfg = {w->target, w->models, w->nmodels, w->connections, w->timeout,
                              isatty(STDERR_FILENO)};
     bench_run_info info;
     if (rc == ROMA_OK) rc = bench_load_run(&cfg, &p->schedule, o, &info, &err);
-    if (rc == ROMA_OK && found > 0 && read_core_seconds(w, core) > 0)
+    if (rc == ROMA_OK && found > 0) {
+        roma_err ignored; /* a failed end reading leaves NAN: core_seconds null */
+        read_core_seconds(w, core, &ignored);
         for (size_t i = 0; i < w->nmodels; i++) core[i] -= before[i];
+    }
     if (rc == ROMA_OK) rc = write_outputs(a, w, p, o, &info, found > 0 ? core : NULL, &err);
     if (rc != ROMA_OK) fprintf(stderr, "roma bench: %s\n", err.msg);
     free(before);

@@ -12,6 +12,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <assert.h>
 #include <event2/http.h>
 #include <math.h>
 #include <netdb.h>
@@ -223,6 +224,7 @@ static void allow_descriptors(int connections) {
 }
 
 static roma_code loader_open(loader *L, roma_err *err) {
+    assert(L->cfg->connections >= 1); /* with none, nothing would ever be sent */
     roma_code rc = endpoint_parse(L->cfg->target, &L->ep, err);
     if (rc != ROMA_OK) return rc;
     L->uris = calloc(L->cfg->nmodels, sizeof(*L->uris));

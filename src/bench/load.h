@@ -31,7 +31,7 @@ typedef struct {
     const char *target;        /* http://HOST[:PORT][/PREFIX] */
     const bench_model *models; /* name and body of each model of the schedule */
     size_t nmodels;
-    int connections; /* most connections open at once */
+    int connections; /* most connections open at once, >= 1 */
     double timeout;  /* seconds an answer may take */
     int progress;    /* print a progress line on stderr once a second */
 } bench_load_config;

@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "common/duration.h"
+#include "common/file.h"
 
 typedef struct {
     yaml_document_t *doc;
@@ -30,7 +31,8 @@ typedef roma_code (*read_fn)(reader *r, const yaml_node_t *v, const char *path, 
 typedef struct {
     const char *key;
     read_fn read;
-    size_t offset; /* where in the object the value goes */
+    size_t offset;    /* where in the object the value goes */
+    const char *need; /* NULL: optional; else required, and this says why */
 } field;
 
 static roma_code fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
@@ -56,11 +58,15 @@ static const char *text_of(const yaml_node_t *n) {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-/* Reads every key of map through the table into obj. */
+/* Reads every key of map through the table (at most 32 keys) into obj,
+ * then checks that the required ones were there.  where is the map's
+ * path ("models[1].ramp"; "" for the top level). */
 static roma_code read_map(reader *r, const yaml_node_t *map, const char *where,
                           const field *fields, size_t nfields, void *obj) {
+    const char *in = *where ? where : "the workload";
+    uint32_t seen = 0;
     if (!map || map->type != YAML_MAPPING_NODE)
-        return fail_at(r, map, "%s must be a mapping (key: value)", where);
+        return fail_at(r, map, "%s must be a mapping (key: value)", in);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node(r, p->key);
         const char *key = text_of(k);
@@ -71,15 +77,18 @@ static roma_code read_map(reader *r, const yaml_node_t *map, const char *where,
             for (size_t j = 0; j < nfields; j++)
                 snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
                          j ? ", " : "", fields[j].key);
-            return fail_at(r, k, "unknown key '%s' in %s (known keys: %s)", key ? key : "?",
-                           where, known);
+            return fail_at(r, k, "unknown key '%s' in %s (known keys: %s)", key ? key : "?", in,
+                           known);
         }
         char path[160];
-        snprintf(path, sizeof(path), "%s%s%s", *where == '(' ? "" : where, *where == '(' ? "" : ".",
-                 key);
+        snprintf(path, sizeof(path), "%s%s%s", where, *where ? "." : "", key);
         roma_code rc = fields[i].read(r, node(r, p->value), path, (char *)obj + fields[i].offset);
         if (rc != ROMA_OK) return rc;
+        seen |= 1u << i;
     }
+    for (size_t i = 0; i < nfields; i++)
+        if (fields[i].need && !(seen & (1u << i)))
+            return fail_at(r, map, "%s needs '%s'%s", in, fields[i].key, fields[i].need);
     return ROMA_OK;
 }
 
@@ -171,61 +180,44 @@ static roma_code claim_load(reader *r, const yaml_node_t *v, const char *path, b
     return ROMA_OK;
 }
 
-/* The parameters in names[] must all have been given (they start as NAN). */
-static roma_code require(reader *r, const yaml_node_t *v, const char *path, const bench_profile *p,
-                         const char *const *names, const size_t *offsets, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (isnan(*(const double *)((const char *)p + offsets[i])))
-            return fail_at(r, v, "%s needs '%s'", path, names[i]);
-    return ROMA_OK;
-}
-
 static roma_code read_rate(reader *r, const yaml_node_t *v, const char *path, void *dst) {
     bench_model *m = dst;
     roma_code rc = claim_load(r, v, path, m, BENCH_PROFILE_CONSTANT);
     return rc != ROMA_OK ? rc : read_number(r, v, path, &m->profile.rate);
 }
 
+/* A load given as a mapping of its parameters. */
+static roma_code read_load_map(reader *r, const yaml_node_t *v, const char *path, bench_model *m,
+                               bench_profile_kind kind, const field *fields, size_t nfields) {
+    roma_code rc = claim_load(r, v, path, m, kind);
+    return rc != ROMA_OK ? rc : read_map(r, v, path, fields, nfields, &m->profile);
+}
+
 static roma_code read_ramp(reader *r, const yaml_node_t *v, const char *path, void *dst) {
     static const field fields[] = {
-        {"from", read_number, offsetof(bench_profile, from)},
-        {"to", read_number, offsetof(bench_profile, to)},
-        {"duration", read_seconds, offsetof(bench_profile, duration)},
+        {"from", read_number, offsetof(bench_profile, from), " (the rate at the start)"},
+        {"to", read_number, offsetof(bench_profile, to), " (the rate at the end)"},
+        {"duration", read_seconds, offsetof(bench_profile, duration), NULL},
     };
-    static const char *const need[] = {"from", "to"};
-    static const size_t need_at[] = {offsetof(bench_profile, from), offsetof(bench_profile, to)};
-    bench_model *m = dst;
-    roma_code rc = claim_load(r, v, path, m, BENCH_PROFILE_RAMP);
-    m->profile.from = m->profile.to = NAN;
-    if (rc == ROMA_OK) rc = read_map(r, v, path, fields, 3, &m->profile);
-    return rc != ROMA_OK ? rc : require(r, v, path, &m->profile, need, need_at, 2);
+    return read_load_map(r, v, path, dst, BENCH_PROFILE_RAMP, fields, 3);
 }
 
 static roma_code read_sine(reader *r, const yaml_node_t *v, const char *path, void *dst) {
     static const field fields[] = {
-        {"mean", read_number, offsetof(bench_profile, mean)},
-        {"amplitude", read_number, offsetof(bench_profile, amplitude)},
-        {"period", read_seconds, offsetof(bench_profile, period)},
-        {"duration", read_seconds, offsetof(bench_profile, duration)},
+        {"mean", read_number, offsetof(bench_profile, mean), " (the average rate)"},
+        {"amplitude", read_number, offsetof(bench_profile, amplitude), " (the swing around the mean)"},
+        {"period", read_seconds, offsetof(bench_profile, period), " (the length of one cycle)"},
+        {"duration", read_seconds, offsetof(bench_profile, duration), NULL},
     };
-    static const char *const need[] = {"mean", "amplitude", "period"};
-    static const size_t need_at[] = {offsetof(bench_profile, mean),
-                                     offsetof(bench_profile, amplitude),
-                                     offsetof(bench_profile, period)};
-    bench_model *m = dst;
-    roma_code rc = claim_load(r, v, path, m, BENCH_PROFILE_SINE);
-    m->profile.mean = m->profile.amplitude = m->profile.period = NAN;
-    if (rc == ROMA_OK) rc = read_map(r, v, path, fields, 4, &m->profile);
-    return rc != ROMA_OK ? rc : require(r, v, path, &m->profile, need, need_at, 3);
+    return read_load_map(r, v, path, dst, BENCH_PROFILE_SINE, fields, 4);
 }
 
 /* One step: {rate: R, duration: D} or the pair [R, D]. */
 static roma_code read_one_step(reader *r, const yaml_node_t *v, const char *path, bench_step *s) {
     static const field fields[] = {
-        {"rate", read_number, offsetof(bench_step, rate)},
-        {"duration", read_seconds, offsetof(bench_step, duration)},
+        {"rate", read_number, offsetof(bench_step, rate), ""},
+        {"duration", read_seconds, offsetof(bench_step, duration), ""},
     };
-    s->rate = s->duration = NAN;
     if (v && v->type == YAML_SEQUENCE_NODE) {
         yaml_node_item_t *it = v->data.sequence.items.start;
         if (v->data.sequence.items.top - it != 2)
@@ -233,10 +225,7 @@ static roma_code read_one_step(reader *r, const yaml_node_t *v, const char *path
         roma_code rc = read_number(r, node(r, it[0]), path, &s->rate);
         return rc != ROMA_OK ? rc : read_seconds(r, node(r, it[1]), path, &s->duration);
     }
-    roma_code rc = read_map(r, v, path, fields, 2, s);
-    if (rc == ROMA_OK && (isnan(s->rate) || isnan(s->duration)))
-        return fail_at(r, v, "%s needs 'rate' and 'duration'", path);
-    return rc;
+    return read_map(r, v, path, fields, 2, s);
 }
 
 static roma_code read_step(reader *r, const yaml_node_t *v, const char *path, void *dst) {
@@ -272,7 +261,6 @@ static bench_model *grow_models(bench_workload *w) {
     return m;
 }
 
-
 /* Model names become part of URLs: keep them to what TF Serving takes. */
 static int good_model_name(const char *s) {
     return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(s);
@@ -280,14 +268,15 @@ static int good_model_name(const char *s) {
 
 /* A model's keys; the first five are flags too (name as --model). */
 static const field model_fields[] = {
-    {"name", read_text, offsetof(bench_model, name)},
-    {"payload", read_path, offsetof(bench_model, payload_path)},
-    {"sla", read_seconds, offsetof(bench_model, sla)},
-    {"arrivals", read_arrivals, offsetof(bench_model, arrivals)},
-    {"rate", read_rate, 0},
-    {"step", read_step, 0},
-    {"ramp", read_ramp, 0},
-    {"sine", read_sine, 0},
+    {"name", read_text, offsetof(bench_model, name), " (the model's name on the server)"},
+    {"payload", read_path, offsetof(bench_model, payload_path),
+     " (a file holding a TF Serving request body)"},
+    {"sla", read_seconds, offsetof(bench_model, sla), " (the response-time constraint, e.g. 100ms)"},
+    {"arrivals", read_arrivals, offsetof(bench_model, arrivals), NULL},
+    {"rate", read_rate, 0, NULL},
+    {"step", read_step, 0, NULL},
+    {"ramp", read_ramp, 0, NULL},
+    {"sine", read_sine, 0, NULL},
 };
 #define MODEL_FIELDS (sizeof(model_fields) / sizeof(model_fields[0]))
 
@@ -295,15 +284,11 @@ static roma_code read_model(reader *r, const yaml_node_t *v, const char *path, b
     bench_model *m = grow_models(w);
     roma_code rc = read_map(r, v, path, model_fields, MODEL_FIELDS, m);
     if (rc != ROMA_OK) return rc;
-    if (!m->name) return fail_at(r, v, "%s needs 'name' (the model's name on the server)", path);
     if (!good_model_name(m->name))
         return fail_at(r, v, "%s.name '%s' may hold only letters, digits, '.', '_' and '-'", path, m->name);
     for (size_t i = 0; i + 1 < w->nmodels; i++)
         if (strcmp(w->models[i].name, m->name) == 0)
             return fail_at(r, v, "%s.name: model '%s' is listed twice", path, m->name);
-    if (!m->payload_path)
-        return fail_at(r, v, "%s needs 'payload' (a file holding a TF Serving request body)", path);
-    if (isnan(m->sla)) return fail_at(r, v, "%s needs 'sla' (the response-time constraint, e.g. 100ms)", path);
     return ROMA_OK;
 }
 
@@ -333,14 +318,14 @@ void bench_workload_init(bench_workload *w) {
 
 /* The top level of the file; all but models are flags too. */
 static const field run_fields[] = {
-    {"target", read_text, offsetof(bench_workload, target)},
-    {"duration", read_seconds, offsetof(bench_workload, duration)},
-    {"seed", read_seed, offsetof(bench_workload, seed)},
-    {"window", read_seconds, offsetof(bench_workload, window)},
-    {"connections", read_connections, offsetof(bench_workload, connections)},
-    {"timeout", read_seconds, offsetof(bench_workload, timeout)},
-    {"trace", read_path, offsetof(bench_workload, trace_path)},
-    {"models", read_models, 0},
+    {"target", read_text, offsetof(bench_workload, target), NULL},
+    {"duration", read_seconds, offsetof(bench_workload, duration), NULL},
+    {"seed", read_seed, offsetof(bench_workload, seed), NULL},
+    {"window", read_seconds, offsetof(bench_workload, window), NULL},
+    {"connections", read_connections, offsetof(bench_workload, connections), NULL},
+    {"timeout", read_seconds, offsetof(bench_workload, timeout), NULL},
+    {"trace", read_path, offsetof(bench_workload, trace_path), NULL},
+    {"models", read_models, 0, " (a list of - name: ..., payload: ..., sla: ...)"},
 };
 #define RUN_FIELDS (sizeof(run_fields) / sizeof(run_fields[0]))
 
@@ -359,10 +344,8 @@ roma_code bench_workload_parse(const char *text, size_t len, const char *file, b
         return rc;
     }
     const yaml_node_t *root = yaml_document_get_root_node(&doc);
-    roma_code rc = root ? read_map(&r, root, "(top level)", run_fields, RUN_FIELDS, w)
+    roma_code rc = root ? read_map(&r, root, "", run_fields, RUN_FIELDS, w)
                         : roma_fail(err, ROMA_INVALID_ARGUMENT, "%s: the workload file is empty", file);
-    if (rc == ROMA_OK && w->nmodels == 0)
-        rc = fail_at(&r, root, "no 'models': list at least one (- name: ..., payload: ..., sla: ...)");
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     return rc;
@@ -443,27 +426,8 @@ roma_code bench_workload_finish(bench_workload *w, roma_err *err) {
 
 roma_code bench_read_file(const char *path, const char *what, char **text, size_t *len,
                           roma_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return roma_fail(err, ROMA_NOT_FOUND, "cannot read %s '%s': %s", what, path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0, got;
-    do {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            if (!(buf = realloc(buf, cap))) abort();
-        }
-        got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-    } while (got > 0);
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(buf);
-        return roma_fail(err, ROMA_DATA_LOSS, "cannot read %s '%s': read error", what, path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    if (len) *len = n;
+    *text = roma_read_file(path, len);
+    if (!*text) return roma_fail(err, ROMA_NOT_FOUND, "cannot read %s '%s': %s", what, path, strerror(errno));
     return ROMA_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "../common/duration.h"
@@ -188,7 +189,7 @@ static roma_code check_base_path(walker *w, const yaml_node_t *n, const serve_mo
     return ROMA_OK;
 }
 
-static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index,
+static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, double c_node_cpus,
                              serve_model_config *m) {
     static const char *const keys[] = {"name", "base_path", "sla", "alpha", "profiled", "cores", NULL};
     static const char *const core_keys[] = {"min", "max", "initial", NULL};
@@ -228,6 +229,9 @@ static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index,
     if (m->cores_min < 0.01 || m->cores_min > m->cores_max)
         return bad(w, cores ? cores : n, "%s: cores need 0.01 <= min <= max (got min %g, max %g)",
                    where, m->cores_min, m->cores_max);
+    if (m->cores_max > c_node_cpus)
+        return bad(w, cores ? cores : n, "%s: cores.max %g is above node.cpus %g; a model cannot "
+                   "get more cores than the node has", where, m->cores_max, c_node_cpus);
     if (m->cores_initial < m->cores_min || m->cores_initial > m->cores_max)
         return bad(w, cores ? cores : n, "%s: cores.initial %g is outside [min %g, max %g]", where,
                    m->cores_initial, m->cores_min, m->cores_max);
@@ -246,7 +250,7 @@ static roma_code parse_models(walker *w, const yaml_node_t *root, serve_config *
     double min_sum = 0;
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *mn = yaml_document_get_node(w->doc, models->data.sequence.items.start[i]);
-        roma_code rc = parse_model(w, mn, i, &c->models[c->nmodels++]);
+        roma_code rc = parse_model(w, mn, i, c->node_cpus, &c->models[c->nmodels++]);
         if (rc != ROMA_OK) return rc;
         for (size_t k = 0; k + 1 < c->nmodels; k++)
             if (strcmp(c->models[k].name, c->models[i].name) == 0)
@@ -266,7 +270,8 @@ static void set_defaults(serve_config *c) {
     memset(c, 0, sizeof(*c));
     c->listen_host = strdup("127.0.0.1");
     c->listen_port = 8501;
-    c->node_cpus = 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN); /* node.cpus defaults to this machine's */
+    c->node_cpus = ncpu > 0 ? (double)ncpu : 1;
     c->period = 2;
     c->controller = strdup("roma");
     c->gpu_policy = strdup("roma");

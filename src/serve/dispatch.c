@@ -12,11 +12,14 @@
  */
 #include "serve.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 
 #include "../common/buf.h"
@@ -189,11 +192,16 @@ static void dispatch_model(serve_state *s, serve_model *m) {
     for (size_t i = s->nmodels; i < s->nworkers && m->queue.len; i++) dispatch_worker(s, &s->workers[i]);
 }
 
-/* Whether some worker can still serve m. */
+/* Whether some worker can still serve m (while stopping: is serving now,
+ * since nothing is restarted then). */
+static int worker_usable(const serve_state *s, const serve_worker *w) {
+    return s->draining ? w->state == WORKER_READY : w->state != WORKER_FAILED;
+}
+
 static int model_servable(const serve_state *s, const serve_model *m) {
-    if (m->cpu_worker && m->cpu_worker->state != WORKER_FAILED) return 1;
+    if (m->cpu_worker && worker_usable(s, m->cpu_worker)) return 1;
     for (size_t i = s->nmodels; i < s->nworkers; i++)
-        if (s->workers[i].state != WORKER_FAILED) return 1;
+        if (worker_usable(s, &s->workers[i])) return 1;
     return 0;
 }
 
@@ -225,6 +233,11 @@ static void on_worker_answer(struct evhttp_request *wreq, void *arg) {
     if (s->draining || w->state == WORKER_READY) dispatch_worker(s, w);
 }
 
+void dispatch_fail_unservable(serve_state *s) {
+    for (size_t i = 0; i < s->nworkers; i++)
+        if (s->workers[i].state != WORKER_READY) dispatch_worker_lost(s, &s->workers[i]);
+}
+
 void dispatch_worker_lost(serve_state *s, serve_worker *w) {
     /* In-flight requests come back through on_worker_answer when their
      * connections fail; queued ones wait for the restart, unless the
@@ -241,21 +254,73 @@ void dispatch_worker_lost(serve_state *s, serve_worker *w) {
 
 /* ---- the front end ----------------------------------------------------- */
 
-static void on_client_close(struct evhttp_connection *conn, void *arg) {
-    serve_request *r = arg;
-    serve_state *s = r->model->owner;
-    (void)conn;
-    if (r->slot) { /* in flight: free the slot now */
-        serve_slot *slot = r->slot;
-        evhttp_cancel_request(slot->wreq);
-        slot->req = NULL;
-        slot->wreq = NULL;
-        r->slot = NULL;
-        dispatch_worker(s, slot->worker);
-    } else {
-        queue_remove(&r->model->queue, r);
+/* Frees the slot of an in-flight request (the worker's answer is dropped). */
+static serve_worker *release_slot(serve_request *r) {
+    serve_slot *slot = r->slot;
+    if (!slot) return NULL;
+    evhttp_cancel_request(slot->wreq);
+    slot->req = NULL;
+    slot->wreq = NULL;
+    r->slot = NULL;
+    return slot->worker;
+}
+
+/* The client went away: give up the request's place or slot. */
+static void abandon(serve_state *s, serve_request *r, int close_connection) {
+    struct evhttp_connection *conn = r->client ? evhttp_request_get_connection(r->client) : NULL;
+    serve_worker *w = release_slot(r);
+    if (!w) queue_remove(&r->model->queue, r);
+    if (close_connection && conn) {
+        evhttp_connection_set_closecb(conn, NULL, NULL);
+        evhttp_connection_free(conn); /* frees r->client too */
+        r->client = NULL;
     }
     answer(s, r, NULL, 499, NULL, "client closed the connection");
+    if (w) dispatch_worker(s, w);
+}
+
+/* libevent reports a close it notices itself (the request is detached). */
+static void on_client_close(struct evhttp_connection *conn, void *arg) {
+    serve_request *r = arg;
+    (void)conn;
+    abandon(r->model->owner, r, 0);
+}
+
+/* Whether the client closed its socket.  libevent does not watch a
+ * connection while its request is being handled, so this peeks: 0 bytes
+ * means the peer's FIN has arrived. */
+static int client_gone(struct evhttp_request *req) {
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    char byte;
+    if (fd < 0) return 1;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Every 100 ms: requests whose clients left give up their place or slot. */
+static void on_sweep(evutil_socket_t fd, short what, void *arg) {
+    serve_state *s = arg;
+    (void)fd, (void)what;
+    for (size_t i = 0; i < s->nmodels; i++) {
+        serve_request *r = s->models[i].queue.head, *next;
+        for (; r; r = next) {
+            next = r->next;
+            if (r->client && client_gone(r->client)) abandon(s, r, 1);
+        }
+    }
+    for (size_t i = 0; i < s->nworkers; i++)
+        for (int k = 0; k < s->workers[i].nslots; k++) {
+            serve_request *r = s->workers[i].slots[k].req;
+            if (r && r->client && client_gone(r->client)) abandon(s, r, 1);
+        }
+}
+
+void dispatch_start(serve_state *s) {
+    struct timeval tv = {0, 100000};
+    s->sweep_ev = event_new(s->base, -1, EV_PERSIST, on_sweep, s);
+    event_add(s->sweep_ev, &tv);
 }
 
 static serve_model *find_model(serve_state *s, const char *name) {

@@ -102,6 +102,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
     s->listener = NULL;
     s->drain_ev = event_new(s->base, -1, EV_PERSIST, on_drain_check, s);
     event_add(s->drain_ev, &tv);
+    dispatch_fail_unservable(s); /* workers are not restarted from now on */
 }
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg) {
@@ -150,6 +151,7 @@ static void teardown(serve_state *s) {
     if (s->http) evhttp_free(s->http);
     if (s->tick_ev) event_free(s->tick_ev);
     if (s->drain_ev) event_free(s->drain_ev);
+    if (s->sweep_ev) event_free(s->sweep_ev);
     if (s->sig_term) event_free(s->sig_term), event_free(s->sig_int), event_free(s->sig_chld);
     event_base_free(s->base);
     free(s->workers);
@@ -202,6 +204,7 @@ int serve_main(int argc, char **argv) {
         return 1;
     }
     control_start(s);
+    dispatch_start(s);
     event_base_dispatch(s->base);
     teardown(s);
     roma_info("stopped");

@@ -132,7 +132,7 @@ typedef struct serve_state {
     size_t inflight;
     double last_tick;
     int draining;
-    struct event *tick_ev, *drain_ev, *sig_term, *sig_int, *sig_chld;
+    struct event *tick_ev, *drain_ev, *sweep_ev, *sig_term, *sig_int, *sig_chld;
     char self_exe[4096];
 } serve_state;
 
@@ -151,6 +151,10 @@ void supervisor_set_cores(serve_state *s, serve_worker *w, double cores);
 void dispatch_on_request(struct evhttp_request *req, void *arg);
 void dispatch_worker(serve_state *s, serve_worker *w);
 void dispatch_worker_lost(serve_state *s, serve_worker *w);
+/* Answers 503 to what no worker can serve any more (used when stopping). */
+void dispatch_fail_unservable(serve_state *s);
+/* Starts the sweep that notices clients that went away. */
+void dispatch_start(serve_state *s);
 size_t dispatch_queued(const serve_state *s);
 
 /* control.c */

@@ -53,7 +53,7 @@ static int free_port(void) {
 /* Inferences a worker may run at once: what its cores can feed. */
 static int cores_to_runs(double cores) {
     int n = (int)ceil(cores - 1e-9);
-    return n < 1 ? 1 : n;
+    return n < 1 ? 1 : n > SERVE_MAX_SLOTS - SERVE_PIPELINE ? SERVE_MAX_SLOTS - SERVE_PIPELINE : n;
 }
 
 /* The command line of a worker: tensorflow_model_server's flags. */
@@ -163,7 +163,11 @@ static void on_probe(struct evhttp_request *req, void *arg) {
 static void worker_exited(serve_state *s, serve_worker *w, int status) {
     int was_ready = w->state == WORKER_READY;
     w->pid = 0;
-    if (s->draining) return;
+    if (s->draining) { /* no restart while stopping: answer what it would serve */
+        w->state = WORKER_FAILED;
+        dispatch_worker_lost(s, w);
+        return;
+    }
     roma_warn("worker %s: exited (%s %d); restarting", w->name,
               WIFSIGNALED(status) ? "signal" : "status",
               WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
