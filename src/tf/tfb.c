@@ -195,13 +195,11 @@ static void resolve_signatures(tfb_model *m) {
 }
 
 /* ConfigProto: intra_op_parallelism_threads = 2, inter_op = 5,
- * gpu_options = 6 { allow_growth = 4 } so several workers share a GPU,
- * use_per_session_threads = 9. */
+ * gpu_options = 6 { allow_growth = 4 } so several workers share a GPU. */
 static void set_config(TF_SessionOptions *so, const tfb_options *opt, TF_Status *st) {
     roma_buf cfg = ROMA_BUF_INIT;
     if (opt && opt->intra_op_threads > 0) pb_put_uint(&cfg, 2, (uint64_t)opt->intra_op_threads);
     if (opt && opt->inter_op_threads > 0) pb_put_uint(&cfg, 5, (uint64_t)opt->inter_op_threads);
-    if (opt && opt->per_session_threads) pb_put_uint(&cfg, 9, 1);
     if (opt && opt->gpu) {
         roma_buf gpu = ROMA_BUF_INIT;
         pb_put_uint(&gpu, 4, 1);

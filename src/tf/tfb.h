@@ -43,7 +43,6 @@ typedef struct {
     int intra_op_threads; /* 0: TensorFlow's default */
     int inter_op_threads; /* 0: TensorFlow's default */
     int gpu;              /* 1: the session must see a GPU device */
-    int per_session_threads; /* 1: thread pools of its own, not the process's */
 } tfb_options;
 
 typedef struct tfb_model tfb_model;

@@ -179,11 +179,11 @@ static roma_code write_answer(roma_buf *out, rest_verb verb, jt_format format,
 }
 
 /* Runs sig on in and writes the answer; frees the tensors. */
-static roma_code run_signature(tfb_model *model, rest_verb verb, jt_format format,
+static roma_code run_signature(const sv_version *v, rest_verb verb, jt_format format,
                                const tfb_signature *sig, TF_Tensor **in, roma_buf *out,
                                roma_err *err) {
     TF_Tensor *outs[64] = {0};
-    roma_code rc = tfb_run(model, sig, in, outs, err);
+    roma_code rc = tfb_run(v->model, sig, in, outs, err);
     if (rc == ROMA_OK) rc = write_answer(out, verb, format, sig, outs, err);
     jt_tensors_free(in, sig->ninputs);
     for (size_t i = 0; i < sig->noutputs; i++)
@@ -192,32 +192,32 @@ static roma_code run_signature(tfb_model *model, rest_verb verb, jt_format forma
 }
 
 /* The fast path of json_fast.h: returns 1 when it answered the request. */
-static int try_fast_predict(tfb_model *model, const char *body, size_t len, roma_buf *out,
+static int try_fast_predict(const sv_version *v, const char *body, size_t len, roma_buf *out,
                             roma_code *rc, roma_err *err) {
     jf_request req;
     if (!jf_parse(body, len, &req)) return 0;
     const char *name = req.signature_name ? req.signature_name : "serving_default";
-    const tfb_signature *sig = tfb_model_find_signature(model, name);
+    const tfb_signature *sig = tfb_model_find_signature(v->model, name);
     int fits = sig && sig->ninputs == 1 && sig->noutputs <= 64 && jf_fits(&req, sig->inputs[0].dtype);
     if (fits) {
         TF_Tensor *in[1] = {jf_to_tensor(&req, sig->inputs[0].dtype)};
-        *rc = run_signature(model, REST_PREDICT, req.format, sig, in, out, err);
+        *rc = run_signature(v, REST_PREDICT, req.format, sig, in, out, err);
     }
     jf_free(&req);
     return fits;
 }
 
-static roma_code run_inference(tfb_model *model, rest_verb verb, const char *body,
+static roma_code run_inference(const sv_version *v, rest_verb verb, const char *body,
                                size_t len, roma_buf *out, roma_err *err) {
     json_t *root = NULL;
     const char *sig_name;
     jt_format format = JT_ROW;
     TF_Tensor *in[64] = {0};
     roma_code rc;
-    if (verb == REST_PREDICT && try_fast_predict(model, body, len, out, &rc, err)) return rc;
+    if (verb == REST_PREDICT && try_fast_predict(v, body, len, out, &rc, err)) return rc;
     rc = jt_parse_body(body, len, &root, err);
     if (rc == ROMA_OK) rc = jt_signature_name(root, &sig_name, err);
-    const tfb_signature *sig = rc == ROMA_OK ? tfb_model_find_signature(model, sig_name) : NULL;
+    const tfb_signature *sig = rc == ROMA_OK ? tfb_model_find_signature(v->model, sig_name) : NULL;
     if (rc == ROMA_OK && !sig)
         rc = roma_fail(err, ROMA_INVALID_ARGUMENT,
                        "Serving signature name: \"%s\" not found in signature def", sig_name);
@@ -225,11 +225,11 @@ static roma_code run_inference(tfb_model *model, rest_verb verb, const char *bod
         rc = roma_fail(err, ROMA_UNIMPLEMENTED, "signature '%s' has more than 64 tensors", sig_name);
     if (rc == ROMA_OK) rc = make_inputs(root, sig, verb, in, &format, err);
     json_decref(root); /* inputs are copied into tensors: the JSON can go */
-    return rc == ROMA_OK ? run_signature(model, verb, format, sig, in, out, err) : rc;
+    return rc == ROMA_OK ? run_signature(v, verb, format, sig, in, out, err) : rc;
 }
 
 int rest_handle(const sv_registry *reg, const char *method, const char *path, const char *body,
-                size_t body_len, int wide, roma_buf *out) {
+                size_t body_len, roma_buf *out) {
     rest_route r;
     roma_err err;
     const sv_model *m;
@@ -241,7 +241,6 @@ int rest_handle(const sv_registry *reg, const char *method, const char *path, co
     if (rc != ROMA_OK) return rest_error(out, rc, err.msg);
     if (r.verb == REST_STATUS) return handle_status(m, v, &r, out);
     if (r.verb == REST_METADATA) return handle_metadata(m, v, out);
-    tfb_model *session = wide && v->wide ? v->wide : v->model;
-    rc = run_inference(session, r.verb, body ? body : "", body_len, out, &err);
+    rc = run_inference(v, r.verb, body ? body : "", body_len, out, &err);
     return rc == ROMA_OK ? 200 : rest_error(out, rc, err.msg);
 }

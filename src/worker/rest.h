@@ -33,11 +33,9 @@ roma_code rest_parse_route(const char *method, const char *path, rest_route *rou
                            roma_err *err);
 
 /* Answers one request: writes the JSON body into out, returns the HTTP
- * status.  Errors are {"error": "..."} with TF Serving's status codes.
- * wide: run on the version's multi-threaded session when it has one (see
- * sv_version.wide); otherwise on its default session. */
+ * status.  Errors are {"error": "..."} with TF Serving's status codes. */
 int rest_handle(const sv_registry *reg, const char *method, const char *path, const char *body,
-                size_t body_len, int wide, roma_buf *out);
+                size_t body_len, roma_buf *out);
 
 /* Writes {"error": msg} and returns the HTTP status for code. */
 int rest_error(roma_buf *out, roma_code code, const char *msg);

@@ -9,22 +9,8 @@
 
 #include "../common/log.h"
 
-/* The default session, and with wide_threads > 1 the wide one too; both
- * with thread pools of their own (TF's pools are otherwise per process). */
-static roma_code load_version(const char *dir, const tfb_options *opt, int wide_threads,
-                              sv_version *v, roma_err *err) {
-    tfb_options narrow = *opt, wide = *opt;
-    if (wide_threads < 2) return tfb_model_load(dir, opt, &v->model, err);
-    narrow.intra_op_threads = 1;
-    narrow.per_session_threads = wide.per_session_threads = 1;
-    wide.intra_op_threads = wide_threads;
-    roma_code rc = tfb_model_load(dir, &narrow, &v->model, err);
-    if (rc == ROMA_OK) rc = tfb_model_load(dir, &wide, &v->wide, err);
-    return rc;
-}
-
-static roma_code load_model(const mc_model *mc, const tfb_options *opt, int wide_threads,
-                            sv_model *m, roma_err *err) {
+static roma_code load_model(const mc_model *mc, const tfb_options *opt, sv_model *m,
+                            roma_err *err) {
     int64_t *found = NULL, *chosen;
     size_t nfound = 0, nchosen = 0;
     roma_code rc = mc_scan_versions(mc->base_path, &found, &nfound, err);
@@ -47,7 +33,7 @@ static roma_code load_model(const mc_model *mc, const tfb_options *opt, int wide
         snprintf(dir, sizeof(dir), "%s/%lld", mc->base_path, (long long)chosen[i]);
         for (int pad = 1; pad < 19 && access(dir, F_OK) != 0; pad++)
             snprintf(dir, sizeof(dir), "%s/%0*lld", mc->base_path, pad, (long long)chosen[i]);
-        rc = load_version(dir, opt, wide_threads, &m->versions[i], err);
+        rc = tfb_model_load(dir, opt, &m->versions[i].model, err);
         if (rc == ROMA_OK) {
             m->versions[i].version = chosen[i];
             m->nversions++;
@@ -73,8 +59,7 @@ static roma_code check_labels(const sv_model *m, roma_err *err) {
     return ROMA_OK;
 }
 
-roma_code sv_load(const mc_config *cfg, const tfb_options *opt, int wide_threads,
-                  sv_registry *reg, roma_err *err) {
+roma_code sv_load(const mc_config *cfg, const tfb_options *opt, sv_registry *reg, roma_err *err) {
     roma_code rc = ROMA_OK;
     reg->models = calloc(cfg->nmodels, sizeof(*reg->models));
     reg->nmodels = 0;
@@ -84,7 +69,7 @@ roma_code sv_load(const mc_config *cfg, const tfb_options *opt, int wide_threads
         m->name = strdup(cfg->models[i].name);
         m->labels = cfg->models[i].labels;
         m->nlabels = cfg->models[i].nlabels;
-        rc = load_model(&cfg->models[i], opt, wide_threads, m, err);
+        rc = load_model(&cfg->models[i], opt, m, err);
         if (rc == ROMA_OK) rc = check_labels(m, err);
         if (rc != ROMA_OK) {
             roma_err inner = *err;
@@ -97,10 +82,8 @@ roma_code sv_load(const mc_config *cfg, const tfb_options *opt, int wide_threads
 
 void sv_free(sv_registry *reg) {
     for (size_t i = 0; i < reg->nmodels; i++) {
-        for (size_t k = 0; k < reg->models[i].nversions; k++) {
+        for (size_t k = 0; k < reg->models[i].nversions; k++)
             tfb_model_free(reg->models[i].versions[k].model);
-            tfb_model_free(reg->models[i].versions[k].wide);
-        }
         free(reg->models[i].versions);
         free(reg->models[i].name);
     }

@@ -15,11 +15,7 @@
 
 typedef struct {
     int64_t version;
-    tfb_model *model; /* the default session */
-    tfb_model *wide;  /* with --roma_wide_threads=N: the same version again,
-                         with N intra-op threads of its own (and `model` with
-                         one), so a lone request can use N cores and busy
-                         requests one each; NULL otherwise */
+    tfb_model *model;
 } sv_version;
 
 typedef struct {
@@ -37,8 +33,7 @@ typedef struct {
 
 /* Loads every version each model's policy chooses.  Fails, naming the
  * path and what was expected there, if a model has no loadable version. */
-roma_code sv_load(const mc_config *cfg, const tfb_options *opt, int wide_threads,
-                  sv_registry *reg, roma_err *err);
+roma_code sv_load(const mc_config *cfg, const tfb_options *opt, sv_registry *reg, roma_err *err);
 void sv_free(sv_registry *reg);
 
 /* Finds the model, then the version: by number when version is not NULL,

@@ -9,9 +9,8 @@
  *
  * `roma serve` keeps a couple more requests in flight than the worker's
  * cores can run, so the next request is always read and waiting; the
- * header X-Roma-Max-Runs on each request caps the TensorFlow threads busy at
- * once (threads follow cores: the cap follows the cgroup quota).  With
- * --roma_wide_threads a request that is alone runs multi-threaded.
+ * header X-Roma-Max-Runs on each request caps how many are handled at once
+ * (threads follow cores: the cap follows the cgroup quota).
  */
 #include "server.h"
 
@@ -53,9 +52,8 @@ typedef struct {
     pthread_cond_t wake;
     job_queue todo, done;
     int stopping;      /* the pool: finish the queue, then exit (locked) */
-    int busy_threads;  /* TensorFlow threads of the requests handled now (locked) */
-    int max_threads;   /* cap on busy_threads, set by X-Roma-Max-Runs (locked) */
-    int wide_threads;  /* threads of a wide session; 0 when there is none */
+    int running;       /* requests being handled now (locked) */
+    int max_running;   /* cap on `running`, set by X-Roma-Max-Runs (locked) */
     pthread_cond_t run_slot;
     int draining;      /* the loop: no longer accepting (loop thread only) */
     int inflight;      /* accepted, not yet answered (loop thread only) */
@@ -85,14 +83,6 @@ static void job_free(job *j) {
     free(j);
 }
 
-/* Threads follow cores: a request that is alone (nothing running, nothing
- * waiting) may use the wide session's threads when the cap allows them
- * all; otherwise each request runs on one thread.  Called locked. */
-static int threads_for(const server *s) {
-    int alone = s->busy_threads == 0 && s->todo.head == NULL;
-    return alone && s->wide_threads > 1 && s->wide_threads <= s->max_threads ? s->wide_threads : 1;
-}
-
 static void *inference_thread(void *arg) {
     server *s = arg;
     pthread_mutex_lock(&s->lock);
@@ -102,19 +92,16 @@ static void *inference_thread(void *arg) {
         if (!j) break; /* stopping and nothing left to do */
         s->todo.head = j->next;
         if (!s->todo.head) s->todo.tail = NULL;
-        if (j->max_runs > 0) s->max_threads = j->max_runs;
-        int threads = threads_for(s);
-        while (s->busy_threads + threads > s->max_threads && s->busy_threads > 0)
-            pthread_cond_wait(&s->run_slot, &s->lock);
-        s->busy_threads += threads;
+        if (j->max_runs > 0) s->max_running = j->max_runs;
+        while (s->running >= s->max_running) pthread_cond_wait(&s->run_slot, &s->lock);
+        s->running++;
         pthread_mutex_unlock(&s->lock);
 
-        j->status = rest_handle(s->reg, j->method, j->path, j->body, j->body_len, threads > 1,
-                                &j->answer);
+        j->status = rest_handle(s->reg, j->method, j->path, j->body, j->body_len, &j->answer);
 
         pthread_mutex_lock(&s->lock);
-        s->busy_threads -= threads;
-        pthread_cond_broadcast(&s->run_slot);
+        s->running--;
+        pthread_cond_signal(&s->run_slot);
         queue_push(&s->done, j);
         event_active(s->done_ev, EV_READ, 0);
     }
@@ -229,8 +216,7 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.wake, NULL);
     pthread_cond_init(&s.run_slot, NULL);
-    s.max_threads = opt->wide_threads > 1 ? opt->wide_threads : opt->threads;
-    s.wide_threads = opt->wide_threads;
+    s.max_running = opt->threads;
     s.base = event_base_new();
     struct evhttp *http = s.http = evhttp_new(s.base);
     s.done_ev = event_new(s.base, -1, EV_PERSIST | EV_READ, on_done, &s);

@@ -19,7 +19,6 @@ typedef struct {
     int threads;          /* inference threads (concurrent TF_SessionRun calls) */
     int timeout_ms;       /* idle/read/write timeout of a connection; 0: none */
     size_t max_body;      /* larger request bodies are refused with 413 */
-    int wide_threads;     /* > 1: models have wide sessions (sv_version.wide) */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT.  Returns 0, or 1 when the port cannot be

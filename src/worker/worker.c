@@ -21,7 +21,7 @@
 typedef struct {
     const char *model_name, *model_base_path, *model_config_file, *device, *host;
     int rest_api_port, rest_api_num_threads, rest_api_timeout_in_ms;
-    int intra_op, inter_op, wide_threads;
+    int intra_op, inter_op;
     long max_body_bytes;
 } worker_flags;
 
@@ -40,10 +40,7 @@ static void worker_usage(FILE *f) {
             "  --rest_api_num_threads=N           concurrent inferences (default: number of CPUs)\n"
             "  --rest_api_timeout_in_ms=30000     connection read/write timeout\n"
             "  --rest_api_max_body_bytes=67108864 larger request bodies are answered 413\n"
-            "  --device=cpu|gpu:N                 run on the CPU, or only on GPU N\n"
-            "  --roma_wide_threads=N              (ROMA) load each model twice: with 1 intra-op\n"
-            "                                     thread and with N; a request alone uses N threads,\n"
-            "                                     concurrent ones 1 each (threads follow cores)\n");
+            "  --device=cpu|gpu:N                 run on the CPU, or only on GPU N\n");
 }
 
 /* Matches "--name=value" or "--name value"; advances *i past what it used. */
@@ -72,8 +69,8 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
     static const char *ints[] = {"rest_api_port", "rest_api_num_threads",
                                  "rest_api_timeout_in_ms", "tensorflow_intra_op_parallelism",
                                  "tensorflow_inter_op_parallelism", "rest_api_max_body_bytes",
-                                 "port", "roma_wide_threads"};
-    static const long hi[] = {65535, 1024, 86400000, 1024, 1024, 1L << 34, 65535, 1024};
+                                 "port"};
+    static const long hi[] = {65535, 1024, 86400000, 1024, 1024, 1L << 34, 65535};
     for (int i = 0; i < argc; i++) {
         const char *v;
         long x = 0;
@@ -94,8 +91,7 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
             case 3: f->intra_op = (int)x; break;
             case 4: f->inter_op = (int)x; break;
             case 5: f->max_body_bytes = x; break;
-            case 6: roma_warn("--port (gRPC) is ignored: roma worker serves REST only"); break;
-            default: f->wide_threads = (int)x; break;
+            default: roma_warn("--port (gRPC) is ignored: roma worker serves REST only"); break;
             }
         }
         if (matched) continue;
@@ -164,11 +160,11 @@ int worker_main(int argc, char **argv) {
         return 2;
     }
     int rc = 1;
-    if (sv_load(&cfg, &topt, f.wide_threads, &reg, &err) != ROMA_OK) {
+    if (sv_load(&cfg, &topt, &reg, &err) != ROMA_OK) {
         roma_error("%s", err.msg);
     } else {
         srv_options so = {f.host, f.rest_api_port, f.rest_api_num_threads,
-                          f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes, f.wide_threads};
+                          f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes};
         rc = srv_run(&reg, &so);
         sv_free(&reg);
     }
