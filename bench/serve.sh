@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Dispatcher overhead: the same load on half_plus_two (one instance per
 # request) sent straight to the worker that `roma serve` started and through
-# roma serve, in one run: p50/p99 with one connection and throughput with 32.
-# (wrk is closed-loop; `roma bench` will give the open-loop figures.)
-# Usage: bash bench/serve.sh [SECONDS]     (writes results/bench_serve.json)
+# roma serve, in one run:
+#   - open loop (roma bench, constant RATE req/s): p50/p99 and achieved rate,
+#   - closed loop (wrk, 32 connections): the most each path answers per second.
+# Usage: bash bench/serve.sh [SECONDS] [RATE]    (writes results/bench_serve.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
+rate=${2:-2000}
 hp2=../shared/testdata/tfserving/saved_model_half_plus_two_cpu
 [ -d "$hp2" ] || { echo "bench: $hp2 missing (../shared)" >&2; exit 1; }
 make -s build/roma
@@ -37,28 +39,32 @@ wrk_run() { # port conns seconds out
 for name in direct serve; do
   p=$([ $name = direct ] && echo "$wport" || echo "$port")
   wrk_run "$p" 1 2 /dev/null
-  wrk_run "$p" 1 "$secs" "$tmp/$name.lat"
+  TF_CPP_MIN_LOG_LEVEL=3 build/roma bench --target "http://127.0.0.1:$p" --model half_plus_two \
+    --payload "$tmp/body.json" --rate "$rate" --duration "$secs" --sla 0.1 \
+    --out "$tmp/$name.open.json" 2>/dev/null
   wrk_run "$p" 32 "$secs" "$tmp/$name.tput"
 done
-python3 - "$tmp" <<'PY'
+python3 - "$tmp" "$rate" <<'PY'
 import json, re, sys
-tmp = sys.argv[1]; u = {"us": 1, "ms": 1e3, "s": 1e6}
-def wrk(path):
-    t = open(path).read()
-    p = {k: float(v) * u[s] for k, v, s in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", t, re.M)}
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-    return p.get("50"), p.get("99"), float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)), int(bad.group(1)) if bad else 0
-r = {}
+tmp, rate = sys.argv[1], float(sys.argv[2])
+r = {"rate_asked": rate}
 for n in ("direct", "serve"):
-    p50, p99, _, e1 = wrk(f"{tmp}/{n}.lat"); _, _, rps, e2 = wrk(f"{tmp}/{n}.tput")
-    r[n] = {"p50_us": p50, "p99_us": p99, "rps": rps, "errors": e1 + e2}
+    o = json.load(open(f"{tmp}/{n}.open.json"))
+    m = o["models"]["half_plus_two"] if isinstance(o["models"], dict) else o["models"][0]
+    t = open(f"{tmp}/{n}.tput").read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    r[n] = {"p50_us": m["p50"] * 1e6, "p99_us": m["p99"] * 1e6, "rate_achieved": o["rate_achieved"],
+            "errors": m["errors"], "closed_loop_rps": rps}
 r["added_p50_us"] = r["serve"]["p50_us"] - r["direct"]["p50_us"]
 r["added_p99_us"] = r["serve"]["p99_us"] - r["direct"]["p99_us"]
-r["throughput_ratio"] = r["serve"]["rps"] / r["direct"]["rps"]
+r["closed_loop_ratio"] = r["serve"]["closed_loop_rps"] / r["direct"]["closed_loop_rps"]
 json.dump(r, open("results/bench_serve.json", "w"), indent=1)
-print("| path | p50 µs | p99 µs | req/s (32 conns) | errors |\n|---|---:|---:|---:|---:|")
+print(f"open loop at {rate:.0f} req/s (roma bench), closed loop with 32 connections (wrk)")
+print("| path | p50 µs | p99 µs | achieved req/s | errors | closed-loop req/s |\n|---|---:|---:|---:|---:|---:|")
 for n in ("direct", "serve"):
-    x = r[n]; print(f"| {n} | {x['p50_us']:.0f} | {x['p99_us']:.0f} | {x['rps']:.0f} | {x['errors']} |")
-print(f"added p50 {r['added_p50_us']:.0f} µs, added p99 {r['added_p99_us']:.0f} µs, throughput ratio {r['throughput_ratio']:.2f}")
+    x = r[n]
+    print(f"| {n} | {x['p50_us']:.0f} | {x['p99_us']:.0f} | {x['rate_achieved']:.0f} | {x['errors']} | {x['closed_loop_rps']:.0f} |")
+print(f"added p50 {r['added_p50_us']:.0f} µs, added p99 {r['added_p99_us']:.0f} µs, "
+      f"closed-loop throughput ratio {r['closed_loop_ratio']:.2f}")
 PY
 kill -TERM %1; wait 2>/dev/null || true

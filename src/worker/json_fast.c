@@ -17,6 +17,7 @@ typedef struct {
     jf_request *req;
     size_t cap;
     int leaf_depth;                  /* depth of the numbers, -1 until seen */
+    int integers_only, big_integers; /* see jf_request */
     int64_t counted[JF_MAX_DIMS];    /* the length seen first at each depth */
 } scanner;
 
@@ -36,34 +37,40 @@ static int slow_number(const char *start, size_t n, double *out) {
     return 1;
 }
 
+/* The body ends in a NUL (jf_parse's contract), which is no digit, so the
+ * digit loops need no end checks. */
 static int scan_number(scanner *s, double *out) {
     static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    const char *start = s->p, *p = s->p, *end = s->end;
+    const char *start = s->p, *p = s->p;
     uint64_t m = 0;
     int digits = 0, exp10 = 0, neg = 0, integer = 1;
-    if (p < end && *p == '-') neg = 1, p++;
-    if (p >= end || !is_digit(*p)) return 0;
-    if (*p == '0' && p + 1 < end && is_digit(p[1])) return 0; /* no leading zeros */
-    for (; p < end && is_digit(*p); p++, digits++) m = m * 10 + (uint64_t)(*p - '0');
-    if (p < end && *p == '.') {
+    if (*p == '-') neg = 1, p++;
+    if (!is_digit(*p)) return 0;
+    if (*p == '0' && is_digit(p[1])) return 0; /* no leading zeros */
+    for (; is_digit(*p); p++, digits++) m = m * 10 + (uint64_t)(*p - '0');
+    if (*p == '.') {
+        const char *frac = ++p;
         integer = 0;
-        if (++p >= end || !is_digit(*p)) return 0;
-        for (; p < end && is_digit(*p); p++, digits++, exp10--) m = m * 10 + (uint64_t)(*p - '0');
+        for (; is_digit(*p); p++) m = m * 10 + (uint64_t)(*p - '0');
+        if (p == frac) return 0;
+        digits += (int)(p - frac);
+        exp10 -= (int)(p - frac);
     }
-    if (p < end && (*p == 'e' || *p == 'E')) {
+    if (*p == 'e' || *p == 'E') {
         int esign = 1, e = 0;
         integer = 0;
         p++;
-        if (p < end && (*p == '+' || *p == '-')) esign = *p++ == '-' ? -1 : 1;
-        if (p >= end || !is_digit(*p)) return 0;
-        for (; p < end && is_digit(*p); p++) e = e < 100000 ? e * 10 + (*p - '0') : e;
+        if (*p == '+' || *p == '-') esign = *p++ == '-' ? -1 : 1;
+        if (!is_digit(*p)) return 0;
+        for (; is_digit(*p); p++) e = e < 100000 ? e * 10 + (*p - '0') : e;
         exp10 += esign * e;
     }
     s->p = p;
-    if (!integer || digits > 15) s->req->integers_only = 0;
-    if (integer && (digits > 8 || m > (1u << 24))) s->req->big_integers = 1;
+    if (p > s->end) return 0;
+    if (!integer || digits > 15) s->integers_only = 0;
+    if (integer && (digits > 8 || m > (1u << 24))) s->big_integers = 1;
     if (digits > 19 || m > (1ULL << 53) || exp10 < -22 || exp10 > 22)
         return slow_number(start, (size_t)(p - start), out);
     double v = exp10 < 0 ? (double)m / pow10[-exp10] : (double)m * pow10[exp10];
@@ -168,14 +175,20 @@ static int scan_body(scanner *s) {
 }
 
 int jf_parse(const char *body, size_t len, jf_request *req) {
-    scanner s = {body, body + len, req, 0, -1, {0}};
+    scanner s = {body, body + len, req, 0, -1, 1, 0, {0}};
     memset(req, 0, sizeof(*req));
-    req->integers_only = 1;
-    if (!scan_body(&s)) {
+    if (body[len] != '\0') return 0; /* the contract: see json_fast.h */
+    /* Every number takes at least two bytes ("1,"): room for all of them
+     * up front, so the scan never reallocates. */
+    s.cap = len / 2 + 1;
+    req->values = malloc(s.cap * sizeof(double));
+    if (!req->values || !scan_body(&s)) {
         jf_free(req);
         return 0;
     }
     req->ndims = s.leaf_depth;
+    req->integers_only = s.integers_only;
+    req->big_integers = s.big_integers;
     memcpy(req->dims, s.counted, sizeof(int64_t) * (size_t)req->ndims);
     return 1;
 }

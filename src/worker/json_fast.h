@@ -34,7 +34,8 @@ typedef struct {
 } jf_request;
 
 /* Returns 1 and fills *req when body has the shape above, 0 otherwise (req
- * then holds nothing to free). */
+ * then holds nothing to free).  body[len] must be a readable NUL byte (the
+ * worker keeps one after every body): the number scanner stops on it. */
 int jf_parse(const char *body, size_t len, jf_request *req);
 void jf_free(jf_request *req);
 

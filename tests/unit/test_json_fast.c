@@ -1,0 +1,136 @@
+/* test_json_fast.c - the fast path for numeric predict bodies
+ * (src/worker/json_fast.h): which bodies it takes and which it leaves to
+ * the general jansson path, and that for every body it takes, the tensor
+ * it builds is identical (shape, dtype, every byte) to the general path's.
+ */
+#include "unit.h"
+
+#include "worker/json_fast.h"
+
+static const tfb_tensor_info input_x = {.key = "x", .dtype = TF_FLOAT};
+
+/* The general path's tensor for body, for a one-input signature of dtype. */
+static TF_Tensor *general_tensor(const char *body, TF_DataType dtype, jt_format *format) {
+    tfb_tensor_info in = input_x;
+    in.dtype = dtype;
+    tfb_signature sig = {.name = "serving_default", .ninputs = 1, .inputs = &in};
+    json_t *root;
+    roma_err err;
+    TF_Tensor *t[1] = {NULL};
+    assert_int_equal(jt_parse_body(body, strlen(body), &root, &err), ROMA_OK);
+    assert_int_equal(jt_predict_inputs(root, &sig, t, format, &err), ROMA_OK);
+    json_decref(root);
+    return t[0];
+}
+
+static void assert_same_tensor(const char *name, TF_Tensor *a, TF_Tensor *b) {
+    CASE_CHECK_INT(name, TF_TensorType(a), TF_TensorType(b));
+    CASE_CHECK_INT(name, TF_NumDims(a), TF_NumDims(b));
+    for (int d = 0; d < TF_NumDims(a); d++) CASE_CHECK_INT(name, TF_Dim(a, d), TF_Dim(b, d));
+    CASE_CHECK_INT(name, TF_TensorByteSize(a), TF_TensorByteSize(b));
+    CASE_CHECK(name, memcmp(TF_TensorData(a), TF_TensorData(b), TF_TensorByteSize(a)) == 0);
+}
+
+static void test_taken_bodies_match_the_general_path(void **state) {
+    static const struct {
+        const char *name, *body;
+        TF_DataType dtype;
+        jt_format format;
+        const char *signature;
+    } cases[] = {
+        {"row floats", "{\"instances\": [1.0, 2.5, -3.25]}", TF_FLOAT, JT_ROW},
+        {"columnar 2-D", "{\"inputs\": [[1, 2], [3, 4]]}", TF_FLOAT, JT_COLUMNAR},
+        {"3-D with spaces", " { \"instances\" : [ [ [0.1,0.2] , [0.3,0.4] ] ] } ", TF_FLOAT, JT_ROW},
+        {"exponents", "{\"instances\": [1e3, 2.5E-2, -7e+1, 0.000123]}", TF_FLOAT, JT_ROW},
+        {"doubles exact", "{\"instances\": [0.1, 0.2, 0.30000000000000004]}", TF_DOUBLE, JT_ROW},
+        {"long mantissa (strtod)", "{\"instances\": [3.14159265358979323846264]}", TF_DOUBLE, JT_ROW},
+        {"tiny exponent (strtod)", "{\"instances\": [1e-300, 4.9e-324]}", TF_DOUBLE, JT_ROW},
+        {"int32", "{\"instances\": [[1, -2], [3, 2147483647]]}", TF_INT32, JT_ROW},
+        {"uint8", "{\"inputs\": [0, 255, 7]}", TF_UINT8, JT_COLUMNAR},
+        {"int64", "{\"instances\": [123456789012345]}", TF_INT64, JT_ROW},
+        {"signature named", "{\"signature_name\": \"s\", \"instances\": [1.5]}", TF_FLOAT, JT_ROW, "s"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        jf_request req;
+        jt_format want_format;
+        const char *body = cases[i].body;
+        CASE_CHECK(cases[i].name, jf_parse(body, strlen(body), &req));
+        CASE_CHECK(cases[i].name, jf_fits(&req, cases[i].dtype));
+        CASE_CHECK_INT(cases[i].name, req.format, cases[i].format);
+        if (cases[i].signature) CASE_CHECK_STR(cases[i].name, req.signature_name, cases[i].signature);
+        else CASE_CHECK(cases[i].name, req.signature_name == NULL);
+        TF_Tensor *fast = jf_to_tensor(&req, cases[i].dtype);
+        TF_Tensor *general = general_tensor(body, cases[i].dtype, &want_format);
+        CASE_CHECK_INT(cases[i].name, req.format, want_format);
+        assert_same_tensor(cases[i].name, fast, general);
+        jt_tensors_free(&fast, 1);
+        jt_tensors_free(&general, 1);
+        jf_free(&req);
+    }
+}
+
+static void test_other_bodies_are_left_to_the_general_path(void **state) {
+    static const char *bodies[] = {
+        "{\"instances\": [{\"x\": 1.0}]}",          /* named inputs */
+        "{\"instances\": [\"a\"]}",                 /* strings */
+        "{\"instances\": [NaN]}",                   /* special tokens */
+        "{\"instances\": [[1, 2], [3]]}",           /* ragged */
+        "{\"instances\": [[1, 2], 3]}",             /* mixed depth */
+        "{\"instances\": []}",                      /* empty */
+        "{\"instances\": [1], \"inputs\": [1]}",    /* both */
+        "{\"instances\": [1], \"other\": 2}",       /* another key */
+        "{\"signature_name\": \"a\\\"b\", \"instances\": [1]}", /* escapes */
+        "{\"instances\": [01]}",                    /* leading zero */
+        "{\"instances\": [1.]}",                    /* no fraction digits */
+        "{\"instances\": [1e]}",                    /* no exponent digits */
+        "{\"instances\": [1]",                      /* truncated */
+        "{\"instances\": [1]} x",                   /* trailing text */
+        "[1, 2]",                                   /* not an object */
+        "{\"signature_name\": \"s\"}",              /* no tensor */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
+        jf_request req;
+        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), &req));
+    }
+}
+
+static void test_fits_only_exact_conversions(void **state) {
+    static const struct {
+        const char *name, *body;
+        TF_DataType dtype;
+        int fits;
+    } cases[] = {
+        {"fraction into int32", "{\"instances\": [1.5]}", TF_INT32, 0},
+        {"1.0 into int32 (general path refuses)", "{\"instances\": [1.0]}", TF_INT32, 0},
+        {"256 into uint8", "{\"instances\": [256]}", TF_UINT8, 0},
+        {"-1 into uint32", "{\"instances\": [-1]}", TF_UINT32, 0},
+        {"2^24+1 into float", "{\"instances\": [16777217]}", TF_FLOAT, 0},
+        {"16 digits into int64", "{\"instances\": [1234567890123456]}", TF_INT64, 0},
+        {"numbers into string", "{\"instances\": [1]}", TF_STRING, 0},
+        {"numbers into bool", "{\"instances\": [1]}", TF_BOOL, 0},
+        {"small ints into float", "{\"instances\": [1, 2]}", TF_FLOAT, 1},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        jf_request req;
+        CASE_CHECK(cases[i].name, jf_parse(cases[i].body, strlen(cases[i].body), &req));
+        CASE_CHECK_INT(cases[i].name, jf_fits(&req, cases[i].dtype), cases[i].fits);
+        jf_free(&req);
+    }
+}
+
+static void test_body_without_trailing_nul_is_declined(void **state) {
+    char body[] = "{\"instances\": [1]}XX";
+    jf_request req;
+    /* len excludes "XX": body[len] is 'X', not the NUL the contract needs. */
+    assert_false(jf_parse(body, strlen(body) - 2, &req));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_taken_bodies_match_the_general_path),
+        cmocka_unit_test(test_other_bodies_are_left_to_the_general_path),
+        cmocka_unit_test(test_fits_only_exact_conversions),
+        cmocka_unit_test(test_body_without_trailing_nul_is_declined),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
