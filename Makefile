@@ -23,7 +23,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 bench: $(BUILD)/roma $(BUILD)/bench/tfrun
 	bash bench/worker.sh
 
-.PHONY: bench all tests test unit-test http-test asan clean check-tf models
+.PHONY: bench all tests test unit-test http-test asan clean check-tf models experiment
 
 all: $(BUILD)/roma
 
@@ -62,6 +62,11 @@ asan:
 
 models:
 	.venv/bin/python scripts/gen_models.py --out models
+
+# The standard experiment (experiments/README.md): roma, rules, static and
+# static-max against the same workload; results/experiment.{json,md,_rt.png,_cores.png}.
+experiment: all
+	.venv/bin/python scripts/experiment.py
 
 clean:
 	rm -rf build build-asan

@@ -30,7 +30,7 @@ if ! .venv/bin/python -c "import tensorflow, sys; sys.exit(tensorflow.__version_
   echo "setup: installing tensorflow-cpu==$TF_VERSION into .venv (large wheel, a few minutes)"
   .venv/bin/pip install -q "tensorflow-cpu==$TF_VERSION"
 fi
-.venv/bin/python -c "import pytest, requests" 2>/dev/null || .venv/bin/pip install -q pytest requests
+.venv/bin/python -c "import pytest, requests, matplotlib" 2>/dev/null || .venv/bin/pip install -q pytest requests matplotlib
 
 make -j2 build/roma
 if [ ! -f models/.complete ]; then
