@@ -1,7 +1,8 @@
 """The standard ROMA experiment (DESIGN.md section 5): one seeded multi-model
 workload replayed against `roma serve` with, in turn, the controllers
 
-    roma        ROMA's feedback controller
+    roma        ROMA's feedback controller, exactly as published
+    roma-norm   the same law on a relative time error aimed at 0.4 SLA
     rules       threshold autoscaler (step up / down with a cooldown)
     static      every model fixed at cores.initial
     static-max  controller static with every model's initial = its cores.max
@@ -44,7 +45,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILT_ROMA = os.path.join(ROOT, "build", "roma")
 ROMA = BUILT_ROMA  # main() points this at a private copy (see snapshot_binary)
-RUNS = ["roma", "rules", "static", "static-max"]
+RUNS = ["roma", "roma-norm", "rules", "static", "static-max"]
 
 NODE_CPUS = 2
 CORES = {"min": 0.2, "max": 2.0, "initial": 0.6}
@@ -294,23 +295,25 @@ def strict_violation_rate(summary):
 
 
 def goals(runs):
-    """The three goals as (text, met) pairs; a goal needs the runs it names."""
+    """The three goals as (text, met) pairs, for `roma` and for the named
+    variant `roma-norm` (each judged alone); a goal needs the runs it names."""
     out = []
     v = {r: strict_violation_rate(s) for r, s in runs.items()}
     cs = {r: s["core_seconds"] for r, s in runs.items()}
-    if "roma" not in runs:
-        return out
-    if "rules" in runs and "static" in runs:
-        bound = 0.25 * min(v["rules"], v["static"])
-        out.append((f"roma violation rate {v['roma']:.2%} <= 25% of min(rules {v['rules']:.2%}, "
-                    f"static {v['static']:.2%}) = {bound:.2%}", v["roma"] <= bound))
-    if "static-max" in runs:
-        bound = 0.76 * cs["static-max"]
-        out.append((f"roma core-seconds {cs['roma']:.1f} <= 76% of static-max's "
-                    f"{cs['static-max']:.1f} = {bound:.1f}", cs["roma"] <= bound))
-        bound = v["static-max"] + 0.02
-        out.append((f"roma violation rate {v['roma']:.2%} <= static-max's {v['static-max']:.2%} "
-                    f"+ 2 pp = {bound:.2%}", v["roma"] <= bound))
+    for c in ("roma", "roma-norm"):
+        if c not in runs:
+            continue
+        if "rules" in runs and "static" in runs:
+            bound = 0.25 * min(v["rules"], v["static"])
+            out.append((f"{c} violation rate {v[c]:.2%} <= 25% of min(rules {v['rules']:.2%}, "
+                        f"static {v['static']:.2%}) = {bound:.2%}", v[c] <= bound))
+        if "static-max" in runs:
+            bound = 0.76 * cs["static-max"]
+            out.append((f"{c} core-seconds {cs[c]:.1f} <= 76% of static-max's "
+                        f"{cs['static-max']:.1f} = {bound:.1f}", cs[c] <= bound))
+            bound = v["static-max"] + 0.02
+            out.append((f"{c} violation rate {v[c]:.2%} <= static-max's {v['static-max']:.2%} "
+                        f"+ 2 pp = {bound:.2%}", v[c] <= bound))
     return out
 
 

@@ -22,6 +22,7 @@ static const char *const ctl_names[] = {
     [ROMA_CTL_ROMA] = "roma",
     [ROMA_CTL_RULES] = "rules",
     [ROMA_CTL_STATIC] = "static",
+    [ROMA_CTL_ROMA_NORM] = "roma-norm",
 };
 
 #define CTL_KINDS (sizeof(ctl_names) / sizeof(ctl_names[0]))
@@ -29,7 +30,7 @@ static const char *const ctl_names[] = {
 roma_ctl_params roma_ctl_default_params(void) {
     return (roma_ctl_params){
         .B = 0.21, .D = 0.17, .rules_up = 0.8, .rules_down = 0.2, .rules_step = 0.5,
-        .rules_cooldown = 2,
+        .rules_cooldown = 2, .norm_setpoint = 0.4, .norm_error_max = 3,
     };
 }
 
@@ -84,10 +85,19 @@ static double propose_rules(const roma_ctl_params *p, roma_ctl_model *m) {
     return next;
 }
 
+/* The error each kind's law works on (0 without a measurement). */
+static double error_of(roma_ctl_kind kind, const roma_ctl_params *p, const roma_ctl_model *m) {
+    if (!measured(m)) return 0;
+    if (kind != ROMA_CTL_ROMA_NORM) return 1 / m->sla - 1 / m->rt_mean;
+    double target = p->norm_setpoint * m->sla;
+    return clamp((m->rt_mean - target) / target, -1, p->norm_error_max);
+}
+
 static double propose(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_model *m) {
-    m->error = measured(m) ? 1 / m->sla - 1 / m->rt_mean : 0;
+    m->error = error_of(kind, p, m);
     switch (kind) {
-    case ROMA_CTL_ROMA: return propose_roma(p, m);
+    case ROMA_CTL_ROMA:
+    case ROMA_CTL_ROMA_NORM: return propose_roma(p, m);
     case ROMA_CTL_RULES: return propose_rules(p, m);
     case ROMA_CTL_STATIC: return clamp(m->initial, m->min, m->max);
     }
@@ -185,7 +195,7 @@ void roma_ctl_update(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_mode
     fit_node(models, n, node_cpus);
     /* Anti-windup: remember what was actuated.  For an idle model error is
      * 0, so its integral state restarts from min. */
-    if (kind == ROMA_CTL_ROMA)
+    if (kind == ROMA_CTL_ROMA || kind == ROMA_CTL_ROMA_NORM)
         for (size_t i = 0; i < n; i++) models[i].xc = models[i].cores - p->B * models[i].error;
 }
 

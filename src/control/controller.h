@@ -15,6 +15,15 @@
  *             xc    = cores - B*e        anti-windup on the actuated cores
  *           A window with no completed request drops the model to min and
  *           resets its integral state to min.
+ *   roma-norm  the same law on a relative time error, so one set of gains
+ *           holds for ms and s SLAs alike, aimed below the SLA so that few
+ *           requests (not only few windows) violate it:
+ *             target = norm_setpoint * SLA
+ *             e      = clamp((rt - target) / target, -1, norm_error_max)
+ *           The speed error of `roma` grows without bound as rt falls
+ *           (1/SLA - 1/rt), which with B and D as published drops a model
+ *           from its peak allocation to min in one period and makes the
+ *           allocation swing (measured: results/experiment.md).
  *   rules   a threshold autoscaler, the baseline: +step when
  *           rt > rules_up*SLA, -step when rt < rules_down*SLA or when no
  *           request completed, clamped to [min, max]; after any change the
@@ -46,10 +55,11 @@ typedef enum {
     ROMA_CTL_ROMA,
     ROMA_CTL_RULES,
     ROMA_CTL_STATIC,
+    ROMA_CTL_ROMA_NORM,
 } roma_ctl_kind;
 
 /* The names roma_ctl_parse accepts, for error messages and --help. */
-#define ROMA_CTL_NAMES "roma, rules, static"
+#define ROMA_CTL_NAMES "roma, roma-norm, rules, static"
 
 /* Slack for comparing sums of tenths held in doubles (0.1 + 0.2 != 0.3). */
 #define ROMA_CTL_EPS 1e-9
@@ -60,10 +70,13 @@ typedef struct {
     double rules_down;  /* rules: step down when rt < rules_down * SLA */
     double rules_step;  /* rules: cores added or removed per step */
     int rules_cooldown; /* rules: periods held after a change */
+    double norm_setpoint;  /* roma-norm: target mean response time / SLA */
+    double norm_error_max; /* roma-norm: the relative error is capped here */
 } roma_ctl_params;
 
 /* ROMA's published gains B = 0.21, D = 0.17; rules 0.8/0.2 of the SLA,
- * steps of 0.5 core, cooldown 2 periods. */
+ * steps of 0.5 core, cooldown 2 periods; roma-norm aims at 0.4 SLA with
+ * the error capped at 3 (at most +0.5 core a period from D). */
 roma_ctl_params roma_ctl_default_params(void);
 
 /* One CPU worker (one model) of the node. */

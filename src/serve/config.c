@@ -160,13 +160,12 @@ static roma_code parse_sections(walker *w, const yaml_node_t *root, serve_config
     roma_ctl_kind ck;
     if (roma_ctl_parse(c->controller, &ck) != 0)
         return bad(w, get(w, control, "controller"),
-                   "control.controller '%s' is unknown: use roma, rules or static", c->controller);
+                   "control.controller '%s' is unknown: use one of " ROMA_CTL_NAMES, c->controller);
     if ((rc = get_string(w, dispatch, "gpu_policy", &c->gpu_policy, "dispatch")) != ROMA_OK) return rc;
     roma_policy_kind pk;
     if (roma_policy_parse(c->gpu_policy, &pk) != 0)
         return bad(w, get(w, dispatch, "gpu_policy"),
-                   "dispatch.gpu_policy '%s' is unknown: use roma, edf, longest-queue, "
-                   "round-robin or random",
+                   "dispatch.gpu_policy '%s' is unknown: use one of " ROMA_POLICY_NAMES,
                    c->gpu_policy);
     if ((rc = get_number(w, dispatch, "queue_limit", &queue_limit, "dispatch")) != ROMA_OK) return rc;
     if (queue_limit < 1 || queue_limit > 1e7 || queue_limit != floor(queue_limit))

@@ -70,7 +70,8 @@ static void test_parse_name_defaults_init(void **state) {
     static const struct {
         const char *name;
         roma_ctl_kind kind;
-    } cases[] = {{"roma", ROMA_CTL_ROMA}, {"rules", ROMA_CTL_RULES}, {"static", ROMA_CTL_STATIC}};
+    } cases[] = {{"roma", ROMA_CTL_ROMA}, {"rules", ROMA_CTL_RULES}, {"static", ROMA_CTL_STATIC},
+                 {"roma-norm", ROMA_CTL_ROMA_NORM}};
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         roma_ctl_kind kind = (roma_ctl_kind)-1;
         CASE_CHECK_INT(cases[i].name, roma_ctl_parse(cases[i].name, &kind), ROMA_OK);
@@ -415,6 +416,59 @@ static void test_roma_step_response_node_too_small(void **state) {
 
 /* ---- rules --------------------------------------------------------------------- */
 
+/* ---- roma-norm ------------------------------------------------------------------ */
+
+static void test_roma_norm_one_period(void **state) {
+    /* SLA 1 s, set point 0.4 s, from 1 core (xc 1):
+     *   rt 0.8: e = (0.8-0.4)/0.4 = 1;   xc = 1.21;   cores = ceil(1.21+0.17) = 1.4
+     *   rt 0.1: e = -0.75;               xc = 0.8425; cores = ceil(0.715) = 0.8
+     *   rt 10:  e = 24, capped at 3;     xc = 1.63;   cores = ceil(2.14) = 2.2
+     *   rt 0.0001: e = -0.99975;          cores = ceil(1 - 0.36) = 0.7 (not min) */
+    static const struct {
+        const char *name;
+        double rt, cores, error;
+    } cases[] = {
+        {"above the set point", 0.8, 1.4, 1},
+        {"below the set point", 0.1, 0.8, -0.75},
+        {"overload is capped", 10, 2.2, 3},
+        {"far below: one gentle step", 0.0001, 0.7, -0.99975},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        roma_ctl_model m = {.sla = 1, .min = 0.2, .max = 3, .initial = 1};
+        roma_ctl_init(&m);
+        m.rt_mean = cases[i].rt;
+        m.completed = 10;
+        roma_ctl_update(ROMA_CTL_ROMA_NORM, NULL, &m, 1, 16);
+        CHECK_NEAR(cases[i].name, m.error, cases[i].error);
+        CHECK_NEAR(cases[i].name, m.cores, cases[i].cores);
+        CHECK_NEAR(cases[i].name, m.xc, cases[i].cores - 0.21 * cases[i].error); /* anti-windup */
+    }
+}
+
+static void test_roma_norm_step_response(void **state) {
+    /* The plant of test_roma_step_response: SLA 1 s, service 0.5 s, 2 req/s
+     * for periods 0-29, idle 30-39, 2 req/s again.  The set point 0.4 s
+     * needs 2.25 cores (0.5 / (c - 1) <= 0.4). */
+    roma_ctl_model m = model(1, 0.2, 3, 0.5);
+    double prev = m.cores;
+    for (int t = 0; t < 60; t++) {
+        double rate = (t < 30 || t >= 40) ? 2 : 0;
+        double rt = plant_rt(m.cores, rate, 0.5);
+        char name[32];
+        snprintf(name, sizeof(name), "period %d", t);
+        measure(&m, rt, rate > 0 ? 10 : 0);
+        roma_ctl_update(ROMA_CTL_ROMA_NORM, NULL, &m, 1, 4);
+        CASE_CHECK(name, m.cores >= 0.2 - TOL && m.cores <= 3 + TOL);
+        if (t < 30 && rt > 1) CASE_CHECK(name, m.cores >= prev); /* never backs off while late */
+        if (t >= 15 && t < 30) { /* settled near the set point, below the SLA */
+            double settled = plant_rt(m.cores, rate, 0.5);
+            CASE_CHECK(name, settled <= 0.55 && m.cores <= 2.6 + TOL);
+        }
+        if (t >= 30 && t < 40) CHECK_NEAR(name, m.cores, 0.2); /* idle: min */
+        prev = m.cores;
+    }
+}
+
 static void test_rules_one_period(void **state) {
     /* SLA 1, [0.5, 3], cores 1.5: up above 0.8 s, down below 0.2 s, step 0.5 */
     static const struct {
@@ -513,6 +567,8 @@ int main(void) {
         cmocka_unit_test(test_rules_one_period),
         cmocka_unit_test(test_rules_cooldown_sequence),
         cmocka_unit_test(test_static_never_changes),
+        cmocka_unit_test(test_roma_norm_one_period),
+        cmocka_unit_test(test_roma_norm_step_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
