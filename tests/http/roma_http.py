@@ -103,7 +103,22 @@ def write_model_config(directory: Path, models) -> Path:
 # worker process
 # --------------------------------------------------------------------------
 
-class Worker:
+class LocalHttp:
+    """HTTP on 127.0.0.1:self.port through self.session (a requests.Session)."""
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path):
+        return self.base + path
+
+    def get(self, path, **kw):
+        kw.setdefault("timeout", 30)
+        return self.session.get(self.url(path), **kw)
+
+
+class Worker(LocalHttp):
     """One `roma worker` subprocess."""
 
     def __init__(self, args, ready_model, workdir: Path):
@@ -178,18 +193,7 @@ class Worker:
                 text += f.read().decode("utf-8", "replace")
         return text
 
-    # -- HTTP helpers --
-    @property
-    def base(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def url(self, path):
-        return self.base + path
-
-    def get(self, path, **kw):
-        kw.setdefault("timeout", 30)
-        return self.session.get(self.url(path), **kw)
-
+    # -- HTTP helpers (base, url, get: LocalHttp) --
     def post(self, path, body=None, raw=None, **kw):
         """POST a JSON body (dict, serialised here) or raw bytes/str."""
         kw.setdefault("timeout", 30)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from roma_http import PROJECT_ROOT, READY_TIMEOUT_S, free_port, require_binary
+from roma_http import PROJECT_ROOT, READY_TIMEOUT_S, LocalHttp, free_port, require_binary
 
 MODELS_DIR = PROJECT_ROOT / "models"
 CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
@@ -187,7 +187,7 @@ class Metrics:
 # the roma serve process
 # --------------------------------------------------------------------------
 
-class Serve:
+class Serve(LocalHttp):
     """One `roma serve` process.  models: list of model_entry() dicts."""
 
     def __init__(self, workdir: Path, models, period="0.5s", controller="roma", cpus=2,
@@ -329,18 +329,7 @@ class Serve:
         self._out.flush()
         return Path(self.log_path).read_bytes().decode("utf-8", "replace")
 
-    # -- HTTP --
-    @property
-    def base(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def url(self, path):
-        return self.base + path
-
-    def get(self, path, **kw):
-        kw.setdefault("timeout", 30)
-        return self.session.get(self.url(path), **kw)
-
+    # -- HTTP (base, url, get: LocalHttp) --
     def post(self, path, raw, **kw):
         kw.setdefault("timeout", 30)
         if isinstance(raw, (dict, list)):
