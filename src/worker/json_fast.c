@@ -199,56 +199,26 @@ void jf_free(jf_request *req) {
     memset(req, 0, sizeof(*req));
 }
 
-static const struct {
-    TF_DataType t;
-    size_t size;
-    double lo, hi;
-} int_types[] = {
-    {TF_INT8, 1, -128, 127},
-    {TF_UINT8, 1, 0, 255},
-    {TF_INT16, 2, -32768, 32767},
-    {TF_UINT16, 2, 0, 65535},
-    {TF_INT32, 4, -2147483648.0, 2147483647.0},
-    {TF_UINT32, 4, 0, 4294967295.0},
-    {TF_INT64, 8, -1e15, 1e15}, /* integers_only caps numbers at 15 digits */
-    {TF_UINT64, 8, 0, 1e15},
-};
-
-static int int_type(TF_DataType dtype) {
-    for (size_t k = 0; k < sizeof(int_types) / sizeof(int_types[0]); k++)
-        if (int_types[k].t == dtype) return (int)k;
-    return -1;
-}
-
 int jf_fits(const jf_request *req, TF_DataType dtype) {
+    long long lo, hi;
     if (dtype == TF_FLOAT || dtype == TF_DOUBLE) return !req->big_integers;
-    int k = int_type(dtype);
-    if (k < 0 || !req->integers_only) return 0;
+    /* integers_only caps numbers at 15 digits, so every value is an exact
+     * double and the comparisons below are exact. */
+    if (!jt_int_range(dtype, &lo, &hi) || !req->integers_only) return 0;
     for (size_t i = 0; i < req->count; i++)
-        if (req->values[i] < int_types[k].lo || req->values[i] > int_types[k].hi) return 0;
+        if (req->values[i] < (double)lo || req->values[i] > (double)hi) return 0;
     return 1;
 }
 
 TF_Tensor *jf_to_tensor(const jf_request *req, TF_DataType dtype) {
     size_t n = req->count;
-    int k = int_type(dtype);
-    size_t size = dtype == TF_FLOAT ? 4 : dtype == TF_DOUBLE ? 8 : int_types[k].size;
-    TF_Tensor *t = TF_AllocateTensor(dtype, req->dims, req->ndims, n * size);
+    TF_Tensor *t = TF_AllocateTensor(dtype, req->dims, req->ndims, n * jt_elem_size(dtype));
     void *d = TF_TensorData(t);
     for (size_t i = 0; i < n; i++) {
         double v = req->values[i];
-        switch (dtype) {
-        case TF_FLOAT: ((float *)d)[i] = (float)v; break;
-        case TF_DOUBLE: ((double *)d)[i] = v; break;
-        case TF_INT8: ((int8_t *)d)[i] = (int8_t)v; break;
-        case TF_UINT8: ((uint8_t *)d)[i] = (uint8_t)v; break;
-        case TF_INT16: ((int16_t *)d)[i] = (int16_t)v; break;
-        case TF_UINT16: ((uint16_t *)d)[i] = (uint16_t)v; break;
-        case TF_INT32: ((int32_t *)d)[i] = (int32_t)v; break;
-        case TF_UINT32: ((uint32_t *)d)[i] = (uint32_t)v; break;
-        case TF_INT64: ((int64_t *)d)[i] = (int64_t)v; break;
-        default: ((uint64_t *)d)[i] = (uint64_t)v; break;
-        }
+        if (dtype == TF_FLOAT) ((float *)d)[i] = (float)v;
+        else if (dtype == TF_DOUBLE) ((double *)d)[i] = v;
+        else jt_store_int(dtype, d, i, (long long)v);
     }
     return t;
 }

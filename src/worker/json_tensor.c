@@ -104,7 +104,7 @@ static void read_shape(const json_t *v, int64_t *dims, int *ndims) {
     }
 }
 
-static size_t elem_size(TF_DataType t) {
+size_t jt_elem_size(TF_DataType t) {
     switch (t) {
     case TF_FLOAT: case TF_INT32: case TF_UINT32: return 4;
     case TF_DOUBLE: case TF_INT64: case TF_UINT64: return 8;
@@ -174,25 +174,23 @@ wrong:
                      json_type_name(v), tfb_dtype_name(t));
 }
 
-static roma_code store_integer(const json_t *v, TF_DataType t, void *data, size_t i,
-                               roma_err *err) {
+int jt_int_range(TF_DataType t, long long *lo, long long *hi) {
     static const struct { TF_DataType t; long long lo, hi; } range[] = {
         {TF_INT8, INT8_MIN, INT8_MAX},     {TF_UINT8, 0, UINT8_MAX},
         {TF_INT16, INT16_MIN, INT16_MAX},  {TF_UINT16, 0, UINT16_MAX},
         {TF_INT32, INT32_MIN, INT32_MAX},  {TF_UINT32, 0, UINT32_MAX},
         {TF_INT64, INT64_MIN, INT64_MAX},  {TF_UINT64, 0, INT64_MAX},
     };
-    if (!json_is_integer(v))
-        return roma_fail(err, ROMA_INVALID_ARGUMENT,
-                         "JSON Value: %s is not of expected type: %s (an integer)",
-                         json_type_name(v), tfb_dtype_name(t));
-    long long x = json_integer_value(v);
     for (size_t k = 0; k < sizeof(range) / sizeof(range[0]); k++) {
         if (range[k].t != t) continue;
-        if (x < range[k].lo || x > range[k].hi)
-            return roma_fail(err, ROMA_INVALID_ARGUMENT,
-                             "JSON Value: %lld is out of range for %s", x, tfb_dtype_name(t));
+        *lo = range[k].lo;
+        *hi = range[k].hi;
+        return 1;
     }
+    return 0;
+}
+
+void jt_store_int(TF_DataType t, void *data, size_t i, long long x) {
     switch (t) {
     case TF_INT8: ((int8_t *)data)[i] = (int8_t)x; break;
     case TF_UINT8: ((uint8_t *)data)[i] = (uint8_t)x; break;
@@ -203,6 +201,20 @@ static roma_code store_integer(const json_t *v, TF_DataType t, void *data, size_
     case TF_INT64: ((int64_t *)data)[i] = (int64_t)x; break;
     default: ((uint64_t *)data)[i] = (uint64_t)x; break;
     }
+}
+
+static roma_code store_integer(const json_t *v, TF_DataType t, void *data, size_t i,
+                               roma_err *err) {
+    long long lo = 0, hi = 0;
+    if (!json_is_integer(v))
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "JSON Value: %s is not of expected type: %s (an integer)",
+                         json_type_name(v), tfb_dtype_name(t));
+    long long x = json_integer_value(v);
+    if (jt_int_range(t, &lo, &hi) && (x < lo || x > hi))
+        return roma_fail(err, ROMA_INVALID_ARGUMENT, "JSON Value: %lld is out of range for %s",
+                         x, tfb_dtype_name(t));
+    jt_store_int(t, data, i, x);
     return ROMA_OK;
 }
 
@@ -278,7 +290,7 @@ roma_code jt_values_to_tensor(const json_t *const *values, size_t n, int stacked
                               TF_DataType dtype, TF_Tensor **out, roma_err *err) {
     int64_t dims[JT_MAX_DIMS + 1];
     int ndims = 0, lead = stacked ? 1 : 0;
-    size_t esize = elem_size(dtype);
+    size_t esize = jt_elem_size(dtype);
     if (esize == 0)
         return roma_fail(err, ROMA_UNIMPLEMENTED, "tensors of type %s are not supported",
                          tfb_dtype_name(dtype));

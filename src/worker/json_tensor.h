@@ -53,6 +53,17 @@ void jt_write_tensor(roma_buf *out, const TF_Tensor *t, int as_b64);
 void jt_write_float(roma_buf *out, float v);
 void jt_write_double(roma_buf *out, double v);
 
+/* Bytes of one element of a tensor of type t (0: a type ROMA does not
+ * convert). */
+size_t jt_elem_size(TF_DataType t);
+
+/* The values an integer dtype holds (uint64 capped at INT64_MAX, as JSON
+ * integers are read as long long); 0 when t is not an integer type. */
+int jt_int_range(TF_DataType t, long long *lo, long long *hi);
+
+/* Stores x, already checked against jt_int_range, as element i of data. */
+void jt_store_int(TF_DataType t, void *data, size_t i, long long x);
+
 /* Frees tensors made by this module (string elements included); NULLs ok. */
 void jt_tensors_free(TF_Tensor **tensors, size_t n);
 
