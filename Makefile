@@ -12,7 +12,7 @@ CPPFLAGS  += -std=gnu11 -D_GNU_SOURCE -I$(TF_DIR)/include -Isrc $(shell pkg-conf
 LIBS      := $(shell pkg-config --libs libevent_pthreads jansson) -lpthread -lm -lsqlite3 -lyaml
 TF_LIBS   := -L$(TF_DIR) -l:libtensorflow_cc.so.2 -l:libtensorflow_framework.so.2 -Wl,-rpath,$(TF_DIR)
 
-LIB_SRC   := $(wildcard src/common/*.c src/tf/*.c src/worker/*.c src/control/*.c src/serve/*.c src/bench/*.c)
+LIB_SRC   := $(wildcard src/common/*.c src/tf/*.c src/worker/*.c src/control/*.c src/serve/*.c src/bench/*.c src/sim/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)

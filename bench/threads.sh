@@ -2,7 +2,8 @@
 # "Threads follow cores" benchmark (DESIGN.md §2): p50/p99 of one CNN on a
 # worker whose cgroup holds it at 0.5, 1, 1.5 and 2 cores, with TensorFlow's
 # default thread pools (sized from the host's cores) next to ROMA's policy
-# (one intra-op thread per inference, at most ceil(cores) inferences at once,
+# (one intra-op thread per inference, at most ceil(cores) inferences at once
+# on as many inter-op threads,
 # as `roma serve` runs its CPU workers), in one run.
 # Usage: bash bench/threads.sh [SECONDS] [CONNECTIONS] [MODEL]   (needs root + cgroup v1 cpu)
 set -euo pipefail
@@ -19,7 +20,8 @@ mkdir -p "$cg"; echo 100000 > "$cg/cpu.cfs_period_us"
 run() { # cores policy -> "p50_us p99_us rps"
   local cores=$1 policy=$2 port=8720 flags
   if [ "$policy" = roma ]; then
-    flags="--tensorflow_intra_op_parallelism=1 --tensorflow_inter_op_parallelism=1 --rest_api_num_threads=$(python3 -c "import math;print(math.ceil($cores))")"
+    local n; n=$(python3 -c "import math;print(math.ceil($cores))")
+    flags="--tensorflow_intra_op_parallelism=1 --tensorflow_inter_op_parallelism=$n --rest_api_num_threads=$n"
   else
     flags="--rest_api_num_threads=$(nproc)"
   fi

@@ -3,12 +3,15 @@
  *   roma serve    the control plane: dispatcher, supervisor, controller
  *   roma worker   a TensorFlow-Serving-compatible model server (one model
  *                 server process; `roma serve` starts these)
+ *   roma bench    open-loop load against any TF Serving REST endpoint
+ *   roma sim      discrete-event simulation of roma serve
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "bench/bench.h"
 #include "serve/serve.h"
+#include "sim/sim.h"
 #include "worker/worker.h"
 
 #define ROMA_VERSION "0.1.0"
@@ -23,6 +26,8 @@ static void usage(FILE *f) {
             "  worker    serve SavedModels over TensorFlow Serving's REST API\n"
             "  bench     open-loop load (constant, Poisson, step, ramp, sine, trace) against a\n"
             "            TF Serving REST endpoint; latency percentiles and SLA violations\n"
+            "  sim       discrete-event simulation of roma serve (same policies and controllers)\n"
+            "            on the nodes, GPUs and models of a scenario (roma sim -c scenario.yaml)\n"
             "  version   print the version\n\n"
             "roma <command> --help shows a command's flags.\n");
 }
@@ -35,6 +40,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "worker") == 0) return worker_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "serve") == 0) return serve_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0) return bench_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "sim") == 0) return sim_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("roma %s\n", ROMA_VERSION);
         return 0;

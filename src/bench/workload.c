@@ -1,9 +1,7 @@
 /* workload.c - see workload.h for the workload file's schema.
  *
- * libyaml loads the document tree; each mapping is then read against a
- * table of the keys it may hold (key, reader, where the value goes), so a
- * key nobody knows is an error that lists the ones that are known, and
- * every message carries file:line and the key's full path
+ * Read with common/yamlmap.h: a table of keys per mapping, so every
+ * message carries file:line and the key's full path
  * ("bench.yaml:9: models[1].ramp.to must be a number, got 'fast'"). */
 #include "workload.h"
 
@@ -16,149 +14,23 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "common/duration.h"
 #include "common/file.h"
+#include "common/yamlmap.h"
 
-typedef struct {
-    yaml_document_t *doc;
-    const char *file; /* NULL while reading a command-line flag */
-    size_t dir_len; /* file's folder: the first dir_len bytes of file */
-    roma_err *err;
-} reader;
-
-typedef roma_code (*read_fn)(reader *r, const yaml_node_t *v, const char *path, void *dst);
-
-typedef struct {
-    const char *key;
-    read_fn read;
-    size_t offset;    /* where in the object the value goes */
-    const char *need; /* NULL: optional; else required, and this says why */
-} field;
-
-static roma_code fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static roma_code fail_at(reader *r, const yaml_node_t *n, const char *fmt, ...) {
-    char what[800];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    if (!r->file) return roma_fail(r->err, ROMA_INVALID_ARGUMENT, "%s", what); /* a flag */
-    size_t line = n ? n->start_mark.line + 1 : 0;
-    return roma_fail(r->err, ROMA_INVALID_ARGUMENT, "%s:%zu: %s", r->file, line, what);
-}
-
-static yaml_node_t *node(reader *r, yaml_node_item_t id) {
-    return yaml_document_get_node(r->doc, id);
-}
-
-/* The scalar's text, or NULL for a mapping or a sequence. */
-static const char *text_of(const yaml_node_t *n) {
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-/* Reads every key of map through the table (at most 32 keys) into obj,
- * then checks that the required ones were there.  where is the map's
- * path ("models[1].ramp"; "" for the top level). */
-static roma_code read_map(reader *r, const yaml_node_t *map, const char *where,
-                          const field *fields, size_t nfields, void *obj) {
-    const char *in = *where ? where : "the workload";
-    uint32_t seen = 0;
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return fail_at(r, map, "%s must be a mapping (key: value)", in);
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        const yaml_node_t *k = node(r, p->key);
-        const char *key = text_of(k);
-        size_t i = 0;
-        while (i < nfields && !(key && strcmp(key, fields[i].key) == 0)) i++;
-        if (i == nfields) {
-            char known[256] = "";
-            for (size_t j = 0; j < nfields; j++)
-                snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
-                         j ? ", " : "", fields[j].key);
-            return fail_at(r, k, "unknown key '%s' in %s (known keys: %s)", key ? key : "?", in,
-                           known);
-        }
-        char path[160];
-        snprintf(path, sizeof(path), "%s%s%s", where, *where ? "." : "", key);
-        roma_code rc = fields[i].read(r, node(r, p->value), path, (char *)obj + fields[i].offset);
-        if (rc != ROMA_OK) return rc;
-        seen |= 1u << i;
-    }
-    for (size_t i = 0; i < nfields; i++)
-        if (fields[i].need && !(seen & (1u << i)))
-            return fail_at(r, map, "%s needs '%s'%s", in, fields[i].key, fields[i].need);
-    return ROMA_OK;
-}
-
-/* ---- scalar readers ---------------------------------------------------- */
-
-static roma_code read_text(reader *r, const yaml_node_t *v, const char *path, void *dst) {
-    const char *s = text_of(v);
-    if (!s || !*s) return fail_at(r, v, "%s must be a non-empty string", path);
-    free(*(char **)dst);
-    *(char **)dst = strdup(s);
-    return ROMA_OK;
-}
-
-/* A file name, relative to the workload file's folder unless absolute. */
-static roma_code read_path(reader *r, const yaml_node_t *v, const char *path, void *dst) {
-    roma_code rc = read_text(r, v, path, dst);
-    char **out = dst;
-    if (rc != ROMA_OK || (*out)[0] == '/' || r->dir_len == 0) return rc;
-    char *joined = NULL;
-    if (asprintf(&joined, "%.*s/%s", (int)r->dir_len, r->file, *out) < 0) abort();
-    free(*out);
-    *out = joined;
-    return ROMA_OK;
-}
-
-static roma_code read_number(reader *r, const yaml_node_t *v, const char *path, void *dst) {
-    const char *s = text_of(v);
-    char *end = NULL;
-    double x = s ? strtod(s, &end) : NAN;
-    if (!s || end == s || *end || !isfinite(x))
-        return fail_at(r, v, "%s must be a number, got '%s'", path, s ? s : "a collection");
-    *(double *)dst = x;
-    return ROMA_OK;
-}
-
-static roma_code read_seconds(reader *r, const yaml_node_t *v, const char *path, void *dst) {
-    const char *s = text_of(v);
-    double x;
-    if (!s || roma_parse_duration(s, &x) != 0 || x <= 0)
-        return fail_at(r, v, "%s must be a duration > 0 such as 2s, 500ms or 1.5, got '%s'", path,
-                       s ? s : "a collection");
-    *(double *)dst = x;
-    return ROMA_OK;
-}
-
-static roma_code read_seed(reader *r, const yaml_node_t *v, const char *path, void *dst) {
-    const char *s = text_of(v);
-    char *end = NULL;
-    errno = 0;
-    unsigned long long x = s && *s != '-' ? strtoull(s, &end, 10) : 0;
-    if (!s || *s == '-' || end == s || *end || errno)
-        return fail_at(r, v, "%s must be a whole number >= 0, got '%s'", path, s ? s : "a collection");
-    *(uint64_t *)dst = x;
-    return ROMA_OK;
-}
-
-static roma_code read_connections(reader *r, const yaml_node_t *v, const char *path, void *dst) {
-    const char *s = text_of(v);
+static roma_code read_connections(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    const char *s = ym_text(v);
     char *end = NULL;
     long x = s ? strtol(s, &end, 10) : 0;
     if (!s || end == s || *end || x < 1 || x > BENCH_MAX_CONNECTIONS)
-        return fail_at(r, v, "%s must be a whole number from 1 to %d, got '%s'", path,
+        return ym_fail(r, v, "%s must be a whole number from 1 to %d, got '%s'", path,
                        BENCH_MAX_CONNECTIONS, s ? s : "a collection");
     *(int *)dst = (int)x;
     return ROMA_OK;
 }
 
-static roma_code read_arrivals(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+static roma_code read_arrivals(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
     roma_err e;
-    if (bench_arrivals_parse(text_of(v), dst, &e) != ROMA_OK) return fail_at(r, v, "%s: %s", path, e.msg);
+    if (bench_arrivals_parse(ym_text(v), dst, &e) != ROMA_OK) return ym_fail(r, v, "%s: %s", path, e.msg);
     return ROMA_OK;
 }
 
@@ -169,10 +41,10 @@ static const char *load_key(bench_profile_kind k) {
 }
 
 /* A model has one load; the second one given is an error naming both. */
-static roma_code claim_load(reader *r, const yaml_node_t *v, const char *path, bench_model *m,
+static roma_code claim_load(ym_reader *r, const yaml_node_t *v, const char *path, bench_model *m,
                             bench_profile_kind kind) {
     if (m->has_load)
-        return fail_at(r, v, "%s: a model takes one load (rate, step, ramp or sine), and '%s' "
+        return ym_fail(r, v, "%s: a model takes one load (rate, step, ramp or sine), and '%s' "
                        "is given too", path, load_key(m->profile.kind));
     m->has_load = 1;
     m->profile.kind = kind;
@@ -180,60 +52,60 @@ static roma_code claim_load(reader *r, const yaml_node_t *v, const char *path, b
     return ROMA_OK;
 }
 
-static roma_code read_rate(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+static roma_code read_rate(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
     bench_model *m = dst;
     roma_code rc = claim_load(r, v, path, m, BENCH_PROFILE_CONSTANT);
-    return rc != ROMA_OK ? rc : read_number(r, v, path, &m->profile.rate);
+    return rc != ROMA_OK ? rc : ym_read_number(r, v, path, &m->profile.rate);
 }
 
 /* A load given as a mapping of its parameters. */
-static roma_code read_load_map(reader *r, const yaml_node_t *v, const char *path, bench_model *m,
-                               bench_profile_kind kind, const field *fields, size_t nfields) {
+static roma_code read_load_map(ym_reader *r, const yaml_node_t *v, const char *path, bench_model *m,
+                               bench_profile_kind kind, const ym_field *fields, size_t nfields) {
     roma_code rc = claim_load(r, v, path, m, kind);
-    return rc != ROMA_OK ? rc : read_map(r, v, path, fields, nfields, &m->profile);
+    return rc != ROMA_OK ? rc : ym_read_map(r, v, path, fields, nfields, &m->profile);
 }
 
-static roma_code read_ramp(reader *r, const yaml_node_t *v, const char *path, void *dst) {
-    static const field fields[] = {
-        {"from", read_number, offsetof(bench_profile, from), " (the rate at the start)"},
-        {"to", read_number, offsetof(bench_profile, to), " (the rate at the end)"},
-        {"duration", read_seconds, offsetof(bench_profile, duration), NULL},
+static roma_code read_ramp(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    static const ym_field fields[] = {
+        {"from", ym_read_number, offsetof(bench_profile, from), " (the rate at the start)"},
+        {"to", ym_read_number, offsetof(bench_profile, to), " (the rate at the end)"},
+        {"duration", ym_read_seconds, offsetof(bench_profile, duration), NULL},
     };
     return read_load_map(r, v, path, dst, BENCH_PROFILE_RAMP, fields, 3);
 }
 
-static roma_code read_sine(reader *r, const yaml_node_t *v, const char *path, void *dst) {
-    static const field fields[] = {
-        {"mean", read_number, offsetof(bench_profile, mean), " (the average rate)"},
-        {"amplitude", read_number, offsetof(bench_profile, amplitude), " (the swing around the mean)"},
-        {"period", read_seconds, offsetof(bench_profile, period), " (the length of one cycle)"},
-        {"duration", read_seconds, offsetof(bench_profile, duration), NULL},
+static roma_code read_sine(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    static const ym_field fields[] = {
+        {"mean", ym_read_number, offsetof(bench_profile, mean), " (the average rate)"},
+        {"amplitude", ym_read_number, offsetof(bench_profile, amplitude), " (the swing around the mean)"},
+        {"period", ym_read_seconds, offsetof(bench_profile, period), " (the length of one cycle)"},
+        {"duration", ym_read_seconds, offsetof(bench_profile, duration), NULL},
     };
     return read_load_map(r, v, path, dst, BENCH_PROFILE_SINE, fields, 4);
 }
 
 /* One step: {rate: R, duration: D} or the pair [R, D]. */
-static roma_code read_one_step(reader *r, const yaml_node_t *v, const char *path, bench_step *s) {
-    static const field fields[] = {
-        {"rate", read_number, offsetof(bench_step, rate), ""},
-        {"duration", read_seconds, offsetof(bench_step, duration), ""},
+static roma_code read_one_step(ym_reader *r, const yaml_node_t *v, const char *path, bench_step *s) {
+    static const ym_field fields[] = {
+        {"rate", ym_read_number, offsetof(bench_step, rate), ""},
+        {"duration", ym_read_seconds, offsetof(bench_step, duration), ""},
     };
     if (v && v->type == YAML_SEQUENCE_NODE) {
         yaml_node_item_t *it = v->data.sequence.items.start;
         if (v->data.sequence.items.top - it != 2)
-            return fail_at(r, v, "%s must be a pair [rate, duration] or {rate: R, duration: D}", path);
-        roma_code rc = read_number(r, node(r, it[0]), path, &s->rate);
-        return rc != ROMA_OK ? rc : read_seconds(r, node(r, it[1]), path, &s->duration);
+            return ym_fail(r, v, "%s must be a pair [rate, duration] or {rate: R, duration: D}", path);
+        roma_code rc = ym_read_number(r, ym_node(r, it[0]), path, &s->rate);
+        return rc != ROMA_OK ? rc : ym_read_seconds(r, ym_node(r, it[1]), path, &s->duration);
     }
-    return read_map(r, v, path, fields, 2, s);
+    return ym_read_map(r, v, path, fields, 2, s);
 }
 
-static roma_code read_step(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+static roma_code read_step(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
     bench_model *m = dst;
     roma_code rc = claim_load(r, v, path, m, BENCH_PROFILE_STEP);
     if (rc != ROMA_OK) return rc;
     if (!v || v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
-        return fail_at(r, v, "%s must be a non-empty list of steps, e.g. "
+        return ym_fail(r, v, "%s must be a non-empty list of steps, e.g. "
                        "[{rate: 10, duration: 5s}, {rate: 50, duration: 10s}]", path);
     size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
     m->profile.steps = calloc(n, sizeof(bench_step));
@@ -241,7 +113,7 @@ static roma_code read_step(reader *r, const yaml_node_t *v, const char *path, vo
     for (size_t i = 0; i < n; i++) {
         char item[192];
         snprintf(item, sizeof(item), "%s[%zu]", path, i);
-        rc = read_one_step(r, node(r, v->data.sequence.items.start[i]), item, &m->profile.steps[i]);
+        rc = read_one_step(r, ym_node(r, v->data.sequence.items.start[i]), item, &m->profile.steps[i]);
         if (rc != ROMA_OK) return rc;
         m->profile.nsteps = i + 1;
     }
@@ -267,11 +139,10 @@ static int good_model_name(const char *s) {
 }
 
 /* A model's keys; the first five are flags too (name as --model). */
-static const field model_fields[] = {
-    {"name", read_text, offsetof(bench_model, name), " (the model's name on the server)"},
-    {"payload", read_path, offsetof(bench_model, payload_path),
-     " (a file holding a TF Serving request body)"},
-    {"sla", read_seconds, offsetof(bench_model, sla), " (the response-time constraint, e.g. 100ms)"},
+static const ym_field model_fields[] = {
+    {"name", ym_read_text, offsetof(bench_model, name), " (the model's name on the server)"},
+    {"payload", ym_read_path, offsetof(bench_model, payload_path), NULL}, /* finish checks it */
+    {"sla", ym_read_seconds, offsetof(bench_model, sla), " (the response-time constraint, e.g. 100ms)"},
     {"arrivals", read_arrivals, offsetof(bench_model, arrivals), NULL},
     {"rate", read_rate, 0, NULL},
     {"step", read_step, 0, NULL},
@@ -280,26 +151,26 @@ static const field model_fields[] = {
 };
 #define MODEL_FIELDS (sizeof(model_fields) / sizeof(model_fields[0]))
 
-static roma_code read_model(reader *r, const yaml_node_t *v, const char *path, bench_workload *w) {
+static roma_code read_model(ym_reader *r, const yaml_node_t *v, const char *path, bench_workload *w) {
     bench_model *m = grow_models(w);
-    roma_code rc = read_map(r, v, path, model_fields, MODEL_FIELDS, m);
+    roma_code rc = ym_read_map(r, v, path, model_fields, MODEL_FIELDS, m);
     if (rc != ROMA_OK) return rc;
     if (!good_model_name(m->name))
-        return fail_at(r, v, "%s.name '%s' may hold only letters, digits, '.', '_' and '-'", path, m->name);
+        return ym_fail(r, v, "%s.name '%s' may hold only letters, digits, '.', '_' and '-'", path, m->name);
     for (size_t i = 0; i + 1 < w->nmodels; i++)
         if (strcmp(w->models[i].name, m->name) == 0)
-            return fail_at(r, v, "%s.name: model '%s' is listed twice", path, m->name);
+            return ym_fail(r, v, "%s.name: model '%s' is listed twice", path, m->name);
     return ROMA_OK;
 }
 
-static roma_code read_models(reader *r, const yaml_node_t *v, const char *path, void *dst) {
+static roma_code read_models(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
     if (!v || v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start)
-        return fail_at(r, v, "%s must be a non-empty list of models (- name: ..., payload: ..., sla: ...)",
+        return ym_fail(r, v, "%s must be a non-empty list of models (- name: ..., payload: ..., sla: ...)",
                        path);
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
         char item[64];
         snprintf(item, sizeof(item), "%s[%zu]", path, (size_t)(it - v->data.sequence.items.start));
-        roma_code rc = read_model(r, node(r, *it), item, dst);
+        roma_code rc = read_model(r, ym_node(r, *it), item, dst);
         if (rc != ROMA_OK) return rc;
     }
     return ROMA_OK;
@@ -317,38 +188,25 @@ void bench_workload_init(bench_workload *w) {
 }
 
 /* The top level of the file; all but models are flags too. */
-static const field run_fields[] = {
-    {"target", read_text, offsetof(bench_workload, target), NULL},
-    {"duration", read_seconds, offsetof(bench_workload, duration), NULL},
-    {"seed", read_seed, offsetof(bench_workload, seed), NULL},
-    {"window", read_seconds, offsetof(bench_workload, window), NULL},
+static const ym_field run_fields[] = {
+    {"target", ym_read_text, offsetof(bench_workload, target), NULL},
+    {"duration", ym_read_seconds, offsetof(bench_workload, duration), NULL},
+    {"seed", ym_read_seed, offsetof(bench_workload, seed), NULL},
+    {"window", ym_read_seconds, offsetof(bench_workload, window), NULL},
     {"connections", read_connections, offsetof(bench_workload, connections), NULL},
-    {"timeout", read_seconds, offsetof(bench_workload, timeout), NULL},
-    {"trace", read_path, offsetof(bench_workload, trace_path), NULL},
+    {"timeout", ym_read_seconds, offsetof(bench_workload, timeout), NULL},
+    {"trace", ym_read_path, offsetof(bench_workload, trace_path), NULL},
     {"models", read_models, 0, " (a list of - name: ..., payload: ..., sla: ...)"},
 };
 #define RUN_FIELDS (sizeof(run_fields) / sizeof(run_fields[0]))
 
+static roma_code read_run(ym_reader *r, const yaml_node_t *root, void *w) {
+    return ym_read_map(r, root, "", run_fields, RUN_FIELDS, w);
+}
+
 roma_code bench_workload_parse(const char *text, size_t len, const char *file, bench_workload *w,
                                roma_err *err) {
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    const char *slash = strrchr(file, '/');
-    reader r = {&doc, file, slash ? (size_t)(slash - file) : 0, err};
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        roma_code rc = roma_fail(err, ROMA_INVALID_ARGUMENT, "%s:%zu: not valid YAML: %s", file,
-                                 parser.problem_mark.line + 1, parser.problem ? parser.problem : "?");
-        yaml_parser_delete(&parser);
-        return rc;
-    }
-    const yaml_node_t *root = yaml_document_get_root_node(&doc);
-    roma_code rc = root ? read_map(&r, root, "", run_fields, RUN_FIELDS, w)
-                        : roma_fail(err, ROMA_INVALID_ARGUMENT, "%s: the workload file is empty", file);
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    return rc;
+    return ym_parse(text, len, file, "the workload", read_run, w, err);
 }
 
 /* ---- flags ---------------------------------------------------------------- */
@@ -360,7 +218,7 @@ roma_code bench_workload_set_flag(bench_workload *w, const char *flag, const cha
     n.type = YAML_SCALAR_NODE;
     n.data.scalar.value = (yaml_char_t *)value;
     n.data.scalar.length = strlen(value);
-    reader r = {NULL, NULL, 0, err};
+    ym_reader r = {NULL, NULL, 0, "the workload", err};
     char path[64];
     snprintf(path, sizeof(path), "--%s", flag);
     for (size_t i = 0; i + 1 < RUN_FIELDS; i++) /* not models */
@@ -376,7 +234,8 @@ roma_code bench_workload_set_flag(bench_workload *w, const char *flag, const cha
 
 /* ---- after flags: defaults and checks ----------------------------------- */
 
-static roma_code finish_model(const bench_workload *w, bench_model *m, roma_err *err) {
+static roma_code finish_model(const bench_workload *w, bench_model *m, int need_payload,
+                              roma_err *err) {
     if (!m->name || !good_model_name(m->name))
         return roma_fail(err, ROMA_INVALID_ARGUMENT,
                          "model name '%s': give --model NAME, the model's name on the server "
@@ -384,7 +243,7 @@ static roma_code finish_model(const bench_workload *w, bench_model *m, roma_err 
     if (isnan(m->sla))
         return roma_fail(err, ROMA_INVALID_ARGUMENT,
                          "model '%s' has no SLA: give sla (or --sla SECONDS)", m->name);
-    if (!m->payload_path)
+    if (need_payload && !m->payload_path)
         return roma_fail(err, ROMA_INVALID_ARGUMENT,
                          "model '%s' has no payload: give payload (or --payload FILE)", m->name);
     if (!m->has_load && !w->trace_path)
@@ -405,6 +264,17 @@ static roma_code finish_model(const bench_workload *w, bench_model *m, roma_err 
     return ROMA_OK;
 }
 
+static roma_code finish_models(bench_workload *w, int need_payload, roma_err *err) {
+    if (w->nmodels == 0)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "no model: give --model NAME (or models: in a workload file)");
+    for (size_t i = 0; i < w->nmodels; i++) {
+        roma_code rc = finish_model(w, &w->models[i], need_payload, err);
+        if (rc != ROMA_OK) return rc;
+    }
+    return ROMA_OK;
+}
+
 roma_code bench_workload_finish(bench_workload *w, roma_err *err) {
     if (!w->target)
         return roma_fail(err, ROMA_INVALID_ARGUMENT,
@@ -414,14 +284,11 @@ roma_code bench_workload_finish(bench_workload *w, roma_err *err) {
         return roma_fail(err, ROMA_INVALID_ARGUMENT,
                          "target '%s' must be an http:// URL such as http://127.0.0.1:8501",
                          w->target);
-    if (w->nmodels == 0)
-        return roma_fail(err, ROMA_INVALID_ARGUMENT,
-                         "no model: give --model NAME (or models: in a workload file)");
-    for (size_t i = 0; i < w->nmodels; i++) {
-        roma_code rc = finish_model(w, &w->models[i], err);
-        if (rc != ROMA_OK) return rc;
-    }
-    return ROMA_OK;
+    return finish_models(w, 1, err);
+}
+
+roma_code bench_workload_finish_load(bench_workload *w, roma_err *err) {
+    return finish_models(w, 0, err);
 }
 
 roma_code bench_read_file(const char *path, const char *what, char **text, size_t *len,

@@ -92,6 +92,11 @@ roma_code bench_workload_set_flag(bench_workload *w, const char *flag, const cha
  * model has an SLA, a payload, and load or a trace. */
 roma_code bench_workload_finish(bench_workload *w, roma_err *err);
 
+/* The same for a workload that is simulated, not sent (`roma sim`): only
+ * what the schedule needs (models, SLAs, loads); target and payloads may
+ * be absent and are ignored. */
+roma_code bench_workload_finish_load(bench_workload *w, roma_err *err);
+
 /* Reads every model's payload file into body and checks it is JSON. */
 roma_code bench_workload_read_payloads(bench_workload *w, roma_err *err);
 

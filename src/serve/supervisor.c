@@ -7,8 +7,11 @@
  * restarted after a back-off that doubles from 0.25 s up to 8 s
  * (RESTARTING); after 8 starts in a row that never became ready it is left
  * FAILED and its requests are answered 503.  Threads follow cores: CPU
- * workers run one intra-op thread per TF_SessionRun and the dispatcher
- * never sends more requests at once than the allocation can feed.
+ * workers run one intra-op thread per TF_SessionRun, as many inter-op
+ * threads as runs may go at once (one inter-op thread would serialise
+ * concurrent runs: 49 vs 70 req/s for resnet at 2 cores, bench/threads.sh),
+ * and the dispatcher never sends more requests at once than the allocation
+ * can feed.
  */
 #include "serve.h"
 
@@ -88,7 +91,7 @@ static void build_args(const serve_worker *w, worker_args *a) {
     }
     add_arg(a, "--device=cpu");
     add_arg(a, "--tensorflow_intra_op_parallelism=1");
-    add_arg(a, "--tensorflow_inter_op_parallelism=1");
+    add_arg(a, "--tensorflow_inter_op_parallelism=%d", w->max_threads);
     add_arg(a, "--model_name=%s", w->models[0]->cfg->name);
     add_arg(a, "--model_base_path=%s", w->models[0]->cfg->base_path);
 }

@@ -156,7 +156,6 @@ static void test_invalid_files(void **state) {
         {"no sla", "models:\n  - {name: m, payload: p, rate: 1}\n",
          ":2: models[0] needs 'sla' (the response-time constraint"},
         {"no name", "models:\n  - {payload: p, sla: 1, rate: 1}\n", "models[0] needs 'name'"},
-        {"no payload", "models:\n  - {name: m, sla: 1, rate: 1}\n", "models[0] needs 'payload'"},
         {"bad name", "models:\n  - {name: 'a b', payload: p, sla: 1}\n",
          "models[0].name 'a b' may hold only letters"},
         {"twice", "models:\n  - {name: m, payload: p, sla: 1}\n  - {name: m, payload: p, sla: 1}\n",
@@ -216,6 +215,8 @@ static void test_finish(void **state) {
         {"no load", "target: http://h\nmodels: [{name: m, payload: p, sla: 1}]\n",
          "model 'm' has no load: give rate, step, ramp or sine"},
         {"trace gives load", "target: http://h\ntrace: t.csv\nmodels: [{name: m, payload: p, sla: 1}]\n"},
+        {"no payload", "target: http://h\nduration: 5\nmodels: [{name: m, sla: 1, rate: 1}]\n",
+         "model 'm' has no payload: give payload"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         bench_workload w;
@@ -226,6 +227,20 @@ static void test_finish(void **state) {
         if (cases[i].msg) check_contains(cases[i].name, err.msg, cases[i].msg);
         bench_workload_free(&w);
     }
+}
+
+/* roma sim plans a workload without sending it: no target, no payload. */
+static void test_finish_load(void **state) {
+    (void)state;
+    bench_workload w;
+    roma_err err = {""};
+    assert_int_equal(parse("duration: 5\nmodels: [{name: m, sla: 1, rate: 1}]\n", &w, &err), ROMA_OK);
+    assert_int_equal(bench_workload_finish_load(&w, &err), ROMA_OK);
+    bench_workload_free(&w);
+    assert_int_equal(parse("duration: 5\nmodels: [{name: m, sla: 1}]\n", &w, &err), ROMA_OK);
+    assert_int_equal(bench_workload_finish_load(&w, &err), ROMA_INVALID_ARGUMENT);
+    check_contains("no load", err.msg, "model 'm' has no load");
+    bench_workload_free(&w);
 }
 
 /* ---- flags ------------------------------------------------------------------- */
@@ -401,6 +416,7 @@ int main(void) {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_invalid_files),
         cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_finish_load),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_payloads),

@@ -1,0 +1,391 @@
+/* engine.c - see engine.h.
+ *
+ * The state is small: per model a FIFO of waiting requests (send indexes
+ * into the plan) and the controller's and policy's inputs; per worker the
+ * requests it holds, the first `nrunning` of them running.  Each running
+ * request keeps its remaining work; between two events every running
+ * request of a worker progresses at the same speed, so a worker's next
+ * completion time only changes when what it runs or its cores change, and
+ * is cached.  Finding the next event is a scan over the workers: O(workers)
+ * an event, fine for the tens of workers a scenario has.
+ */
+#include "engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIM_MAX_HELD 64 /* as roma serve's SERVE_MAX_SLOTS */
+
+typedef struct {
+    size_t send;  /* index into the plan's sends */
+    double work;  /* what is left: one-core seconds on CPU, seconds on GPU */
+} sim_job;
+
+typedef struct {
+    size_t *items; /* ring of send indexes */
+    size_t head, len, cap;
+    double sum_arrival; /* for the roma heuristic's estimate */
+} sim_fifo;
+
+typedef struct {
+    int gpu;          /* -1: the CPU worker of `model`; else a GPU index */
+    size_t node, model;
+    size_t *models;   /* GPU: the models placed on it (owned) */
+    size_t nmodels;
+    double cores;     /* CPU: the allocation */
+    int runs, slots;  /* most requests running; most held */
+    sim_job held[SIM_MAX_HELD];
+    size_t nheld, nrunning;
+    double next_done; /* time of the next completion; INFINITY: none */
+} sim_worker;
+
+typedef struct {
+    sim_fifo queue;
+    roma_rt_ring recent;
+    double win_rt_sum; /* the window's CPU-served response times */
+    size_t win_count;
+    roma_ctl_model ctl;
+    sim_worker *cpu, *gpu; /* NULL when the run gives it none */
+} sim_model_state;
+
+typedef struct {
+    const sim_scenario *s;
+    const sim_run_spec *spec;
+    const bench_workload *w;
+    const bench_send *sends;
+    size_t nsends;
+    sim_model_state *m; /* per scenario model */
+    sim_worker *workers;
+    size_t nworkers;
+    size_t *model_of;   /* workload model index -> scenario model index */
+    double *cpu_work, *gpu_work; /* per send: drawn service work */
+    roma_policy policy;
+    double now, last_integral;
+    size_t done, inflight;
+    sim_result *out;
+} sim;
+
+/* ---- numbers ------------------------------------------------------------- */
+
+double sim_cpu_speed(double share, double p) {
+    if (share <= 1) return share;
+    return 1 / ((1 - p) + p / share);
+}
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1): never 0, so log() below is finite. */
+static double uniform(uint64_t *rng) {
+    return ((double)(splitmix64(rng) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+double sim_noise(uint64_t *rng, sim_noise_kind dist, double cv) {
+    double u1 = uniform(rng), u2 = uniform(rng);
+    if (dist == SIM_NOISE_EXPONENTIAL) return -log(u1);
+    if (cv <= 0) return 1;
+    double var = log1p(cv * cv); /* lognormal: E = 1, CV = cv */
+    double z = sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+    return exp(-var / 2 + sqrt(var) * z);
+}
+
+/* ---- queues -------------------------------------------------------------- */
+
+static void fifo_push(sim_fifo *q, size_t send, double arrival) {
+    if (q->len == q->cap) {
+        size_t cap = q->cap ? 2 * q->cap : 64, *items = malloc(cap * sizeof(*items));
+        if (!items) abort();
+        for (size_t i = 0; i < q->len; i++) items[i] = q->items[(q->head + i) % q->cap];
+        free(q->items);
+        q->items = items, q->cap = cap, q->head = 0;
+    }
+    q->items[(q->head + q->len++) % q->cap] = send;
+    q->sum_arrival += arrival;
+}
+
+static size_t fifo_pop(sim_fifo *q, double arrival_of_head) {
+    size_t send = q->items[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    q->sum_arrival = q->len ? q->sum_arrival - arrival_of_head : 0; /* 0: no drift when empty */
+    return send;
+}
+
+/* ---- workers -------------------------------------------------------------- */
+
+static double worker_speed(const sim *x, const sim_worker *w) {
+    if (w->gpu >= 0 || w->nrunning == 0) return 1;
+    return sim_cpu_speed(w->cores / (double)w->nrunning, x->s->models[w->model].cpu.parallel);
+}
+
+/* Recomputes the cached completion time after what w runs changed. */
+static void worker_schedule(sim *x, sim_worker *w) {
+    double least = INFINITY, speed = worker_speed(x, w);
+    for (size_t i = 0; i < w->nrunning; i++)
+        if (w->held[i].work < least) least = w->held[i].work;
+    w->next_done = w->nrunning && speed > 0 ? x->now + fmax(least, 0) / speed : INFINITY;
+}
+
+/* Starts held requests while fewer than `runs` run. */
+static void worker_start(sim *x, sim_worker *w) {
+    while (w->nrunning < w->nheld && (int)w->nrunning < w->runs) w->nrunning++;
+    worker_schedule(x, w);
+}
+
+static void worker_take(sim *x, sim_worker *w, size_t send) {
+    int gpu = w->gpu >= 0;
+    w->held[w->nheld++] = (sim_job){send, gpu ? x->gpu_work[send] : x->cpu_work[send]};
+    if (gpu) x->out->gpu_busy += x->gpu_work[send];
+    worker_start(x, w);
+}
+
+static void worker_advance(sim *x, sim_worker *w, double dt) {
+    double speed = worker_speed(x, w);
+    for (size_t i = 0; i < w->nrunning; i++) w->held[i].work -= speed * dt;
+}
+
+static void set_cores(sim *x, sim_worker *w, double cores) {
+    int runs = (int)ceil(cores - 1e-9);
+    w->cores = cores;
+    w->runs = runs < 1 ? 1 : runs > SIM_MAX_HELD ? SIM_MAX_HELD : runs;
+    w->slots = w->runs + (int)x->s->pipeline;
+    if (w->slots > SIM_MAX_HELD) w->slots = SIM_MAX_HELD;
+    worker_start(x, w);
+}
+
+/* ---- dispatch (as src/serve/dispatch.c) ------------------------------------ */
+
+static double arrival_of(const sim *x, size_t send) { return x->sends[send].time; }
+
+static void dispatch_cpu(sim *x, sim_worker *w) {
+    sim_fifo *q = &x->m[w->model].queue;
+    while ((int)w->nheld < w->slots && q->len)
+        worker_take(x, w, fifo_pop(q, arrival_of(x, q->items[q->head])));
+}
+
+static void dispatch_gpu(sim *x, sim_worker *w) {
+    roma_policy_queue pq[SIM_MAX_MODELS];
+    while ((int)w->nheld < w->slots) {
+        for (size_t i = 0; i < w->nmodels; i++) {
+            const sim_model *cfg = &x->s->models[w->models[i]];
+            const sim_model_state *m = &x->m[w->models[i]];
+            pq[i] = (roma_policy_queue){
+                .sla = cfg->sla, .alpha = cfg->alpha, .profiled = cfg->gpu.profiled,
+                .queue_len = m->queue.len, .sum_arrival = m->queue.sum_arrival,
+                .oldest_arrival = m->queue.len ? arrival_of(x, m->queue.items[m->queue.head]) : x->now,
+                .recent_rt_mean = roma_rt_ring_mean(&m->recent)};
+        }
+        int k = roma_policy_pick(&x->policy, pq, w->nmodels, x->now);
+        if (k < 0) return;
+        sim_fifo *q = &x->m[w->models[k]].queue;
+        worker_take(x, w, fifo_pop(q, arrival_of(x, q->items[q->head])));
+    }
+}
+
+static void dispatch_worker(sim *x, sim_worker *w) {
+    if (w->gpu >= 0) dispatch_gpu(x, w);
+    else dispatch_cpu(x, w);
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static void answer(sim *x, size_t send, int status, double latency) {
+    bench_outcome *o = &x->out->outcomes[send];
+    o->lag = 0;
+    o->status = latency > x->w->timeout ? 0 : status; /* roma bench gives up */
+    o->latency = o->status ? latency : NAN;
+    x->done++;
+    if (x->now > x->out->info.elapsed) x->out->info.elapsed = x->now;
+}
+
+static void complete(sim *x, sim_worker *w) {
+    size_t at = 0;
+    for (size_t i = 1; i < w->nrunning; i++)
+        if (w->held[i].work < w->held[at].work) at = i;
+    size_t send = w->held[at].send, mi = x->model_of[x->sends[send].model];
+    memmove(&w->held[at], &w->held[at + 1], (w->nheld - at - 1) * sizeof(sim_job));
+    w->nheld--, w->nrunning--;
+    double rt = x->now - arrival_of(x, send);
+    sim_model_state *m = &x->m[mi];
+    roma_rt_ring_push(&m->recent, rt);
+    if (w->gpu < 0) m->win_rt_sum += rt, m->win_count++;
+    else x->out->on_gpu[mi]++;
+    x->inflight--;
+    answer(x, send, 200, rt);
+    worker_start(x, w);
+    dispatch_worker(x, w);
+}
+
+static void arrive(sim *x, size_t send) {
+    size_t mi = x->model_of[x->sends[send].model];
+    sim_model_state *m = &x->m[mi];
+    if (m->queue.len >= (size_t)x->s->queue_limit) {
+        answer(x, send, 429, 0);
+        return;
+    }
+    fifo_push(&m->queue, send, arrival_of(x, send));
+    if (++x->inflight > x->out->info.max_inflight) x->out->info.max_inflight = x->inflight;
+    if (m->cpu) dispatch_cpu(x, m->cpu);
+    if (m->gpu && m->queue.len) dispatch_gpu(x, m->gpu);
+}
+
+/* Adds each CPU worker's cores over the time since the last call. */
+static void integrate_cores(sim *x, double until) {
+    for (size_t i = 0; i < x->s->nmodels; i++)
+        if (x->m[i].cpu) x->out->core_seconds[i] += x->m[i].cpu->cores * (until - x->last_integral);
+    x->last_integral = until;
+}
+
+/* One control period, node by node, as control_tick in roma serve. */
+static void tick(sim *x) {
+    roma_ctl_model ctl[SIM_MAX_MODELS];
+    size_t idx[SIM_MAX_MODELS];
+    integrate_cores(x, x->now);
+    x->out->ticks++;
+    for (size_t node = 0; node < x->s->nnodes; node++) {
+        size_t n = 0;
+        for (size_t i = 0; i < x->s->nmodels; i++) {
+            sim_model_state *m = &x->m[i];
+            if (!m->cpu || m->cpu->node != node) continue;
+            m->ctl.rt_mean = m->win_count ? m->win_rt_sum / (double)m->win_count : 0;
+            m->ctl.completed = m->win_count;
+            m->win_rt_sum = 0, m->win_count = 0;
+            ctl[n] = m->ctl, idx[n++] = i;
+        }
+        if (n == 0) continue;
+        roma_ctl_update(x->spec->controller, NULL, ctl, n, x->s->nodes[node].cpus);
+        for (size_t k = 0; k < n; k++) {
+            sim_model_state *m = &x->m[idx[k]];
+            m->ctl = ctl[k];
+            if (fabs(m->cpu->cores - ctl[k].cores) > 1e-12) {
+                set_cores(x, m->cpu, ctl[k].cores);
+                dispatch_cpu(x, m->cpu);
+            }
+        }
+    }
+}
+
+/* ---- set-up ---------------------------------------------------------------- */
+
+static void add_cpu_worker(sim *x, size_t mi) {
+    const sim_model *cfg = &x->s->models[mi];
+    sim_worker *w = &x->workers[x->nworkers++];
+    w->gpu = -1, w->node = cfg->node, w->model = mi, w->next_done = INFINITY;
+    x->m[mi].cpu = w;
+    roma_ctl_model *c = &x->m[mi].ctl;
+    c->sla = cfg->sla, c->min = cfg->cores_min, c->max = cfg->cores_max;
+    c->initial = x->spec->cores_max ? cfg->cores_max : cfg->cores_initial;
+    roma_ctl_init(c);
+    set_cores(x, w, c->cores);
+}
+
+/* The GPU (node, index), created when the first model placed on it comes. */
+static void place_on_gpu(sim *x, size_t mi) {
+    const sim_model *cfg = &x->s->models[mi];
+    sim_worker *w = NULL;
+    for (size_t i = 0; i < x->nworkers && !w; i++)
+        if (x->workers[i].gpu == (int)cfg->gpu.index && x->workers[i].node == cfg->node) w = &x->workers[i];
+    if (!w) {
+        w = &x->workers[x->nworkers++];
+        w->gpu = (int)cfg->gpu.index, w->node = cfg->node, w->runs = 1, w->next_done = INFINITY;
+        w->slots = 1 + (int)x->s->pipeline;
+        w->models = calloc(x->s->nmodels, sizeof(size_t));
+        if (!w->models) abort();
+        x->out->gpus++;
+    }
+    w->models[w->nmodels++] = mi;
+    x->m[mi].gpu = w;
+}
+
+static void setup(sim *x, uint64_t seed) {
+    const sim_scenario *s = x->s;
+    x->m = calloc(s->nmodels, sizeof(*x->m));
+    x->workers = calloc(2 * s->nmodels, sizeof(*x->workers));
+    x->model_of = calloc(x->w->nmodels, sizeof(size_t));
+    x->cpu_work = malloc((x->nsends + 1) * sizeof(double));
+    x->gpu_work = malloc((x->nsends + 1) * sizeof(double));
+    if (!x->m || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work) abort();
+    for (size_t i = 0; i < s->nmodels; i++) {
+        const sim_model *cfg = &s->models[i];
+        x->model_of[cfg->workload_model] = i;
+        roma_rt_ring_init(&x->m[i].recent);
+        if (x->spec->devices != SIM_DEVICES_GPU && cfg->cores_max > 0) add_cpu_worker(x, i);
+        if (x->spec->devices != SIM_DEVICES_CPU && !isnan(cfg->gpu.index)) place_on_gpu(x, i);
+    }
+    uint64_t rng = seed;
+    for (size_t k = 0; k < x->nsends; k++) { /* in schedule order: one seed, one draw */
+        const sim_model *cfg = &s->models[x->model_of[x->sends[k].model]];
+        x->cpu_work[k] = cfg->cpu.time * sim_noise(&rng, cfg->cpu.dist, cfg->cpu.cv);
+        x->gpu_work[k] = cfg->gpu.time * sim_noise(&rng, cfg->gpu.dist, cfg->gpu.cv);
+    }
+    roma_policy_init(&x->policy, x->spec->policy, seed);
+}
+
+static void teardown(sim *x) {
+    for (size_t i = 0; i < x->s->nmodels; i++) free(x->m[i].queue.items);
+    for (size_t i = 0; i < x->nworkers; i++) free(x->workers[i].models);
+    free(x->m);
+    free(x->workers);
+    free(x->model_of);
+    free(x->cpu_work);
+    free(x->gpu_work);
+}
+
+static void alloc_result(sim_result *out, size_t nsends, size_t nmodels) {
+    memset(out, 0, sizeof(*out));
+    out->outcomes = calloc(nsends + 1, sizeof(bench_outcome));
+    out->core_seconds = calloc(nmodels, sizeof(double));
+    out->on_gpu = calloc(nmodels, sizeof(size_t));
+    if (!out->outcomes || !out->core_seconds || !out->on_gpu) abort();
+    out->info.interrupted_at = NAN;
+}
+
+/* ---- the loop -------------------------------------------------------------- */
+
+static sim_worker *next_completion(sim *x) {
+    sim_worker *first = NULL;
+    for (size_t i = 0; i < x->nworkers; i++)
+        if (!first || x->workers[i].next_done < first->next_done) first = &x->workers[i];
+    return first;
+}
+
+static void advance_to(sim *x, double t) {
+    for (size_t i = 0; i < x->nworkers; i++) worker_advance(x, &x->workers[i], t - x->now);
+    x->now = t;
+}
+
+void sim_engine_run(const sim_scenario *s, const sim_run_spec *spec, const bench_workload *w,
+                    const bench_plan *plan, uint64_t seed, sim_result *out) {
+    sim x = {.s = s, .spec = spec, .w = w, .sends = plan->schedule.sends,
+             .nsends = plan->schedule.len, .out = out};
+    alloc_result(out, x.nsends, s->nmodels);
+    setup(&x, seed);
+    size_t next = 0;
+    while (x.done < x.nsends) {
+        sim_worker *cw = next_completion(&x);
+        double td = cw ? cw->next_done : INFINITY;
+        double tt = (double)(out->ticks + 1) * s->period; /* no drift from summing */
+        double ta = next < x.nsends ? x.sends[next].time : INFINITY;
+        double t = fmin(td, fmin(tt, ta));
+        advance_to(&x, t);
+        if (td <= t) complete(&x, cw);
+        else if (tt <= t) tick(&x);
+        else arrive(&x, next++);
+    }
+    integrate_cores(&x, fmax(x.now, plan->duration));
+    out->info.sent = x.nsends;
+    out->info.last_send = x.nsends ? x.sends[x.nsends - 1].time : 0;
+    teardown(&x);
+}
+
+void sim_result_free(sim_result *r) {
+    free(r->outcomes);
+    free(r->core_seconds);
+    free(r->on_gpu);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,365 @@
+/* test_sim.c - the `roma sim` engine and scenario (src/sim/).
+ *
+ * Covers: the engine against queueing results with known answers (M/M/1
+ * and M/D/1 mean response times and the M/M/1 90th percentile within 5%;
+ * the makespan of a fixed-cores CPU worker at 2 and at 1.5 cores, which
+ * tests processor sharing; a GPU shared by two models under each policy:
+ * busy share = load, the mean response time of the pooled M/D/1, every
+ * request on the GPU); the queue limit (429s only once the queue is full);
+ * determinism (same seed, same outcomes bit for bit; another seed,
+ * others); the roma controller moving cores with the load; the speed
+ * and noise functions; and the scenario's checks with their messages.
+ */
+#include "unit.h"
+
+#include <math.h>
+
+#include "bench/workload.h"
+#include "sim/engine.h"
+#include "sim/scenario.h"
+
+typedef struct {
+    sim_scenario s;
+    bench_workload w;
+    bench_plan plan;
+} fixture;
+
+/* Parses both texts and checks them; returns the check's code and message. */
+static roma_code try_load(fixture *f, const char *scenario, const char *workload, roma_err *err) {
+    sim_scenario_init(&f->s);
+    bench_workload_init(&f->w);
+    memset(&f->plan, 0, sizeof(f->plan));
+    roma_code rc = sim_scenario_parse(scenario, strlen(scenario), "dir/scen.yaml", &f->s, err);
+    if (rc == ROMA_OK) rc = bench_workload_parse(workload, strlen(workload), "dir/load.yaml", &f->w, err);
+    if (rc == ROMA_OK) rc = bench_workload_finish_load(&f->w, err);
+    if (rc == ROMA_OK) rc = sim_scenario_check(&f->s, &f->w, err);
+    return rc;
+}
+
+static void load(fixture *f, const char *scenario, const char *workload) {
+    roma_err err;
+    if (try_load(f, scenario, workload, &err) != ROMA_OK) fail_msg("load: %s", err.msg);
+    if (bench_workload_plan(&f->w, NULL, &f->plan, &err) != ROMA_OK) fail_msg("plan: %s", err.msg);
+}
+
+static void unload(fixture *f) {
+    sim_scenario_free(&f->s);
+    bench_workload_free(&f->w);
+    bench_plan_free(&f->plan);
+}
+
+/* Mean and nearest-rank percentile p of the answered requests of workload
+ * model `model` (-1: all). */
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double latency_stat(const fixture *f, const sim_result *r, int model, double p) {
+    double *v = malloc(f->plan.schedule.len * sizeof(double)), sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < f->plan.schedule.len; i++) {
+        if (r->outcomes[i].status != 200) continue;
+        if (model >= 0 && f->plan.schedule.sends[i].model != (uint32_t)model) continue;
+        v[n++] = r->outcomes[i].latency;
+        sum += r->outcomes[i].latency;
+    }
+    qsort(v, n, sizeof(double), cmp_double);
+    double out = p < 0 ? sum / (double)n : v[(size_t)ceil(p / 100 * (double)n) - 1];
+    free(v);
+    return out;
+}
+
+#define CHECK_WITHIN(what, got, want, rel)                                                    \
+    do {                                                                                      \
+        double got_ = (got), want_ = (want);                                                  \
+        if (!(fabs(got_ - want_) <= (rel) * fabs(want_)))                                     \
+            fail_msg("%s: got %.6g, expected %.6g within %g%%", (what), got_, want_, 100 * (rel)); \
+    } while (0)
+
+/* One CPU-only model at 1 core on a 1-core node; `cpu` is its service. */
+static const char *single_queue(char *buf, size_t cap, const char *cpu) {
+    snprintf(buf, cap,
+             "workload: load.yaml\n"
+             "nodes: [{name: n, cpus: 1}]\n"
+             "models: [{name: q, node: n, cores: {min: 1, max: 1, initial: 1}, cpu: %s}]\n"
+             "runs: [{name: static, controller: static}]\n", cpu);
+    return buf;
+}
+
+static const char *poisson_70 =
+    "duration: 3000s\nseed: 7\nmodels: [{name: q, sla: 1s, arrivals: poisson, rate: 70}]\n";
+
+static void test_mm1(void **state) {
+    (void)state;
+    char scen[1024];
+    fixture f;
+    sim_result r;
+    load(&f, single_queue(scen, sizeof(scen), "{time: 10ms, dist: exponential}"), poisson_70);
+    sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &r);
+    /* rho = 0.7: E[T] = S / (1 - rho); T is exponential with rate mu - lambda. */
+    CHECK_WITHIN("M/M/1 mean response time", latency_stat(&f, &r, -1, -1), 0.01 / 0.3, 0.05);
+    CHECK_WITHIN("M/M/1 p90", latency_stat(&f, &r, -1, 90), log(10) / (100 - 70), 0.05);
+    sim_result_free(&r);
+    unload(&f);
+}
+
+static void test_md1(void **state) {
+    (void)state;
+    char scen[1024];
+    fixture f;
+    sim_result r;
+    load(&f, single_queue(scen, sizeof(scen), "{time: 10ms, cv: 0}"), poisson_70);
+    sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &r);
+    /* Pollaczek-Khinchine with constant service: W = rho S / (2 (1 - rho)). */
+    CHECK_WITHIN("M/D/1 mean response time", latency_stat(&f, &r, -1, -1),
+                 0.01 + 0.7 * 0.01 / (2 * 0.3), 0.05);
+    sim_result_free(&r);
+    unload(&f);
+}
+
+/* 4000 requests of 10 ms at once-ish (400/s for 10 s) on a worker held at
+ * `cores`: it works through them at `cores` requests' worth per 10 ms. */
+static void check_makespan(double cores) {
+    char scen[1024];
+    snprintf(scen, sizeof(scen),
+             "workload: load.yaml\n"
+             "dispatch: {queue_limit: 100000}\n"
+             "nodes: [{name: n, cpus: 2}]\n"
+             "models: [{name: q, node: n, cores: {min: %g, max: %g, initial: %g}, cpu: {time: 10ms, cv: 0}}]\n"
+             "runs: [{name: static, controller: static}]\n", cores, cores, cores);
+    fixture f;
+    sim_result r;
+    load(&f, scen, "duration: 10s\nmodels: [{name: q, sla: 1s, rate: 400}]\n");
+    sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &r);
+    char what[64];
+    snprintf(what, sizeof(what), "makespan at %g cores", cores);
+    CHECK_WITHIN(what, r.info.elapsed, 4000 * 0.01 / cores, 0.005);
+    snprintf(what, sizeof(what), "core-seconds at %g cores", cores);
+    CHECK_WITHIN(what, r.core_seconds[0], cores * r.info.elapsed, 1e-9);
+    assert_int_equal(r.on_gpu[0], 0);
+    assert_true(isnan(r.outcomes[0].lag) == 0);
+    sim_result_free(&r);
+    unload(&f);
+}
+
+static void test_fixed_cores_throughput(void **state) {
+    (void)state;
+    check_makespan(2);
+    check_makespan(1.5); /* two requests at a time, each at 0.75 core */
+    check_makespan(0.5);
+}
+
+static void test_gpu_shared_by_two_models(void **state) {
+    (void)state;
+    static const char *policies[] = {"roma", "edf", "longest-queue", "round-robin", "random"};
+    for (size_t p = 0; p < ARRAY_LEN(policies); p++) {
+        char scen[1024];
+        snprintf(scen, sizeof(scen),
+                 "workload: load.yaml\n"
+                 "nodes: [{name: n, cpus: 1, gpus: 1}]\n"
+                 "models:\n"
+                 "  - {name: a, node: n, gpu: {index: 0, time: 10ms, cv: 0}}\n"
+                 "  - {name: b, node: n, gpu: {index: 0, time: 10ms, cv: 0}}\n"
+                 "runs: [{name: g, devices: gpu, policy: %s}]\n", policies[p]);
+        fixture f;
+        sim_result r;
+        load(&f, scen, "duration: 2000s\nseed: 3\nmodels:\n"
+                       "  - {name: a, sla: 1s, arrivals: poisson, rate: 40}\n"
+                       "  - {name: b, sla: 1s, arrivals: poisson, rate: 40}\n");
+        sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &r);
+        size_t n = f.plan.schedule.len;
+        CASE_CHECK_INT(policies[p], r.on_gpu[0] + r.on_gpu[1], n);
+        CASE_CHECK_INT(policies[p], r.gpus, 1);
+        CHECK_WITHIN(policies[p], r.gpu_busy, (double)n * 0.01, 1e-9);
+        CHECK_WITHIN(policies[p], r.gpu_busy / r.info.elapsed, 0.8, 0.02);
+        /* Same-size requests, non-preemptive, work-conserving: the mean over
+         * both models is the pooled M/D/1's whatever the order. */
+        CHECK_WITHIN(policies[p], latency_stat(&f, &r, -1, -1), 0.01 + 0.8 * 0.01 / (2 * 0.2), 0.05);
+        CASE_CHECK(policies[p], r.core_seconds[0] == 0 && r.core_seconds[1] == 0);
+        sim_result_free(&r);
+        unload(&f);
+    }
+}
+
+static void test_queue_limit(void **state) {
+    (void)state;
+    fixture f;
+    sim_result r;
+    load(&f, "workload: load.yaml\ndispatch: {queue_limit: 10}\nnodes: [{name: n, cpus: 1}]\n"
+             "models: [{name: q, node: n, cores: {min: 1, max: 1, initial: 1}, cpu: {time: 10ms, cv: 0}}]\n"
+             "runs: [{name: static, controller: static}]\n",
+         "duration: 1s\nmodels: [{name: q, sla: 1s, rate: 1000}]\n");
+    sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &r);
+    size_t refused = 0, first_refused = SIZE_MAX;
+    for (size_t i = 0; i < f.plan.schedule.len; i++)
+        if (r.outcomes[i].status == 429 && refused++ == 0) first_refused = i;
+    /* Sends every 1 ms, 10 ms each: by the 15th send (t = 14 ms) one is
+     * done, the worker holds 1 running + 2 pipelined, 10 wait: refused. */
+    assert_int_equal(first_refused, 14);
+    assert_true(refused > 800);
+    sim_result_free(&r);
+    unload(&f);
+}
+
+static const char *two_models =
+    "workload: load.yaml\nnodes: [{name: n, cpus: 2, gpus: 1}]\n"
+    "models:\n"
+    "  - {name: a, node: n, cores: {min: 0.2, max: 2, initial: 0.5}, cpu: {time: 20ms, cv: 0.5}, gpu: {index: 0, time: 5ms, cv: 0.2}}\n"
+    "  - {name: b, node: n, cores: {min: 0.2, max: 2, initial: 0.5}, cpu: {time: 30ms, cv: 0.5}, gpu: {index: 0, time: 8ms, cv: 0.2}}\n"
+    "runs: [{name: roma}, {name: random, policy: random}]\n";
+
+static const char *two_loads =
+    "duration: 120s\nseed: 5\nmodels:\n"
+    "  - {name: a, sla: 100ms, arrivals: poisson, step: [[20, 40s], [120, 40s], [20, 40s]]}\n"
+    "  - {name: b, sla: 150ms, arrivals: poisson, rate: 30}\n";
+
+static void test_deterministic(void **state) {
+    (void)state;
+    fixture f;
+    load(&f, two_models, two_loads);
+    for (size_t run = 0; run < f.s.nruns; run++) {
+        sim_result r1, r2, r3;
+        sim_engine_run(&f.s, &f.s.runs[run], &f.w, &f.plan, 11, &r1);
+        sim_engine_run(&f.s, &f.s.runs[run], &f.w, &f.plan, 11, &r2);
+        sim_engine_run(&f.s, &f.s.runs[run], &f.w, &f.plan, 12, &r3);
+        size_t n = f.plan.schedule.len;
+        assert_memory_equal(r1.outcomes, r2.outcomes, n * sizeof(bench_outcome));
+        assert_memory_equal(r1.core_seconds, r2.core_seconds, 2 * sizeof(double));
+        assert_true(memcmp(r1.outcomes, r3.outcomes, n * sizeof(bench_outcome)) != 0);
+        sim_result_free(&r1);
+        sim_result_free(&r2);
+        sim_result_free(&r3);
+    }
+    unload(&f);
+}
+
+/* With the roma controller the overloaded model gets more than its initial
+ * 0.5 cores while the other stays low: core-seconds say so. */
+static void test_controller_moves_cores(void **state) {
+    (void)state;
+    fixture f;
+    load(&f, "workload: load.yaml\ncontrol: {period: 1s}\nnodes: [{name: n, cpus: 2}]\n"
+             "models:\n"
+             "  - {name: a, node: n, cores: {min: 0.2, max: 2, initial: 0.5}, cpu: {time: 20ms, cv: 0.3}}\n"
+             "  - {name: b, node: n, cores: {min: 0.2, max: 2, initial: 0.5}, cpu: {time: 20ms, cv: 0.3}}\n"
+             "runs: [{name: roma-norm, controller: roma-norm}, {name: static, controller: static}]\n",
+         "duration: 100s\nseed: 2\nmodels:\n"
+         "  - {name: a, sla: 200ms, arrivals: poisson, rate: 60}\n"
+         "  - {name: b, sla: 200ms, arrivals: poisson, rate: 5}\n");
+    sim_result ctl, fixed;
+    sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &ctl);
+    sim_engine_run(&f.s, &f.s.runs[1], &f.w, &f.plan, 1, &fixed);
+    assert_true(ctl.ticks >= 100);
+    CHECK_WITHIN("static core-seconds", fixed.core_seconds[0], 0.5 * fmax(100, fixed.info.elapsed), 1e-9);
+    /* a needs 60 * 20 ms = 1.2 cores: more than 0.5 * 100 s; b needs 0.1. */
+    assert_true(ctl.core_seconds[0] > 100);
+    assert_true(ctl.core_seconds[1] < ctl.core_seconds[0] / 2);
+    assert_true(latency_stat(&f, &ctl, 0, 50) < latency_stat(&f, &fixed, 0, 50));
+    sim_result_free(&ctl);
+    sim_result_free(&fixed);
+    unload(&f);
+}
+
+static void test_speed_and_noise(void **state) {
+    (void)state;
+    assert_true(sim_cpu_speed(0.5, 0) == 0.5);
+    assert_true(sim_cpu_speed(2, 0) == 1);
+    assert_true(sim_cpu_speed(2, 1) == 2);
+    CHECK_WITHIN("Amdahl p 0.5 at 2 cores", sim_cpu_speed(2, 0.5), 1 / 0.75, 1e-12);
+    static const double cvs[] = {0, 0.1, 0.5, 1};
+    for (size_t c = 0; c < ARRAY_LEN(cvs); c++) {
+        uint64_t rng = 42;
+        double sum = 0, sq = 0;
+        size_t n = 200000;
+        for (size_t i = 0; i < n; i++) {
+            double x = sim_noise(&rng, SIM_NOISE_LOGNORMAL, cvs[c]);
+            sum += x, sq += x * x;
+        }
+        double mean = sum / (double)n, sd = sqrt(sq / (double)n - mean * mean);
+        CHECK_WITHIN("noise mean", mean, 1, 0.01);
+        if (cvs[c] > 0) CHECK_WITHIN("noise cv", sd / mean, cvs[c], 0.03);
+        else assert_true(sd < 1e-12);
+    }
+}
+
+static void test_scenario_errors(void **state) {
+    (void)state;
+    static const char *load_ab = "duration: 10s\nmodels: [{name: a, sla: 1s, rate: 1}, {name: b, sla: 1s, rate: 1}]\n";
+    static const struct {
+        const char *name, *scenario, *want;
+    } cases[] = {
+        {"empty", "", "dir/scen.yaml: the scenario file is empty"},
+        {"unknown key", "workload: l.yaml\nnodez: []\n", "dir/scen.yaml:2: unknown key 'nodez' in the scenario"},
+        {"no workload", "nodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cpu: {time: 1ms}, cores: {max: 1}}]\nruns: [{name: r}]\n",
+         "the scenario needs 'workload'"},
+        {"bad cpus", "workload: l.yaml\nnodes: [{name: n, cpus: 0}]\n", "nodes[0].cpus must be > 0"},
+        {"bad gpus", "workload: l.yaml\nnodes: [{name: n, cpus: 1, gpus: 1.5}]\n", "nodes[0].gpus must be a whole number"},
+        {"no cpu time", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cores: {max: 1}}]\n",
+         "models[0]: cores.max is 1 but there is no cpu"},
+        {"bad cores", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cores: {min: 2, max: 1}, cpu: {time: 1ms}}]\n",
+         "models[0].cores must hold 0.01 <= min <= initial <= max"},
+        {"bad dist", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cores: {max: 1}, cpu: {time: 1ms, dist: pareto}}]\n",
+         "models[0].cpu.dist 'pareto' is not one of lognormal, exponential"},
+        {"bad controller", "workload: l.yaml\nruns: [{name: x, controller: pid}]\n", "runs[0].controller 'pid' is not one of roma"},
+        {"bad policy", "workload: l.yaml\nruns: [{name: x, policy: fifo}]\n", "runs[0].policy 'fifo' is not one of roma, edf"},
+        {"bad devices", "workload: l.yaml\nruns: [{name: x, devices: tpu}]\n", "runs[0].devices 'tpu' is not one of both, cpu, gpu"},
+        {"unknown node", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: m, cores: {max: 1}, cpu: {time: 1ms}}, {name: b, node: n, cores: {max: 1}, cpu: {time: 1ms}}]\nruns: [{name: r}]\n",
+         "model 'a': node 'm' is not in nodes"},
+        {"gpu index", "workload: l.yaml\nnodes: [{name: n, cpus: 1, gpus: 1}]\nmodels: [{name: a, node: n, gpu: {index: 1, time: 1ms}}, {name: b, node: n, gpu: {index: 0, time: 1ms}}]\nruns: [{name: r}]\n",
+         "model 'a': gpu.index 1, but node 'n' has 1 GPU(s)"},
+        {"not in workload", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: c, node: n, cores: {max: 1}, cpu: {time: 1ms}}]\nruns: [{name: r}]\n",
+         "model 'c' is not in the workload"},
+        {"not in scenario", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cores: {max: 1}, cpu: {time: 1ms}}]\nruns: [{name: r}]\n",
+         "the workload sends to model 'b', which the scenario does not have"},
+        {"mins too big", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cores: {min: 0.6, max: 1}, cpu: {time: 1ms}}, {name: b, node: n, cores: {min: 0.6, max: 1}, cpu: {time: 1ms}}]\nruns: [{name: r}]\n",
+         "node 'n': the models' cores.min add up to 1.2, more than its 1 cpus"},
+        {"gpu-only without gpu", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cores: {max: 1}, cpu: {time: 1ms}}, {name: b, node: n, cores: {max: 1}, cpu: {time: 1ms}}]\nruns: [{name: g, devices: gpu}]\n",
+         "run 'g' uses GPUs only, but model 'a' has no gpu"},
+        {"run twice", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cores: {max: 1}, cpu: {time: 1ms}}, {name: b, node: n, cores: {max: 1}, cpu: {time: 1ms}}]\nruns: [{name: r}, {name: r}]\n",
+         "run 'r' is listed twice"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        fixture f;
+        roma_err err = {{0}};
+        roma_code rc = try_load(&f, cases[i].scenario, load_ab, &err);
+        CASE_CHECK(cases[i].name, rc == ROMA_INVALID_ARGUMENT);
+        check_contains(cases[i].name, err.msg, cases[i].want);
+        unload(&f);
+    }
+}
+
+static void test_scenario_defaults(void **state) {
+    (void)state;
+    fixture f;
+    load(&f, "workload: load.yaml\nnodes: [{name: n, cpus: 2, gpus: 1}]\n"
+             "models: [{name: a, node: n, cores: {max: 1}, cpu: {time: 1ms}, gpu: {index: 0, time: 2ms}}]\n"
+             "runs: [{name: r}]\n",
+         "duration: 1s\nmodels: [{name: a, sla: 250ms, rate: 1}]\n");
+    const sim_model *m = &f.s.models[0];
+    assert_string_equal(f.s.workload_path, "dir/load.yaml");
+    assert_true(m->sla == 0.25 && m->alpha == 0.5);                 /* the workload's SLA */
+    assert_true(m->cores_min == 0.1 && m->cores_initial == 0.1);    /* roma serve's default */
+    assert_true(m->gpu.profiled == 0.002);
+    assert_true(f.s.period == 2 && f.s.queue_limit == 1000 && f.s.pipeline == 2);
+    assert_int_equal(f.s.runs[0].controller, ROMA_CTL_ROMA);
+    assert_int_equal(f.s.runs[0].policy, ROMA_POLICY_ROMA);
+    assert_int_equal(f.s.runs[0].devices, SIM_DEVICES_BOTH);
+    unload(&f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mm1),
+        cmocka_unit_test(test_md1),
+        cmocka_unit_test(test_fixed_cores_throughput),
+        cmocka_unit_test(test_gpu_shared_by_two_models),
+        cmocka_unit_test(test_queue_limit),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_controller_moves_cores),
+        cmocka_unit_test(test_speed_and_noise),
+        cmocka_unit_test(test_scenario_errors),
+        cmocka_unit_test(test_scenario_defaults),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
