@@ -61,6 +61,7 @@ typedef struct {
     size_t *model_of;   /* workload model index -> scenario model index */
     double *cpu_work, *gpu_work; /* per send: drawn service work */
     roma_policy policy;
+    double *node_share; /* per node: the share of its cores workers get (contention) */
     double now, last_integral;
     size_t done, inflight;
     sim_result *out;
@@ -120,7 +121,8 @@ static size_t fifo_pop(sim_fifo *q, double arrival_of_head) {
 
 static double worker_speed(const sim *x, const sim_worker *w) {
     if (w->gpu >= 0 || w->nrunning == 0) return 1;
-    return sim_cpu_speed(w->cores / (double)w->nrunning, x->s->models[w->model].cpu.parallel);
+    double alone = sim_cpu_speed(w->cores / (double)w->nrunning, x->s->models[w->model].cpu.parallel);
+    return alone * x->node_share[w->node];
 }
 
 /* Recomputes the cached completion time after what w runs changed. */
@@ -309,7 +311,9 @@ static void setup(sim *x, uint64_t seed) {
     x->model_of = calloc(x->w->nmodels, sizeof(size_t));
     x->cpu_work = malloc((x->nsends + 1) * sizeof(double));
     x->gpu_work = malloc((x->nsends + 1) * sizeof(double));
-    if (!x->m || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work) abort();
+    x->node_share = malloc(s->nnodes * sizeof(double));
+    if (!x->m || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work || !x->node_share) abort();
+    for (size_t i = 0; i < s->nnodes; i++) x->node_share[i] = 1;
     for (size_t i = 0; i < s->nmodels; i++) {
         const sim_model *cfg = &s->models[i];
         x->model_of[cfg->workload_model] = i;
@@ -334,6 +338,7 @@ static void teardown(sim *x) {
     free(x->model_of);
     free(x->cpu_work);
     free(x->gpu_work);
+    free(x->node_share);
 }
 
 static void alloc_result(sim_result *out, size_t nsends, size_t nmodels) {
@@ -343,6 +348,39 @@ static void alloc_result(sim_result *out, size_t nsends, size_t nmodels) {
     out->on_gpu = calloc(nmodels, sizeof(size_t));
     if (!out->outcomes || !out->core_seconds || !out->on_gpu) abort();
     out->info.interrupted_at = NAN;
+}
+
+/* ---- contention ------------------------------------------------------------ */
+
+/* CPU time per second that requests cost node `node` outside its workers:
+ * each model's overhead at the rate its load asks for now. */
+static double node_overhead(const sim *x, size_t node) {
+    double busy = 0;
+    for (size_t i = 0; i < x->s->nmodels; i++) {
+        const sim_model *cfg = &x->s->models[i];
+        const bench_model *load = &x->w->models[cfg->workload_model];
+        if (cfg->node == node && cfg->cpu.overhead > 0 && load->has_load)
+            busy += cfg->cpu.overhead * bench_profile_rate(&load->profile, x->now);
+    }
+    return busy;
+}
+
+/* After every event: each node's share (1 unless its busy workers and the
+ * overhead want more than its physical cores, then cores / demand, as CFS
+ * splits a saturated machine), and every CPU worker's completion time at
+ * its new speed. */
+static void update_contention(sim *x) {
+    for (size_t node = 0; node < x->s->nnodes; node++) {
+        double demand = node_overhead(x, node);
+        for (size_t i = 0; i < x->nworkers; i++) {
+            const sim_worker *w = &x->workers[i];
+            if (w->gpu < 0 && w->node == node) demand += fmin(w->cores, (double)w->nrunning);
+        }
+        double cores = x->s->nodes[node].cores;
+        x->node_share[node] = demand > cores ? cores / demand : 1;
+    }
+    for (size_t i = 0; i < x->nworkers; i++)
+        if (x->workers[i].gpu < 0) worker_schedule(x, &x->workers[i]);
 }
 
 /* ---- the loop -------------------------------------------------------------- */
@@ -376,6 +414,7 @@ void sim_engine_run(const sim_scenario *s, const sim_run_spec *spec, const bench
         if (td <= t) complete(&x, cw);
         else if (tt <= t) tick(&x);
         else arrive(&x, next++);
+        update_contention(&x);
     }
     integrate_cores(&x, fmax(x.now, plan->duration));
     out->info.sent = x.nsends;

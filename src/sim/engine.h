@@ -16,6 +16,9 @@
  *     of cores changes how fast every running request progresses;
  *   - a GPU runs one request at a time; whenever it can take one, the
  *     run's policy picks the queue among the models placed on it;
+ *   - where a node's busy workers and the requests' overhead outside them
+ *     want more CPU than the node has (scenario.h, "Contention"), every
+ *     worker there slows down in proportion;
  *   - every control period, node by node, the run's controller gets each
  *     CPU worker's mean response time of the window (requests served on
  *     CPU) and sets its cores, which take effect at once.

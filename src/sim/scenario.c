@@ -37,11 +37,15 @@ static roma_code read_node(ym_reader *r, const yaml_node_t *v, const char *path,
         {"name", ym_read_text, offsetof(sim_node, name), " (how models name their node)"},
         {"cpus", ym_read_number, offsetof(sim_node, cpus), " (cores ROMA may hand out)"},
         {"gpus", ym_read_number, offsetof(sim_node, gpus), NULL},
+        {"cores", ym_read_number, offsetof(sim_node, cores), NULL},
     };
     sim_node *n = dst;
-    roma_code rc = ym_read_map(r, v, path, fields, 3, n);
+    n->cores = NAN;
+    roma_code rc = ym_read_map(r, v, path, fields, 4, n);
     if (rc != ROMA_OK) return rc;
     if (!(n->cpus > 0)) return ym_fail(r, v, "%s.cpus must be > 0, got %g", path, n->cpus);
+    if (isnan(n->cores)) n->cores = n->cpus;
+    if (!(n->cores > 0)) return ym_fail(r, v, "%s.cores must be > 0, got %g", path, n->cores);
     if (n->gpus < 0 || n->gpus > SIM_MAX_GPUS || n->gpus != floor(n->gpus))
         return ym_fail(r, v, "%s.gpus must be a whole number from 0 to %d, got %g", path,
                        SIM_MAX_GPUS, n->gpus);
@@ -66,6 +70,7 @@ static roma_code read_cores(ym_reader *r, const yaml_node_t *v, const char *path
 static roma_code check_service(ym_reader *r, const yaml_node_t *v, const char *path,
                                sim_service *s) {
     if (!(s->time > 0)) return ym_fail(r, v, "%s.time must be > 0", path);
+    if (s->overhead < 0) return ym_fail(r, v, "%s.overhead must be >= 0 (seconds)", path);
     if (s->cv < 0 || s->cv > 10) return ym_fail(r, v, "%s.cv must be from 0 to 10, got %g", path, s->cv);
     if (s->dist_name && strcmp(s->dist_name, "lognormal") != 0 && strcmp(s->dist_name, "exponential") != 0)
         return ym_fail(r, v, "%s.dist '%s' is not one of lognormal, exponential", path, s->dist_name);
@@ -82,8 +87,9 @@ static roma_code read_cpu(ym_reader *r, const yaml_node_t *v, const char *path, 
         {"parallel", ym_read_number, offsetof(sim_service, parallel), NULL},
         {"cv", ym_read_number, offsetof(sim_service, cv), NULL},
         {"dist", ym_read_text, offsetof(sim_service, dist_name), NULL},
+        {"overhead", ym_read_number, offsetof(sim_service, overhead), NULL},
     };
-    roma_code rc = ym_read_map(r, v, path, fields, 4, dst);
+    roma_code rc = ym_read_map(r, v, path, fields, 5, dst);
     return rc != ROMA_OK ? rc : check_service(r, v, path, dst);
 }
 

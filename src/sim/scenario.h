@@ -10,14 +10,14 @@
  *   control: {period: 2s}   # as roma.yaml's control.period
  *   dispatch: {queue_limit: 1000, pipeline: 2}
  *   nodes:
- *     - {name: n1, cpus: 6, gpus: 1}
+ *     - {name: n1, cpus: 6, gpus: 1, cores: 6}   # cores: physical, default cpus
  *   models:
  *     - name: resnet50      # must be a model of the workload
  *       node: n1
  *       sla: 600ms          # optional: the workload's sla otherwise
  *       alpha: 0.5          # the roma GPU heuristic's margin (default 0.5)
  *       cores: {min: 0.5, max: 6, initial: 1}
- *       cpu: {time: 180ms, parallel: 0, cv: 0.1}
+ *       cpu: {time: 180ms, parallel: 0, cv: 0.1, overhead: 0}
  *       gpu: {index: 0, time: 20ms, cv: 0.05, profiled: 20ms}
  *   runs:
  *     - {name: roma, controller: roma, policy: roma}
@@ -35,6 +35,16 @@
  * noise; one request at a time per GPU.  `profiled` is what the roma
  * heuristic is told (default gpu.time).  A model without `gpu` runs on CPU
  * only; a run with devices: gpu gives CPU workers no cores.
+ *
+ * Contention: `cpus` is what ROMA hands out, `cores` what the node really
+ * has.  cpu.overhead is the CPU time one request costs on its node outside
+ * its worker (the dispatcher, the client, the network stack: for a 780 KB
+ * JSON body, milliseconds), spent at the rate its load profile asks for.
+ * Whenever the busy workers (each using min(its cores, its running
+ * requests)) and that overhead want more than `cores`, every worker of
+ * the node slows down in proportion, as CFS shares a saturated machine.
+ * With the defaults (cores = cpus, overhead 0) nothing slows: quotas add
+ * up to at most cpus.
  *
  * A run takes: name (required), controller (roma | roma-norm | rules |
  * static, default roma), policy (roma | edf | longest-queue | round-robin |
@@ -63,8 +73,9 @@
 
 typedef struct {
     char *name; /* owned */
-    double cpus;
-    double gpus; /* read as a number, checked to be a whole one */
+    double cpus;  /* cores ROMA may hand out (node.cpus of roma serve) */
+    double cores; /* physical cores; NAN until read, then cpus by default */
+    double gpus;  /* read as a number, checked to be a whole one */
 } sim_node;
 
 typedef enum { SIM_NOISE_LOGNORMAL, SIM_NOISE_EXPONENTIAL } sim_noise_kind;
@@ -72,6 +83,7 @@ typedef enum { SIM_NOISE_LOGNORMAL, SIM_NOISE_EXPONENTIAL } sim_noise_kind;
 typedef struct {
     double time;     /* seconds of work at one core (CPU) or on the GPU */
     double parallel; /* CPU: Amdahl parallel fraction above one core */
+    double overhead; /* CPU: seconds per request spent outside the worker */
     double cv;       /* coefficient of variation of the noise factor */
     char *dist_name; /* owned; NULL: lognormal */
     sim_noise_kind dist; /* exponential: cv is 1 (for queueing checks) */

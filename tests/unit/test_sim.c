@@ -3,7 +3,8 @@
  * Covers: the engine against queueing results with known answers (M/M/1
  * and M/D/1 mean response times and the M/M/1 90th percentile within 5%;
  * the makespan of a fixed-cores CPU worker at 2 and at 1.5 cores, which
- * tests processor sharing; a GPU shared by two models under each policy:
+ * tests processor sharing; contention on a node whose workers and
+ * overhead want more than its physical cores; a GPU shared by two models under each policy:
  * busy share = load, the mean response time of the pooled M/D/1, every
  * request on the GPU); the queue limit (429s only once the queue is full);
  * determinism (same seed, same outcomes bit for bit; another seed,
@@ -148,6 +149,39 @@ static void test_fixed_cores_throughput(void **state) {
     check_makespan(2);
     check_makespan(1.5); /* two requests at a time, each at 0.75 core */
     check_makespan(0.5);
+}
+
+/* Two workers held at 1 core each on a node that really has 1 core: while
+ * both are busy each runs at half speed, so 1000 + 1000 requests of 10 ms
+ * take 20 s, not 10.  With overhead outside the workers (2 ms per request at
+ * 100 req/s each: 0.4 core) the workers get 1 / 2.4 of the core instead. */
+static void check_contention(const char *overhead, double want) {
+    char scen[1024];
+    snprintf(scen, sizeof(scen),
+             "workload: load.yaml\n"
+             "dispatch: {queue_limit: 100000}\n"
+             "nodes: [{name: n, cpus: 2, cores: 1}]\n"
+             "models:\n"
+             "  - {name: a, node: n, cores: {min: 1, max: 1, initial: 1}, cpu: {time: 10ms, cv: 0%s}}\n"
+             "  - {name: b, node: n, cores: {min: 1, max: 1, initial: 1}, cpu: {time: 10ms, cv: 0%s}}\n"
+             "runs: [{name: static, controller: static}]\n", overhead, overhead);
+    fixture f;
+    sim_result r;
+    load(&f, scen, "duration: 10s\nmodels: [{name: a, sla: 1s, rate: 100}, {name: b, sla: 1s, rate: 100}]\n");
+    sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &r);
+    /* Both queues stay busy until the end, so both finish together. */
+    CHECK_WITHIN(overhead, r.info.elapsed, want, 0.01);
+    sim_result_free(&r);
+    unload(&f);
+}
+
+static void test_contention(void **state) {
+    (void)state;
+    check_contention("", 20);
+    /* for the 10 s of load: 2.4 s of demand a second on 1 core, so 10 s give
+     * 10 / 2.4 s of work per worker; the remaining 10 - 10/2.4 s of each
+     * worker's work then runs at half speed: 10 + 2 * (10 - 10 / 2.4). */
+    check_contention(", overhead: 0.002", 10 + 2 * (10 - 10 / 2.4));
 }
 
 static void test_gpu_shared_by_two_models(void **state) {
@@ -353,6 +387,7 @@ int main(void) {
         cmocka_unit_test(test_mm1),
         cmocka_unit_test(test_md1),
         cmocka_unit_test(test_fixed_cores_throughput),
+        cmocka_unit_test(test_contention),
         cmocka_unit_test(test_gpu_shared_by_two_models),
         cmocka_unit_test(test_queue_limit),
         cmocka_unit_test(test_deterministic),

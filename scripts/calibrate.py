@@ -1,0 +1,197 @@
+"""Calibration of `roma sim` against the standard experiment (issue: roma sim
+must agree with real runs).
+
+1. Profile, measured on this machine through the real path: a fresh
+   `roma serve` with every model held at 1 core (controller static), a
+   warm-up, then `roma bench` at a low constant rate (no queueing) per model.
+   cpu.time = the worker's CPU seconds (/proc utime + stime) per request;
+   cpu.cv = the coefficient of variation of the response time; cpu.overhead
+   = CPU seconds roma serve and roma bench spent per request (they share the
+   machine's cores with the workers: the scenario's node has cores = this
+   machine's).  (--profile FILE reuses one.)
+2. A scenario that mirrors scripts/experiment.py exactly (node cpus, cores
+   min/max/initial, control period, queue limit, the five runs) and replays
+   the very workload file the experiment sent (results/experiment/roma/
+   workload.yaml: same profiles, same Poisson seed).
+3. `roma sim` on it, then a side-by-side table against results/
+   experiment.json: strict violation rate (points apart, goal <= 5) and
+   core-seconds (relative, goal <= 15%) for each controller.
+
+Outputs under --out (default results/): calibration/profile.json,
+calibration/scenario.yaml, calibration/sim.json, calibration.md.
+
+Usage: .venv/bin/python scripts/calibrate.py [--profile-seconds 30] [--profile FILE]
+Run `make experiment` first (it writes results/experiment.json).
+"""
+
+import argparse
+import csv
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import experiment as ex  # noqa: E402
+
+PROFILE_RATE = 3  # req/s per model: one request at a time, no queue
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default=os.path.join(ex.ROOT, "results"))
+    p.add_argument("--profile", help="reuse this profile.json instead of measuring")
+    p.add_argument("--profile-seconds", type=float, default=30)
+    p.add_argument("--port", type=int, default=8598)
+    return p.parse_args()
+
+
+def profile_config(port, run_dir):
+    """roma.yaml with every model fixed at 1 core."""
+    lines = [f"listen: 127.0.0.1:{port}", f"node: {{cpus: {ex.NODE_CPUS}, gpus: []}}",
+             "control: {period: 1s, controller: static}", "dispatch: {queue_limit: 200}",
+             f"store: {{path: {os.path.join(run_dir, 'roma.db')}}}", "models:"]
+    for name, m in ex.MODELS.items():
+        lines += [f"  - name: {name}", f"    base_path: {os.path.join(ex.ROOT, 'models', name)}",
+                  f"    sla: {m['sla']}", "    cores: {min: 0.2, max: 1, initial: 1}"]
+    return "\n".join(lines) + "\n"
+
+
+def profile_workload(port, seconds):
+    lines = [f"target: http://127.0.0.1:{port}", f"duration: {seconds}s", "models:"]
+    for name, m in ex.MODELS.items():
+        lines += [f"  - name: {name}",
+                  f"    payload: {os.path.join(ex.ROOT, 'models', name, 'request.json')}",
+                  f"    sla: {m['sla']}s", f"    rate: {PROFILE_RATE}"]
+    return "\n".join(lines) + "\n"
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(port, serve_pid):
+    """CPU seconds so far: each model's worker, roma serve, and the finished
+    children of this process (roma bench runs)."""
+    workers = ex.get_json(f"http://127.0.0.1:{port}/roma/v1/workers")["workers"]
+    snap = {w["models"][0]: cpu_seconds(w["pid"]) for w in workers}
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    snap["outside"] = cpu_seconds(serve_pid) + kids.ru_utime + kids.ru_stime
+    return snap
+
+
+def measure_profile(args, run_dir):
+    """Per model: CPU seconds a request costs in its worker (cpu.time), the
+    spread of its response time (cv), and the CPU it costs outside the
+    worker, in roma serve and roma bench (overhead)."""
+    os.makedirs(run_dir, exist_ok=True)
+    paths = {k: os.path.join(run_dir, k) for k in ["roma.yaml", "workload.yaml", "warmup.yaml"]}
+    ex.write(paths["roma.yaml"], profile_config(args.port, run_dir))
+    ex.write(paths["workload.yaml"], profile_workload(args.port, args.profile_seconds))
+    ex.write(paths["warmup.yaml"], ex.warmup_workload(args.port))
+    proc = ex.start_serve(paths["roma.yaml"], os.path.join(run_dir, "serve.log"), args.port)
+    try:
+        ex.bench(paths["warmup.yaml"], os.path.join(run_dir, "warmup.json"))
+        before = cpu_snapshot(args.port, proc.pid)
+        ex.bench(paths["workload.yaml"], os.path.join(run_dir, "summary.json"),
+                 os.path.join(run_dir, "requests.csv"))
+        after = cpu_snapshot(args.port, proc.pid)
+    finally:
+        ex.stop_serve(proc)
+    latencies = {name: [] for name in ex.MODELS}
+    with open(os.path.join(run_dir, "requests.csv")) as f:
+        for row in csv.DictReader(f):
+            if row["status"] == "200":
+                latencies[row["model"]].append(float(row["latency"]))
+    total = sum(len(xs) for xs in latencies.values())
+    overhead = (after["outside"] - before["outside"]) / total
+    profile = {}
+    for name, xs in latencies.items():
+        mean = statistics.fmean(xs)
+        profile[name] = {"time": (after[name] - before[name]) / len(xs), "cv": statistics.pstdev(xs) / mean,
+                         "overhead": overhead, "samples": len(xs), "rt_mean": mean,
+                         "rt_p50": statistics.median(xs)}
+    return profile
+
+
+def scenario(profile, workload_path):
+    cores = os.cpu_count()
+    lines = [f"workload: {workload_path}", "seed: 1", "control: {period: 1s}",
+             "dispatch: {queue_limit: 200}",
+             f"nodes: [{{name: local, cpus: {ex.NODE_CPUS}, cores: {cores}}}]",
+             "models:"]
+    c = ex.CORES
+    for name in ex.MODELS:
+        lines += [f"  - name: {name}", "    node: local",
+                  f"    cores: {{min: {c['min']}, max: {c['max']}, initial: {c['initial']}}}",
+                  f"    cpu: {{time: {profile[name]['time']:.6f}, cv: {profile[name]['cv']:.4f}, "
+                  f"overhead: {profile[name]['overhead']:.6f}}}"]
+    lines += ["runs:"]
+    for run in ex.RUNS:
+        controller = "static" if run == "static-max" else run
+        cores = ", cores: max" if run == "static-max" else ""
+        lines += [f"  - {{name: {run}, controller: {controller}{cores}}}"]
+    return "\n".join(lines) + "\n"
+
+
+def compare(real, sim):
+    lines = ["| run | violations real | violations sim | apart (pp) | <= 5 pp | "
+             "core-seconds real | core-seconds sim | apart | <= 15% |",
+             "|---|---:|---:|---:|---|---:|---:|---:|---|"]
+    ok_all = True
+    for run in ex.RUNS:
+        if run not in real or run not in sim:
+            continue
+        vr, vs = ex.strict_violation_rate(real[run]), sim[run]["violation_rate_strict"]
+        cr, cs = real[run]["core_seconds"], sim[run]["core_seconds"]
+        dv, dc = 100 * abs(vs - vr), abs(cs - cr) / cr
+        ok_v, ok_c = dv <= 5, dc <= 0.15
+        ok_all &= ok_v and ok_c
+        lines.append(f"| {run} | {vr:.1%} | {vs:.1%} | {dv:.1f} | {'yes' if ok_v else 'NO'} | "
+                     f"{cr:.1f} | {cs:.1f} | {dc:.1%} | {'yes' if ok_c else 'NO'} |")
+    return lines, ok_all
+
+
+def main():
+    args = parse_args()
+    args.out = os.path.abspath(args.out)
+    cal_dir = os.path.join(args.out, "calibration")
+    os.makedirs(cal_dir, exist_ok=True)
+    with open(os.path.join(args.out, "experiment.json")) as f:
+        real = json.load(f)["runs"]
+    if args.profile:
+        with open(args.profile) as f:
+            profile = json.load(f)
+    else:
+        ex.snapshot_binary(args.out)
+        profile = measure_profile(args, os.path.join(cal_dir, "profile"))
+    ex.write(os.path.join(cal_dir, "profile.json"), json.dumps(profile, indent=1) + "\n")
+    workload_path = os.path.join(args.out, "experiment", "roma", "workload.yaml")
+    scen = os.path.join(cal_dir, "scenario.yaml")
+    ex.write(scen, scenario(profile, workload_path))
+    sim_out = os.path.join(cal_dir, "sim.json")
+    subprocess.run([ex.BUILT_ROMA, "sim", "-c", scen, "--out", sim_out], check=True,
+                   env=ex.child_env(), stdout=subprocess.DEVNULL)
+    with open(sim_out) as f:
+        sim = json.load(f)["runs"]
+    table, ok_all = compare(real, sim)
+    prof = ", ".join(f"{n} {p['time'] * 1e3:.1f} ms of worker CPU a request (response time "
+                     f"{p['rt_mean'] * 1e3:.1f} ms, cv {p['cv']:.2f}, {p['samples']} requests)"
+                     for n, p in profile.items())
+    prof += (f"; outside the workers (roma serve + roma bench) "
+             f"{next(iter(profile.values()))['overhead'] * 1e3:.1f} ms of CPU a request")
+    text = "\n".join(["# roma sim against the standard experiment", "",
+                      f"Profile (mean response time at 1 core, low load, through roma serve): {prof}.",
+                      "", *table, "",
+                      f"All within the goals: {'yes' if ok_all else 'NO'}.", ""])
+    ex.write(os.path.join(args.out, "calibration.md"), text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
