@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # "Threads follow cores" benchmark (DESIGN.md §2): p50/p99 of one CNN on a
 # worker whose cgroup holds it at 0.5, 1, 1.5 and 2 cores, with TensorFlow's
-# default thread pools (sized from the host's cores) next to ROMA's policy
-# (one intra-op thread per inference, at most ceil(cores) inferences at once
-# on as many inter-op threads,
-# as `roma serve` runs its CPU workers), in one run.
+# default thread pools (sized from the host's cores) next to ROMA's policy,
+# as `roma serve` runs a CPU worker whose cores.max is the whole host:
+# ceil(max) intra- and inter-op threads, pinned to ceil(cores) CPUs (the
+# quota gives the fraction), at most ceil(cores) inferences at once; in one
+# run, the two policies alternating at each point.
 # Usage: bash bench/threads.sh [SECONDS] [CONNECTIONS] [MODEL]   (needs root + cgroup v1 cpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,15 +19,18 @@ trap cleanup EXIT
 mkdir -p "$cg"; echo 100000 > "$cg/cpu.cfs_period_us"
 
 run() { # cores policy -> "p50_us p99_us rps"
-  local cores=$1 policy=$2 port=8720 flags
+  local cores=$1 policy=$2 port=8720 flags pin n max
+  max=$(nproc)
+  n=$(python3 -c "import math;print(math.ceil($cores))")
   if [ "$policy" = roma ]; then
-    local n; n=$(python3 -c "import math;print(math.ceil($cores))")
-    flags="--tensorflow_intra_op_parallelism=1 --tensorflow_inter_op_parallelism=$n --rest_api_num_threads=$n"
+    flags="--tensorflow_intra_op_parallelism=$max --tensorflow_inter_op_parallelism=$max --rest_api_num_threads=$n"
+    pin="0-$((n - 1))"
   else
-    flags="--rest_api_num_threads=$(nproc)"
+    flags="--rest_api_num_threads=$max"
+    pin="0-$((max - 1))"
   fi
   echo "$(python3 -c "print(int($cores*100000))")" > "$cg/cpu.cfs_quota_us"
-  sh -c "echo \$\$ > $cg/cgroup.procs; exec build/roma worker --rest_api_port=$port --model_name=$model --model_base_path=models/$model $flags" >"$tmp/w.log" 2>&1 &
+  sh -c "echo \$\$ > $cg/cgroup.procs; exec taskset -c $pin build/roma worker --rest_api_port=$port --model_name=$model --model_base_path=models/$model $flags" >"$tmp/w.log" 2>&1 &
   local pid=$!
   for _ in $(seq 200); do curl -sf "localhost:$port/v1/models/$model" >/dev/null && break; sleep 0.1; done
   BODY=models/$model/request.json wrk -t1 -c"$conns" -d2s -s bench/post.lua "http://127.0.0.1:$port/v1/models/$model:predict" >/dev/null

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rng.h"
+
 /* ---- names ------------------------------------------------------------- */
 
 roma_code bench_arrivals_parse(const char *name, bench_arrivals *out, roma_err *err) {
@@ -147,19 +149,9 @@ static double profile_inverse(const bench_profile *p, double y) {
 
 /* ---- building the schedule -------------------------------------------- */
 
-/* splitmix64: small, fast, and good enough for exponential draws; the
- * state is the caller's, so one seed always replays one sequence. */
-static uint64_t next_random(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* An exponential(1) draw; u is in (0, 1], so log(u) is finite. */
+/* An exponential(1) draw. */
 static double next_exponential(uint64_t *state) {
-    double u = (double)((next_random(state) >> 11) + 1) * 0x1.0p-53;
-    return -log(u);
+    return -log(roma_rng_unit(state));
 }
 
 static roma_code push(bench_schedule *s, double time, uint32_t model, roma_err *err) {

@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "common/rng.h"
+
 static const char *const policy_names[] = {
     [ROMA_POLICY_ROMA] = "roma",
     [ROMA_POLICY_EDF] = "edf",
@@ -25,21 +27,12 @@ void roma_policy_init(roma_policy *p, roma_policy_kind kind, uint64_t seed) {
     p->rng = seed;
 }
 
-/* splitmix64 (Steele, Lea, Flood 2014): one add and a mix per draw, good
- * statistical quality, and every seed, 0 included, is a valid state. */
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [0, bound), bound > 0.  Rejects the top sliver of the 64-bit
  * range that `% bound` would otherwise favour; it almost never loops. */
 static uint64_t uniform_below(uint64_t *state, uint64_t bound) {
     uint64_t reject_below = (0 - bound) % bound; /* 2^64 mod bound */
     for (;;) {
-        uint64_t x = splitmix64(state);
+        uint64_t x = roma_rng_next(state);
         if (x >= reject_below) return x % bound;
     }
 }

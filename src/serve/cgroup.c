@@ -574,10 +574,10 @@ roma_code cg_detect(cg_system *sys, roma_err *err) {
     return detect(v1, v2, false, sys, err);
 }
 
-/* ---- fallback: CPU affinity ------------------------------------------ */
+/* ---- CPU affinity ------------------------------------------------------ */
 
-/* ceil(cores) CPUs of the caller's allowed set, from an offset by pid. */
-static roma_code pick_cpus(pid_t pid, double cores, cpu_set_t *set, roma_err *err) {
+/* ceil(cores) CPUs of the caller's allowed set, from the first-th on. */
+static roma_code pick_cpus(int first, double cores, cpu_set_t *set, roma_err *err) {
     cpu_set_t pool;
     if (sched_getaffinity(0, sizeof(pool), &pool) != 0)
         return roma_fail(err, ROMA_INTERNAL, "cannot read this process's CPU affinity: %s",
@@ -587,16 +587,16 @@ static roma_code pick_cpus(pid_t pid, double cores, cpu_set_t *set, roma_err *er
         if (CPU_ISSET(c, &pool)) avail[n++] = c;
     int want = cores <= 0 || ceil(cores) >= n ? n : (int)ceil(cores);
     CPU_ZERO(set);
-    for (int i = 0; i < want; i++) CPU_SET(avail[((int)pid + i) % n], set);
+    for (int i = 0; i < want; i++) CPU_SET(avail[(first + i) % n], set);
     return ROMA_OK;
 }
 
-roma_code cg_fallback_affinity(pid_t pid, double cores, roma_err *err) {
-    if (pid <= 0 || isnan(cores))
-        return roma_fail(err, ROMA_INVALID_ARGUMENT, "affinity: bad process id %d or cores %g",
-                         (int)pid, cores);
+roma_code cg_pin_cpus(pid_t pid, double cores, int first, roma_err *err) {
+    if (pid <= 0 || isnan(cores) || first < 0)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT, "affinity: bad process id %d, cores %g or "
+                         "first CPU %d", (int)pid, cores, first);
     cpu_set_t set;
-    roma_code rc = pick_cpus(pid, cores, &set, err);
+    roma_code rc = pick_cpus(first, cores, &set, err);
     if (rc != ROMA_OK) return rc;
     char dir[64];
     snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);

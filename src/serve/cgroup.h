@@ -14,7 +14,7 @@
  * it probes each candidate (create a child, write a quota, read it back,
  * remove it) and keeps the first that works.  Where none works (not root, a
  * read-only mount, no cpu controller) the mode is CG_NONE and `reason` says
- * why; the caller must say so and fall back (cg_fallback_affinity), never
+ * why; the caller must say so and fall back (cg_pin_cpus alone), never
  * pretend a quota is in force.
  *
  * The period is always 100 ms (the kernel's and Docker's default), so the
@@ -106,14 +106,17 @@ roma_code cg_add_pid(const cg_system *sys, const char *path, pid_t pid, roma_err
  * roma-<port> parent once empty is a separate call by the caller. */
 roma_code cg_remove(const cg_system *sys, const char *path, roma_err *err);
 
-/* The nearest real substitute where cgroups are not writable: pins every
- * thread of pid (each entry of /proc/PID/task; threads created later
- * inherit it) to ceil(cores) CPUs taken from the calling process's own
- * allowed set, starting at an offset derived from pid so that several
- * workers spread out instead of all sharing the first CPU.  cores <= 0, or
- * more cores than the caller may use, means all of the caller's CPUs.
- * Coarse: it caps parallelism in whole CPUs and does not stop the worker
- * from taking all of each CPU it has, so 0.25 cores is enforced as 1. */
-roma_code cg_fallback_affinity(pid_t pid, double cores, roma_err *err);
+/* Threads follow cores (DESIGN.md section 2): pins every thread of pid
+ * (each entry of /proc/PID/task; threads created later inherit it) to
+ * ceil(cores) CPUs of the calling process's own allowed set, starting at
+ * the `first`-th of them (callers pass each worker's index, so workers
+ * spread over the CPUs instead of all sharing the first).  With a quota in
+ * force this is the integer part of the allocation and the quota the
+ * fraction: a worker's threads cannot burn its quota on all the host's
+ * CPUs at once and then sit throttled.  Where cgroups are not writable it
+ * is the nearest real substitute, coarse: it caps parallelism in whole
+ * CPUs, so 0.25 cores is enforced as 1.  cores <= 0, or more cores than
+ * the caller may use, means all of the caller's CPUs. */
+roma_code cg_pin_cpus(pid_t pid, double cores, int first, roma_err *err);
 
 #endif

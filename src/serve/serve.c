@@ -68,7 +68,7 @@ static void setup_cgroups(serve_state *s) {
     s->cgroup_parent[0] = '\0';
     if (cg_detect(&s->cg, &err) != ROMA_OK || s->cg.mode == CG_NONE) {
         roma_warn("cgroups are not writable here (%s): serving anyway; cores are approximated "
-                  "with CPU affinity and one inference thread per core (see /roma/v1/workers)",
+                  "with CPU affinity alone, in whole CPUs (see /roma/v1/workers)",
                   s->cg.mode == CG_NONE ? s->cg.reason : err.msg);
         s->cg.mode = CG_NONE;
         return;

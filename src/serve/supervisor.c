@@ -6,12 +6,14 @@
  * probed until it answers (STARTING -> READY), and when it exits it is
  * restarted after a back-off that doubles from 0.25 s up to 8 s
  * (RESTARTING); after 8 starts in a row that never became ready it is left
- * FAILED and its requests are answered 503.  Threads follow cores: CPU
- * workers run one intra-op thread per TF_SessionRun, as many inter-op
- * threads as runs may go at once (one inter-op thread would serialise
- * concurrent runs: 49 vs 70 req/s for resnet at 2 cores, bench/threads.sh),
- * and the dispatcher never sends more requests at once than the allocation
- * can feed.
+ * FAILED and its requests are answered 503.  Threads follow cores (DESIGN
+ * section 2): a CPU worker has ceil(cores.max) intra-op and inter-op
+ * threads (one inter-op thread would serialise concurrent runs: 49 vs 70
+ * req/s for resnet at 2 cores), is pinned to ceil(cores) CPUs with the
+ * quota giving the fraction, and runs at most ceil(cores) requests at once
+ * (X-Roma-Max-Runs): its threads never spread over more CPUs than the
+ * allocation can feed, so the quota is not burnt in a burst and then
+ * throttled (bench/threads.sh measures it).
  */
 #include "serve.h"
 
@@ -90,7 +92,7 @@ static void build_args(const serve_worker *w, worker_args *a) {
         return;
     }
     add_arg(a, "--device=cpu");
-    add_arg(a, "--tensorflow_intra_op_parallelism=1");
+    add_arg(a, "--tensorflow_intra_op_parallelism=%d", w->max_threads);
     add_arg(a, "--tensorflow_inter_op_parallelism=%d", w->max_threads);
     add_arg(a, "--model_name=%s", w->models[0]->cfg->name);
     add_arg(a, "--model_base_path=%s", w->models[0]->cfg->base_path);
@@ -122,7 +124,8 @@ static void spawn(serve_state *s, serve_worker *w) {
     roma_err err;
     if (w->cgroup[0] && cg_add_pid(&s->cg, w->cgroup, pid, &err) != ROMA_OK)
         roma_warn("worker %s: %s", w->name, err.msg);
-    if (!w->cgroup[0] && w->gpu < 0) cg_fallback_affinity(pid, w->cores, &err);
+    if (w->gpu < 0 && cg_pin_cpus(pid, w->cores, (int)(w - s->workers), &err) != ROMA_OK)
+        roma_warn("worker %s: %s", w->name, err.msg);
     roma_info("worker %s: started, pid %d, port %d", w->name, (int)pid, w->port);
     probe_later(w, 0.2);
 }
@@ -204,9 +207,9 @@ void supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
             roma_warn("worker %s: %s", w->name, err.msg);
             actual = w->cores;
         }
-    } else if (w->pid > 0) {
-        cg_fallback_affinity(w->pid, cores, &err);
     }
+    if (w->pid > 0 && cg_pin_cpus(w->pid, cores, (int)(w - s->workers), &err) != ROMA_OK)
+        roma_warn("worker %s: %s", w->name, err.msg);
     int before = w->active_slots;
     w->cores = actual;
     w->max_runs = cores_to_runs(actual);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rng.h"
+
 #define SIM_MAX_HELD 64 /* as roma serve's SERVE_MAX_SLOTS */
 
 typedef struct {
@@ -74,20 +76,8 @@ double sim_cpu_speed(double share, double p) {
     return 1 / ((1 - p) + p / share);
 }
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in (0, 1): never 0, so log() below is finite. */
-static double uniform(uint64_t *rng) {
-    return ((double)(splitmix64(rng) >> 11) + 0.5) / 9007199254740992.0;
-}
-
 double sim_noise(uint64_t *rng, sim_noise_kind dist, double cv) {
-    double u1 = uniform(rng), u2 = uniform(rng);
+    double u1 = roma_rng_unit(rng), u2 = roma_rng_unit(rng);
     if (dist == SIM_NOISE_EXPONENTIAL) return -log(u1);
     if (cv <= 0) return 1;
     double var = log1p(cv * cv); /* lognormal: E = 1, CV = cv */

@@ -65,7 +65,7 @@ double sim_cpu_speed(double share, double p);
 
 /* A draw of a service-time factor of mean 1: lognormal with coefficient of
  * variation cv (exactly 1 when cv is 0), or exponential; advances the
- * splitmix64 state *rng by two draws either way. */
+ * roma_rng state *rng by two draws either way. */
 double sim_noise(uint64_t *rng, sim_noise_kind dist, double cv);
 
 #endif

@@ -18,7 +18,8 @@
  *     controller, an unwritable control file, a host without cgroups;
  *   - cg_add_pid, cg_remove (moves processes to the parent, refuses groups
  *     with children and paths outside the base, idempotent);
- *   - cg_fallback_affinity on a two-thread child process;
+ *   - cg_pin_cpus on a two-thread child process (CPU count, spreading by
+ *     `first`);
  *   - cg_detect on this host (whatever it finds must be consistent), and one
  *     REAL test on the kernel's hierarchy, run only as root where cg_detect
  *     finds a writable one: create, 0.5 cores read back, a child process
@@ -627,7 +628,7 @@ static int affinity_teardown(void **state) {
     return 0;
 }
 
-static void test_fallback_affinity(void **state) {
+static void test_pin_cpus(void **state) {
     cpu_set_t all;
     assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
     int n = CPU_COUNT(&all);
@@ -655,18 +656,18 @@ static void test_fallback_affinity(void **state) {
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         roma_err err = {{0}};
-        roma_code rc = cg_fallback_affinity(worker, cases[i].cores, &err);
+        roma_code rc = cg_pin_cpus(worker, cases[i].cores, (int)i, &err);
         if (rc != ROMA_OK) fail_msg("case '%s': %s", cases[i].name, err.msg);
         check_threads(worker, cases[i].want, cases[i].name);
     }
     affinity_teardown(NULL);
 
     roma_err err = {{0}};
-    assert_int_equal(cg_fallback_affinity(0, 1, &err), ROMA_INVALID_ARGUMENT);
-    assert_int_equal(cg_fallback_affinity(getpid(), NAN, &err), ROMA_INVALID_ARGUMENT);
+    assert_int_equal(cg_pin_cpus(0, 1, 0, &err), ROMA_INVALID_ARGUMENT);
+    assert_int_equal(cg_pin_cpus(getpid(), NAN, 0, &err), ROMA_INVALID_ARGUMENT);
     /* the reaped worker's pid names no process (until reused: unlikely here) */
     err.msg[0] = '\0';
-    assert_int_equal(cg_fallback_affinity(worker, 1, &err), ROMA_NOT_FOUND);
+    assert_int_equal(cg_pin_cpus(worker, 1, 0, &err), ROMA_NOT_FOUND);
     check_contains("gone", err.msg, "no process");
 }
 
@@ -808,7 +809,7 @@ int main(void) {
         T(test_add_pid),
         T(test_remove_moves_pids_to_parent),
         T(test_remove_refuses),
-        cmocka_unit_test_teardown(test_fallback_affinity, affinity_teardown),
+        cmocka_unit_test_teardown(test_pin_cpus, affinity_teardown),
         cmocka_unit_test(test_detect_this_host),
         cmocka_unit_test_teardown(test_real_kernel, real_teardown),
     };
