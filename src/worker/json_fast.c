@@ -17,7 +17,7 @@ typedef struct {
     jf_request *req;
     size_t cap;
     int leaf_depth;                  /* depth of the numbers, -1 until seen */
-    int integers_only, big_integers; /* see jf_request */
+    int integers_only, big_integers, beyond_float; /* see jf_request */
     int64_t counted[JF_MAX_DIMS];    /* the length seen first at each depth */
 } scanner;
 
@@ -28,12 +28,17 @@ static void skip_ws(scanner *s) {
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
-static int slow_number(const char *start, size_t n, double *out) {
+/* jansson refuses a number that overflows a double ("real number
+ * overflow"), so the fast path declines it and lets jansson word the error;
+ * one that overflows only a float is refused later, for float tensors. */
+static int slow_number(scanner *s, const char *start, size_t n, double *out) {
     char tmp[64];
     if (n >= sizeof(tmp)) return 0;
     memcpy(tmp, start, n);
     tmp[n] = '\0';
     *out = strtod(tmp, NULL);
+    if (isinf(*out)) return 0;
+    if (isinf((float)*out)) s->beyond_float = 1;
     return 1;
 }
 
@@ -72,9 +77,10 @@ static int scan_number(scanner *s, double *out) {
     if (!integer || digits > 15) s->integers_only = 0;
     if (integer && (digits > 8 || m > (1u << 24))) s->big_integers = 1;
     if (digits > 19 || m > (1ULL << 53) || exp10 < -22 || exp10 > 22)
-        return slow_number(start, (size_t)(p - start), out);
+        return slow_number(s, start, (size_t)(p - start), out);
     double v = exp10 < 0 ? (double)m / pow10[-exp10] : (double)m * pow10[exp10];
-    *out = neg ? -v : v;
+    /* jansson reads "-0" as the integer 0, which becomes +0.0 */
+    *out = neg && !(integer && m == 0) ? -v : v;
     return 1;
 }
 
@@ -175,7 +181,7 @@ static int scan_body(scanner *s) {
 }
 
 int jf_parse(const char *body, size_t len, jf_request *req) {
-    scanner s = {body, body + len, req, 0, -1, 1, 0, {0}};
+    scanner s = {body, body + len, req, 0, -1, 1, 0, 0, {0}};
     memset(req, 0, sizeof(*req));
     if (body[len] != '\0') return 0; /* the contract: see json_fast.h */
     /* Every number takes at least two bytes ("1,"): room for all of them
@@ -189,6 +195,7 @@ int jf_parse(const char *body, size_t len, jf_request *req) {
     req->ndims = s.leaf_depth;
     req->integers_only = s.integers_only;
     req->big_integers = s.big_integers;
+    req->beyond_float = s.beyond_float;
     memcpy(req->dims, s.counted, sizeof(int64_t) * (size_t)req->ndims);
     return 1;
 }
@@ -201,7 +208,8 @@ void jf_free(jf_request *req) {
 
 int jf_fits(const jf_request *req, TF_DataType dtype) {
     long long lo, hi;
-    if (dtype == TF_FLOAT || dtype == TF_DOUBLE) return !req->big_integers;
+    if (dtype == TF_FLOAT) return !req->big_integers && !req->beyond_float;
+    if (dtype == TF_DOUBLE) return !req->big_integers;
     /* integers_only caps numbers at 15 digits, so every value is an exact
      * double and the comparisons below are exact. */
     if (!jt_int_range(dtype, &lo, &hi) || !req->integers_only) return 0;

@@ -31,6 +31,8 @@ typedef struct {
     int integers_only;    /* every number was written as a short integer */
     int big_integers;     /* some number written as an integer is above 2^24,
                              where floats stop being exact: general path */
+    int beyond_float;     /* some number is finite as a double but not as a
+                             float: the general path refuses it for floats */
 } jf_request;
 
 /* Returns 1 and fills *req when body has the shape above, 0 otherwise (req

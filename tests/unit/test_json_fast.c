@@ -49,6 +49,40 @@ static void test_taken_bodies_match_the_general_path(void **state) {
         {"uint8", "{\"inputs\": [0, 255, 7]}", TF_UINT8, JT_COLUMNAR},
         {"int64", "{\"instances\": [123456789012345]}", TF_INT64, JT_ROW},
         {"signature named", "{\"signature_name\": \"s\", \"instances\": [1.5]}", TF_FLOAT, JT_ROW, "s"},
+        {"negative zeros", "{\"instances\": [-0, 0, -0.0, 0.0, -0e0, -0.000]}", TF_FLOAT, JT_ROW},
+        {"negative zeros double", "{\"instances\": [-0, -0.0, -0E+3]}", TF_DOUBLE, JT_ROW},
+        {"image-like", "{\"instances\": [[[0.86,-0.733,-0.43],[0.146,-0.848,0.329]]]}", TF_FLOAT, JT_ROW},
+        {"every digit count",
+         "{\"instances\": [1, -12, 123, -1234, 12345, -123456, 1234567, -12345678, 0.1, -0.12, "
+         "0.123, -0.1234, 0.12345, -0.123456, 0.1234567, -0.12345678, 1.123456789, "
+         "-12.1234567890, 1234567.1234567, 12345678.12345678, 123456789.123456789]}",
+         TF_DOUBLE, JT_ROW},
+        {"every digit count float",
+         "{\"instances\": [1, -12, 123, -1234, 12345, -123456, 1234567, -12345678, 0.1, -0.12, "
+         "0.123, -0.1234, 0.12345, -0.123456, 0.1234567, -0.12345678, 1.123456789, "
+         "-12.1234567890, 1234567.1234567, 12345678.12345678, 123456789.123456789]}",
+         TF_FLOAT, JT_ROW},
+        {"many digits (strtod)",
+         "{\"instances\": [0.1000000000000000055511151231257827, 9007199254740993.0, "
+         "123456789012345678901234567890.5, -0.00000000000000000000000000001]}",
+         TF_DOUBLE, JT_ROW},
+        {"halfway cases (strtod)",
+         "{\"instances\": [9007199254740993.0, 2.0000000000000002220446049250313080847263336181640625, "
+         "1.00000005960464477539062500001, 16777217.0]}",
+         TF_DOUBLE, JT_ROW},
+        {"float double rounding", "{\"instances\": [1.00000005960464477539062500001, "
+         "0.1, 3.4028235e38, -3.4028234e38, 1.1754943508222875e-38]}", TF_FLOAT, JT_ROW},
+        {"exponent forms", "{\"instances\": [1E2, 1e+2, 1e-2, -1.5e22, 1.5e-22, 2e23, 5e-23, "
+         "12.5e1, 0e0, 0.0e-5]}", TF_DOUBLE, JT_ROW},
+        {"subnormals double", "{\"instances\": [4.9e-324, 2.2250738585072009e-308, "
+         "-5e-324, 1e-400]}", TF_DOUBLE, JT_ROW},
+        {"subnormals float", "{\"instances\": [1.4e-45, 1e-45, -7e-46, 1.1754942e-38, 1e-50]}",
+         TF_FLOAT, JT_ROW},
+        {"whitespace everywhere", "\n{\t\"instances\"\r:\n[ [ 1 ,\t-2.5 ] ,\n[ 3e1 , 4 ] ]\n}\n",
+         TF_FLOAT, JT_ROW},
+        {"int8 limits", "{\"instances\": [-128, 127, 0, -0]}", TF_INT8, JT_ROW},
+        {"uint16", "{\"inputs\": [[0, 65535], [1, 2]]}", TF_UINT16, JT_COLUMNAR},
+        {"int64 negative", "{\"instances\": [-123456789012345, 999999999999999]}", TF_INT64, JT_ROW},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         jf_request req;
@@ -87,6 +121,16 @@ static void test_other_bodies_are_left_to_the_general_path(void **state) {
         "{\"instances\": [1]} x",                   /* trailing text */
         "[1, 2]",                                   /* not an object */
         "{\"signature_name\": \"s\"}",              /* no tensor */
+        "{\"instances\": [1e400]}",                 /* overflows a double */
+        "{\"instances\": [-1.5e309]}",              /* overflows a double */
+        "{\"instances\": [-]}",                     /* sign alone */
+        "{\"instances\": [+1]}",                    /* plus sign */
+        "{\"instances\": [.5]}",                    /* no integer digits */
+        "{\"instances\": [1.5.5]}",                 /* two points */
+        "{\"instances\": [0x10]}",                  /* hex */
+        "{\"instances\": [1 2]}",                   /* no comma */
+        "{\"instances\": [1,]}",                    /* trailing comma */
+        "{\"instances\": [[1,2],[3,4]],}",          /* trailing comma */
     };
     for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
         jf_request req;
@@ -109,6 +153,10 @@ static void test_fits_only_exact_conversions(void **state) {
         {"numbers into string", "{\"instances\": [1]}", TF_STRING, 0},
         {"numbers into bool", "{\"instances\": [1]}", TF_BOOL, 0},
         {"small ints into float", "{\"instances\": [1, 2]}", TF_FLOAT, 1},
+        {"above FLT_MAX into float", "{\"instances\": [1e39]}", TF_FLOAT, 0},
+        {"above FLT_MAX, long form", "{\"instances\": [340282356779733661637539395458142568448.0]}", TF_FLOAT, 0},
+        {"above FLT_MAX into double", "{\"instances\": [1e39]}", TF_DOUBLE, 1},
+        {"FLT_MAX into float", "{\"instances\": [3.4028235e38]}", TF_FLOAT, 1},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         jf_request req;
