@@ -31,6 +31,25 @@ static void assert_same_tensor(const char *name, TF_Tensor *a, TF_Tensor *b) {
     CASE_CHECK(name, memcmp(TF_TensorData(a), TF_TensorData(b), TF_TensorByteSize(a)) == 0);
 }
 
+/* body is taken by the fast path and gives the general path's tensor. */
+static void check_fast_path(const char *name, const char *body, TF_DataType dtype,
+                            jt_format format, const char *signature) {
+    jf_request req;
+    jt_format want_format;
+    CASE_CHECK(name, jf_parse(body, strlen(body), dtype, &req));
+    CASE_CHECK(name, jf_fits(&req, dtype));
+    CASE_CHECK_INT(name, req.format, format);
+    if (signature) CASE_CHECK_STR(name, req.signature_name, signature);
+    else CASE_CHECK(name, req.signature_name == NULL);
+    TF_Tensor *fast = jf_to_tensor(&req, dtype);
+    TF_Tensor *general = general_tensor(body, dtype, &want_format);
+    CASE_CHECK_INT(name, req.format, want_format);
+    assert_same_tensor(name, fast, general);
+    jt_tensors_free(&fast, 1);
+    jt_tensors_free(&general, 1);
+    jf_free(&req);
+}
+
 static void test_taken_bodies_match_the_general_path(void **state) {
     static const struct {
         const char *name, *body;
@@ -85,22 +104,60 @@ static void test_taken_bodies_match_the_general_path(void **state) {
         {"int64 negative", "{\"instances\": [-123456789012345, 999999999999999]}", TF_INT64, JT_ROW},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        jf_request req;
-        jt_format want_format;
-        const char *body = cases[i].body;
-        CASE_CHECK(cases[i].name, jf_parse(body, strlen(body), &req));
-        CASE_CHECK(cases[i].name, jf_fits(&req, cases[i].dtype));
-        CASE_CHECK_INT(cases[i].name, req.format, cases[i].format);
-        if (cases[i].signature) CASE_CHECK_STR(cases[i].name, req.signature_name, cases[i].signature);
-        else CASE_CHECK(cases[i].name, req.signature_name == NULL);
-        TF_Tensor *fast = jf_to_tensor(&req, cases[i].dtype);
-        TF_Tensor *general = general_tensor(body, cases[i].dtype, &want_format);
-        CASE_CHECK_INT(cases[i].name, req.format, want_format);
-        assert_same_tensor(cases[i].name, fast, general);
-        jt_tensors_free(&fast, 1);
-        jt_tensors_free(&general, 1);
-        jf_free(&req);
+        /* Short numbers are read eight bytes at a time only where 24 bytes
+         * follow: each body as it is and with trailing spaces takes both ways. */
+        char padded[1024];
+        snprintf(padded, sizeof(padded), "%s%32s", cases[i].body, "");
+        check_fast_path(cases[i].name, cases[i].body, cases[i].dtype, cases[i].format,
+                        cases[i].signature);
+        check_fast_path(cases[i].name, padded, cases[i].dtype, cases[i].format,
+                        cases[i].signature);
     }
+}
+
+/* A deterministic stream of short numbers like an image body's, with every
+ * digit count, both signs, integers and exponents mixed in. */
+static void append_random_number(roma_buf *b, uint64_t *seed) {
+    *seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t r = *seed >> 16;
+    int ni = 1 + (int)(r % 7), nf = (int)((r >> 3) % 8), form = (int)((r >> 6) % 16);
+    if ((r >> 10) & 1) roma_buf_putc(b, '-');
+    roma_buf_putc(b, (char)('1' + (r >> 11) % 9));
+    for (int k = 1; k < ni; k++) roma_buf_putc(b, (char)('0' + (r >> (14 + 2 * k)) % 10));
+    if (ni == 1 && form == 0) b->data[b->len - 1] = '0'; /* 0.xxx */
+    if (nf > 0) {
+        roma_buf_putc(b, '.');
+        for (int k = 0; k < nf; k++) roma_buf_putc(b, (char)('0' + ((r >> (2 * k)) ^ (r >> 40)) % 10));
+    }
+    if (form == 1) roma_buf_printf(b, "e%d", (int)(r >> 44) % 30 - 15);
+}
+
+/* Float midpoints with at most 14 digits: (2^24 + odd) / 2^j and
+ * (2^25 - odd) / 2^j, at the bottom and the top of a binade, which the float
+ * path must not round from a nearby double; and their neighbours. */
+static void append_midpoints(roma_buf *b) {
+    for (int j = 2; j <= 7; j++)
+        for (int odd = -63; odd < 64; odd += 2) {
+            double mid = ((odd < 0 ? 33554432.0 : 16777216.0) + odd) / (double)(1 << j);
+            roma_buf_printf(b, "%.*f, %.*f1, -%.*f, ", j, mid, j, mid, j, mid);
+            roma_buf_printf(b, "%.*f, ", j, mid - 1.0 / (1 << j) / 2);
+        }
+}
+
+static void test_many_numbers_match_the_general_path(void **state) {
+    static const TF_DataType dtypes[] = {TF_FLOAT, TF_DOUBLE};
+    roma_buf body = ROMA_BUF_INIT;
+    uint64_t seed = 42;
+    roma_buf_puts(&body, "{\"instances\": [");
+    append_midpoints(&body);
+    for (int i = 0; i < 200000; i++) {
+        if (i) roma_buf_puts(&body, i % 3 ? "," : ", ");
+        append_random_number(&body, &seed);
+    }
+    roma_buf_puts(&body, "]}");
+    for (size_t d = 0; d < ARRAY_LEN(dtypes); d++)
+        check_fast_path(tfb_dtype_name(dtypes[d]), body.data, dtypes[d], JT_ROW, NULL);
+    roma_buf_free(&body);
 }
 
 static void test_other_bodies_are_left_to_the_general_path(void **state) {
@@ -134,7 +191,8 @@ static void test_other_bodies_are_left_to_the_general_path(void **state) {
     };
     for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
         jf_request req;
-        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), &req));
+        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), TF_FLOAT, &req));
+        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), TF_DOUBLE, &req));
     }
 }
 
@@ -160,7 +218,7 @@ static void test_fits_only_exact_conversions(void **state) {
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         jf_request req;
-        CASE_CHECK(cases[i].name, jf_parse(cases[i].body, strlen(cases[i].body), &req));
+        CASE_CHECK(cases[i].name, jf_parse(cases[i].body, strlen(cases[i].body), cases[i].dtype, &req));
         CASE_CHECK_INT(cases[i].name, jf_fits(&req, cases[i].dtype), cases[i].fits);
         jf_free(&req);
     }
@@ -170,12 +228,13 @@ static void test_body_without_trailing_nul_is_declined(void **state) {
     char body[] = "{\"instances\": [1]}XX";
     jf_request req;
     /* len excludes "XX": body[len] is 'X', not the NUL the contract needs. */
-    assert_false(jf_parse(body, strlen(body) - 2, &req));
+    assert_false(jf_parse(body, strlen(body) - 2, TF_FLOAT, &req));
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_taken_bodies_match_the_general_path),
+        cmocka_unit_test(test_many_numbers_match_the_general_path),
         cmocka_unit_test(test_other_bodies_are_left_to_the_general_path),
         cmocka_unit_test(test_fits_only_exact_conversions),
         cmocka_unit_test(test_body_without_trailing_nul_is_declined),
