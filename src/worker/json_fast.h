@@ -26,25 +26,34 @@ typedef struct {
     char *signature_name; /* owned; NULL when the body names none */
     int64_t dims[JF_MAX_DIMS];
     int ndims;
-    double *values;       /* owned; row-major */
+    double *values;       /* owned; row-major; NULL when parsed for floats */
+    float *floats;        /* owned; the same, when parsed for TF_FLOAT */
     size_t count;
     int integers_only;    /* every number was written as a short integer */
     int big_integers;     /* some number written as an integer is above 2^24,
                              where floats stop being exact: general path */
+    int beyond_float;     /* some number is finite as a double but not as a
+                             float: the general path refuses it for floats */
 } jf_request;
 
 /* Returns 1 and fills *req when body has the shape above, 0 otherwise (req
- * then holds nothing to free).  body[len] must be a readable NUL byte (the
- * worker keeps one after every body): the number scanner stops on it. */
-int jf_parse(const char *body, size_t len, jf_request *req);
+ * then holds nothing to free).  The numbers are kept as the tensor of dtype
+ * needs them: as floats for TF_FLOAT (each the float nearest the double
+ * nearest the decimal, as the general path makes it), as doubles for any
+ * other.  body[len] must be a readable NUL byte (the worker keeps one after
+ * every body): the number scanner stops on it. */
+int jf_parse(const char *body, size_t len, TF_DataType dtype, jf_request *req);
 void jf_free(jf_request *req);
 
 /* Whether the numbers can become a dtype tensor exactly as the general
  * path would make it (floats: always; integer types: written as integers,
- * in range).  When not, the general path decides (and words the error). */
+ * in range).  When not, the general path decides (and words the error).
+ * 0 also when req was parsed for another dtype (floats vs doubles). */
 int jf_fits(const jf_request *req, TF_DataType dtype);
 
-/* The numbers as a tensor of dtype; only after jf_fits said yes. */
-TF_Tensor *jf_to_tensor(const jf_request *req, TF_DataType dtype);
+/* The numbers as a tensor of dtype; only after jf_fits said yes.  For
+ * TF_FLOAT and TF_DOUBLE the tensor takes req's memory (no copy); req must
+ * still be freed with jf_free. */
+TF_Tensor *jf_to_tensor(jf_request *req, TF_DataType dtype);
 
 #endif

@@ -31,6 +31,25 @@ static void assert_same_tensor(const char *name, TF_Tensor *a, TF_Tensor *b) {
     CASE_CHECK(name, memcmp(TF_TensorData(a), TF_TensorData(b), TF_TensorByteSize(a)) == 0);
 }
 
+/* body is taken by the fast path and gives the general path's tensor. */
+static void check_fast_path(const char *name, const char *body, TF_DataType dtype,
+                            jt_format format, const char *signature) {
+    jf_request req;
+    jt_format want_format;
+    CASE_CHECK(name, jf_parse(body, strlen(body), dtype, &req));
+    CASE_CHECK(name, jf_fits(&req, dtype));
+    CASE_CHECK_INT(name, req.format, format);
+    if (signature) CASE_CHECK_STR(name, req.signature_name, signature);
+    else CASE_CHECK(name, req.signature_name == NULL);
+    TF_Tensor *fast = jf_to_tensor(&req, dtype);
+    TF_Tensor *general = general_tensor(body, dtype, &want_format);
+    CASE_CHECK_INT(name, req.format, want_format);
+    assert_same_tensor(name, fast, general);
+    jt_tensors_free(&fast, 1);
+    jt_tensors_free(&general, 1);
+    jf_free(&req);
+}
+
 static void test_taken_bodies_match_the_general_path(void **state) {
     static const struct {
         const char *name, *body;
@@ -49,24 +68,96 @@ static void test_taken_bodies_match_the_general_path(void **state) {
         {"uint8", "{\"inputs\": [0, 255, 7]}", TF_UINT8, JT_COLUMNAR},
         {"int64", "{\"instances\": [123456789012345]}", TF_INT64, JT_ROW},
         {"signature named", "{\"signature_name\": \"s\", \"instances\": [1.5]}", TF_FLOAT, JT_ROW, "s"},
+        {"negative zeros", "{\"instances\": [-0, 0, -0.0, 0.0, -0e0, -0.000]}", TF_FLOAT, JT_ROW},
+        {"negative zeros double", "{\"instances\": [-0, -0.0, -0E+3]}", TF_DOUBLE, JT_ROW},
+        {"image-like", "{\"instances\": [[[0.86,-0.733,-0.43],[0.146,-0.848,0.329]]]}", TF_FLOAT, JT_ROW},
+        {"every digit count",
+         "{\"instances\": [1, -12, 123, -1234, 12345, -123456, 1234567, -12345678, 0.1, -0.12, "
+         "0.123, -0.1234, 0.12345, -0.123456, 0.1234567, -0.12345678, 1.123456789, "
+         "-12.1234567890, 1234567.1234567, 12345678.12345678, 123456789.123456789]}",
+         TF_DOUBLE, JT_ROW},
+        {"every digit count float",
+         "{\"instances\": [1, -12, 123, -1234, 12345, -123456, 1234567, -12345678, 0.1, -0.12, "
+         "0.123, -0.1234, 0.12345, -0.123456, 0.1234567, -0.12345678, 1.123456789, "
+         "-12.1234567890, 1234567.1234567, 12345678.12345678, 123456789.123456789]}",
+         TF_FLOAT, JT_ROW},
+        {"many digits (strtod)",
+         "{\"instances\": [0.1000000000000000055511151231257827, 9007199254740993.0, "
+         "123456789012345678901234567890.5, -0.00000000000000000000000000001]}",
+         TF_DOUBLE, JT_ROW},
+        {"halfway cases (strtod)",
+         "{\"instances\": [9007199254740993.0, 2.0000000000000002220446049250313080847263336181640625, "
+         "1.00000005960464477539062500001, 16777217.0]}",
+         TF_DOUBLE, JT_ROW},
+        {"float double rounding", "{\"instances\": [1.00000005960464477539062500001, "
+         "0.1, 3.4028235e38, -3.4028234e38, 1.1754943508222875e-38]}", TF_FLOAT, JT_ROW},
+        {"exponent forms", "{\"instances\": [1E2, 1e+2, 1e-2, -1.5e22, 1.5e-22, 2e23, 5e-23, "
+         "12.5e1, 0e0, 0.0e-5]}", TF_DOUBLE, JT_ROW},
+        {"subnormals double", "{\"instances\": [4.9e-324, 2.2250738585072009e-308, "
+         "-5e-324, 1e-400]}", TF_DOUBLE, JT_ROW},
+        {"subnormals float", "{\"instances\": [1.4e-45, 1e-45, -7e-46, 1.1754942e-38, 1e-50]}",
+         TF_FLOAT, JT_ROW},
+        {"whitespace everywhere", "\n{\t\"instances\"\r:\n[ [ 1 ,\t-2.5 ] ,\n[ 3e1 , 4 ] ]\n}\n",
+         TF_FLOAT, JT_ROW},
+        {"int8 limits", "{\"instances\": [-128, 127, 0, -0]}", TF_INT8, JT_ROW},
+        {"uint16", "{\"inputs\": [[0, 65535], [1, 2]]}", TF_UINT16, JT_COLUMNAR},
+        {"int64 negative", "{\"instances\": [-123456789012345, 999999999999999]}", TF_INT64, JT_ROW},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-        jf_request req;
-        jt_format want_format;
-        const char *body = cases[i].body;
-        CASE_CHECK(cases[i].name, jf_parse(body, strlen(body), &req));
-        CASE_CHECK(cases[i].name, jf_fits(&req, cases[i].dtype));
-        CASE_CHECK_INT(cases[i].name, req.format, cases[i].format);
-        if (cases[i].signature) CASE_CHECK_STR(cases[i].name, req.signature_name, cases[i].signature);
-        else CASE_CHECK(cases[i].name, req.signature_name == NULL);
-        TF_Tensor *fast = jf_to_tensor(&req, cases[i].dtype);
-        TF_Tensor *general = general_tensor(body, cases[i].dtype, &want_format);
-        CASE_CHECK_INT(cases[i].name, req.format, want_format);
-        assert_same_tensor(cases[i].name, fast, general);
-        jt_tensors_free(&fast, 1);
-        jt_tensors_free(&general, 1);
-        jf_free(&req);
+        /* Short numbers are read eight bytes at a time only where 24 bytes
+         * follow: each body as it is and with trailing spaces takes both ways. */
+        char padded[1024];
+        snprintf(padded, sizeof(padded), "%s%32s", cases[i].body, "");
+        check_fast_path(cases[i].name, cases[i].body, cases[i].dtype, cases[i].format,
+                        cases[i].signature);
+        check_fast_path(cases[i].name, padded, cases[i].dtype, cases[i].format,
+                        cases[i].signature);
     }
+}
+
+/* A deterministic stream of short numbers like an image body's, with every
+ * digit count, both signs, integers and exponents mixed in. */
+static void append_random_number(roma_buf *b, uint64_t *seed) {
+    *seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t r = *seed >> 16;
+    int ni = 1 + (int)(r % 7), nf = (int)((r >> 3) % 8), form = (int)((r >> 6) % 16);
+    if ((r >> 10) & 1) roma_buf_putc(b, '-');
+    roma_buf_putc(b, (char)('1' + (r >> 11) % 9));
+    for (int k = 1; k < ni; k++) roma_buf_putc(b, (char)('0' + (r >> (14 + 2 * k)) % 10));
+    if (ni == 1 && form == 0) b->data[b->len - 1] = '0'; /* 0.xxx */
+    if (nf > 0) {
+        roma_buf_putc(b, '.');
+        for (int k = 0; k < nf; k++) roma_buf_putc(b, (char)('0' + ((r >> (2 * k)) ^ (r >> 40)) % 10));
+    }
+    if (form == 1) roma_buf_printf(b, "e%d", (int)(r >> 44) % 30 - 15);
+}
+
+/* Float midpoints with at most 14 digits: (2^24 + odd) / 2^j and
+ * (2^25 - odd) / 2^j, at the bottom and the top of a binade, which the float
+ * path must not round from a nearby double; and their neighbours. */
+static void append_midpoints(roma_buf *b) {
+    for (int j = 2; j <= 7; j++)
+        for (int odd = -63; odd < 64; odd += 2) {
+            double mid = ((odd < 0 ? 33554432.0 : 16777216.0) + odd) / (double)(1 << j);
+            roma_buf_printf(b, "%.*f, %.*f1, -%.*f, ", j, mid, j, mid, j, mid);
+            roma_buf_printf(b, "%.*f, ", j, mid - 1.0 / (1 << j) / 2);
+        }
+}
+
+static void test_many_numbers_match_the_general_path(void **state) {
+    static const TF_DataType dtypes[] = {TF_FLOAT, TF_DOUBLE};
+    roma_buf body = ROMA_BUF_INIT;
+    uint64_t seed = 42;
+    roma_buf_puts(&body, "{\"instances\": [");
+    append_midpoints(&body);
+    for (int i = 0; i < 200000; i++) {
+        if (i) roma_buf_puts(&body, i % 3 ? "," : ", ");
+        append_random_number(&body, &seed);
+    }
+    roma_buf_puts(&body, "]}");
+    for (size_t d = 0; d < ARRAY_LEN(dtypes); d++)
+        check_fast_path(tfb_dtype_name(dtypes[d]), body.data, dtypes[d], JT_ROW, NULL);
+    roma_buf_free(&body);
 }
 
 static void test_other_bodies_are_left_to_the_general_path(void **state) {
@@ -87,10 +178,21 @@ static void test_other_bodies_are_left_to_the_general_path(void **state) {
         "{\"instances\": [1]} x",                   /* trailing text */
         "[1, 2]",                                   /* not an object */
         "{\"signature_name\": \"s\"}",              /* no tensor */
+        "{\"instances\": [1e400]}",                 /* overflows a double */
+        "{\"instances\": [-1.5e309]}",              /* overflows a double */
+        "{\"instances\": [-]}",                     /* sign alone */
+        "{\"instances\": [+1]}",                    /* plus sign */
+        "{\"instances\": [.5]}",                    /* no integer digits */
+        "{\"instances\": [1.5.5]}",                 /* two points */
+        "{\"instances\": [0x10]}",                  /* hex */
+        "{\"instances\": [1 2]}",                   /* no comma */
+        "{\"instances\": [1,]}",                    /* trailing comma */
+        "{\"instances\": [[1,2],[3,4]],}",          /* trailing comma */
     };
     for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
         jf_request req;
-        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), &req));
+        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), TF_FLOAT, &req));
+        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), TF_DOUBLE, &req));
     }
 }
 
@@ -109,10 +211,14 @@ static void test_fits_only_exact_conversions(void **state) {
         {"numbers into string", "{\"instances\": [1]}", TF_STRING, 0},
         {"numbers into bool", "{\"instances\": [1]}", TF_BOOL, 0},
         {"small ints into float", "{\"instances\": [1, 2]}", TF_FLOAT, 1},
+        {"above FLT_MAX into float", "{\"instances\": [1e39]}", TF_FLOAT, 0},
+        {"above FLT_MAX, long form", "{\"instances\": [340282356779733661637539395458142568448.0]}", TF_FLOAT, 0},
+        {"above FLT_MAX into double", "{\"instances\": [1e39]}", TF_DOUBLE, 1},
+        {"FLT_MAX into float", "{\"instances\": [3.4028235e38]}", TF_FLOAT, 1},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         jf_request req;
-        CASE_CHECK(cases[i].name, jf_parse(cases[i].body, strlen(cases[i].body), &req));
+        CASE_CHECK(cases[i].name, jf_parse(cases[i].body, strlen(cases[i].body), cases[i].dtype, &req));
         CASE_CHECK_INT(cases[i].name, jf_fits(&req, cases[i].dtype), cases[i].fits);
         jf_free(&req);
     }
@@ -122,12 +228,13 @@ static void test_body_without_trailing_nul_is_declined(void **state) {
     char body[] = "{\"instances\": [1]}XX";
     jf_request req;
     /* len excludes "XX": body[len] is 'X', not the NUL the contract needs. */
-    assert_false(jf_parse(body, strlen(body) - 2, &req));
+    assert_false(jf_parse(body, strlen(body) - 2, TF_FLOAT, &req));
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_taken_bodies_match_the_general_path),
+        cmocka_unit_test(test_many_numbers_match_the_general_path),
         cmocka_unit_test(test_other_bodies_are_left_to_the_general_path),
         cmocka_unit_test(test_fits_only_exact_conversions),
         cmocka_unit_test(test_body_without_trailing_nul_is_declined),
