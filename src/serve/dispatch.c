@@ -67,14 +67,23 @@ size_t dispatch_queued(const serve_state *s) {
 static void on_client_close(struct evhttp_connection *conn, void *arg);
 
 static void request_free(serve_request *r) {
-    free(r->uri);
-    free(r->body);
+    evbuffer_free(r->body);
     free(r);
 }
 
-static void device_name(int device, char *out, size_t cap) {
-    if (device <= 0) snprintf(out, cap, "cpu");
-    else snprintf(out, cap, "gpu:%d", device - 1);
+/* "cpu" or "gpu:N" for device 0 or N + 1; formats into buf only for GPUs. */
+static const char *device_name(int device, char *buf, size_t cap) {
+    if (device <= 0) return "cpu";
+    snprintf(buf, cap, "gpu:%d", device - 1);
+    return buf;
+}
+
+/* Copies src into dst[cap], cut to fit (snprintf's result, without its
+ * cost: this runs for every request). */
+static void copy_name(char *dst, size_t cap, const char *src) {
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* Records a finished inference: store row, counters, controller window. */
@@ -92,9 +101,10 @@ static void record(serve_state *s, serve_request *r, serve_worker *w, int status
     }
     store_record rec = {.id = r->id, .version = -1, .arrival = r->arrival,
                         .dispatch = r->dispatch, .finish = finish, .status = status};
-    snprintf(rec.model, sizeof(rec.model), "%.127s", m->cfg->name);
-    device_name(device, rec.device, sizeof(rec.device));
-    snprintf(rec.worker, sizeof(rec.worker), "%.63s", w ? w->name : "");
+    char dev[16];
+    copy_name(rec.model, sizeof(rec.model), m->cfg->name);
+    copy_name(rec.device, sizeof(rec.device), device_name(device, dev, sizeof(dev)));
+    copy_name(rec.worker, sizeof(rec.worker), w ? w->name : "");
     if (s->store) store_add(s->store, &rec);
 }
 
@@ -110,8 +120,7 @@ static void answer(serve_state *s, serve_request *r, serve_worker *w, int status
         evhttp_add_header(h, "Content-Type", "application/json");
         if (w) {
             char dev[16];
-            device_name(w->gpu >= 0 ? w->gpu + 1 : 0, dev, sizeof(dev));
-            evhttp_add_header(h, "X-Roma-Device", dev);
+            evhttp_add_header(h, "X-Roma-Device", device_name(w->gpu + 1, dev, sizeof(dev)));
         }
         if (status == 429 || status == 503) evhttp_add_header(h, "Retry-After", "1");
         struct evbuffer *out = body ? body : evbuffer_new();
@@ -132,24 +141,35 @@ static void answer(serve_state *s, serve_request *r, serve_worker *w, int status
 
 static void on_worker_answer(struct evhttp_request *wreq, void *arg);
 
+/* Formats w's Host and X-Roma-Max-Runs values when its port or its cap
+ * changed since last time, not per request. */
+static void refresh_headers(serve_worker *w) {
+    if (w->host_port != w->port) {
+        snprintf(w->host_header, sizeof(w->host_header), "127.0.0.1:%d", w->port);
+        w->host_port = w->port;
+    }
+    if (w->runs_header_of != w->max_runs) {
+        snprintf(w->runs_header, sizeof(w->runs_header), "%d", w->max_runs);
+        w->runs_header_of = w->max_runs;
+    }
+}
+
 static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
     serve_worker *w = slot->worker;
-    char host[32];
     struct evhttp_request *wr = evhttp_request_new(on_worker_answer, slot);
     struct evkeyvalq *h = evhttp_request_get_output_headers(wr);
-    snprintf(host, sizeof(host), "127.0.0.1:%d", w->port);
-    evhttp_add_header(h, "Host", host);
+    refresh_headers(w);
+    evhttp_add_header(h, "Host", w->host_header);
     evhttp_add_header(h, "Content-Type", "application/json");
-    char runs[16];
-    snprintf(runs, sizeof(runs), "%d", w->max_runs);
-    evhttp_add_header(h, "X-Roma-Max-Runs", runs);
-    evbuffer_add(evhttp_request_get_output_buffer(wr), r->body, r->body_len);
+    evhttp_add_header(h, "X-Roma-Max-Runs", w->runs_header);
+    /* A reference, not a copy: the body stays in r->body for a retry. */
+    evbuffer_add_buffer_reference(evhttp_request_get_output_buffer(wr), r->body);
     r->slot = slot;
     r->attempts++;
     r->dispatch = serve_now();
     slot->req = r;
     slot->wreq = wr;
-    if (evhttp_make_request(slot->conn, wr, r->cmd, r->uri) != 0) {
+    if (evhttp_make_request(slot->conn, wr, r->cmd, evhttp_request_get_uri(r->client)) != 0) {
         slot->req = NULL;
         slot->wreq = NULL;
         r->slot = NULL;
@@ -343,17 +363,14 @@ static void reply_error(struct evhttp_request *req, roma_code code, const char *
 
 static serve_request *accept_request(serve_state *s, struct evhttp_request *req, serve_model *m,
                                      const rest_route *route) {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
     serve_request *r = calloc(1, sizeof(*r));
     if (!r) abort();
     r->client = req;
     r->model = m;
-    r->uri = strdup(evhttp_request_get_uri(req));
     r->cmd = evhttp_request_get_command(req);
-    r->body_len = evbuffer_get_length(in);
-    r->body = malloc(r->body_len + 1);
-    if (!r->uri || !r->body) abort();
-    evbuffer_remove(in, r->body, r->body_len);
+    r->body = evbuffer_new();
+    if (!r->body) abort();
+    evbuffer_add_buffer(r->body, evhttp_request_get_input_buffer(req)); /* moved, not copied */
     r->id = ++s->next_id;
     r->counted = route->verb == REST_PREDICT || route->verb == REST_CLASSIFY ||
                  route->verb == REST_REGRESS;

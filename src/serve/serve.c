@@ -128,6 +128,22 @@ static int open_listener(serve_state *s) {
     return 0;
 }
 
+/* The changelist makes epoll see only the net change of a loop iteration:
+ * evhttp turns a connection's read and write events off and on again around
+ * every request, which is one epoll_ctl each without it (a quarter of the
+ * dispatcher's CPU per request, measured).  It breaks only for dup()ed
+ * descriptors, which roma serve never registers. */
+static struct event_base *new_event_base(void) {
+    struct event_config *c = event_config_new();
+    struct event_base *base;
+    if (!c) abort();
+    event_config_set_flag(c, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(c);
+    event_config_free(c);
+    if (!base) abort();
+    return base;
+}
+
 static void add_signals(serve_state *s) {
     signal(SIGPIPE, SIG_IGN);
     s->sig_term = evsignal_new(s->base, SIGTERM, on_stop_signal, s);
@@ -192,7 +208,7 @@ int serve_main(int argc, char **argv) {
         serve_config_free(&s->cfg);
         return 2;
     }
-    s->base = event_base_new();
+    s->base = new_event_base();
     add_signals(s);
     if (open_listener(s) != 0) {
         teardown(s);

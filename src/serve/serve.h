@@ -39,10 +39,8 @@ typedef struct serve_slot serve_slot;
 typedef struct serve_request {
     struct evhttp_request *client;
     serve_model *model;
-    char *uri;                 /* forwarded as is */
-    enum evhttp_cmd_type cmd;
-    char *body;                /* forwarded as is: never parsed here */
-    size_t body_len;
+    enum evhttp_cmd_type cmd;  /* forwarded as is, with client's URI */
+    struct evbuffer *body;     /* forwarded as is: never parsed here */
     uint64_t id;
     int counted;               /* an inference (predict/classify/regress) */
     double arrival, dispatch;  /* UNIX seconds */
@@ -106,6 +104,9 @@ struct serve_worker {
     int nslots, active_slots;  /* connections; those usable now */
     int max_threads;           /* the worker's inference threads: ceil(cores.max) */
     int max_runs;              /* inferences it may run at once: ceil(cores) */
+    char host_header[32];      /* "127.0.0.1:<port>" for host_port */
+    char runs_header[12];      /* X-Roma-Max-Runs for runs_header_of */
+    int host_port, runs_header_of; /* what the two headers were made for */
     struct event *timer;       /* readiness probe or restart back-off */
     struct evhttp_connection *probe;
     char config_file[256];     /* GPU workers: the model config written for them */
