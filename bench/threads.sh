@@ -3,7 +3,8 @@
 # worker whose cgroup holds it at 0.5, 1, 1.5 and 2 cores, with TensorFlow's
 # default thread pools (sized from the host's cores) next to ROMA's policy,
 # as `roma serve` runs a CPU worker whose cores.max is the whole host:
-# ceil(max) intra- and inter-op threads, pinned to ceil(cores) CPUs (the
+# ceil(max) intra- and inter-op threads that sleep when idle (no spinning),
+# pinned to ceil(cores) CPUs (the
 # quota gives the fraction), at most ceil(cores) inferences at once; in one
 # run, the two policies alternating at each point.
 # Usage: bash bench/threads.sh [SECONDS] [CONNECTIONS] [MODEL]   (needs root + cgroup v1 cpu)
@@ -23,7 +24,7 @@ run() { # cores policy -> "p50_us p99_us rps"
   max=$(nproc)
   n=$(python3 -c "import math;print(math.ceil($cores))")
   if [ "$policy" = roma ]; then
-    flags="--tensorflow_intra_op_parallelism=$max --tensorflow_inter_op_parallelism=$max --rest_api_num_threads=$n"
+    flags="--tensorflow_intra_op_parallelism=$max --tensorflow_inter_op_parallelism=$max --tensorflow_thread_spinning=0 --rest_api_num_threads=$n"
     pin="0-$((n - 1))"
   else
     flags="--rest_api_num_threads=$max"

@@ -9,8 +9,9 @@
  * FAILED and its requests are answered 503.  Threads follow cores (DESIGN
  * section 2): a CPU worker has ceil(cores.max) intra-op and inter-op
  * threads (one inter-op thread would serialise concurrent runs: 49 vs 70
- * req/s for resnet at 2 cores), is pinned to ceil(cores) CPUs with the
- * quota giving the fraction, and runs at most ceil(cores) requests at once
+ * req/s for resnet at 2 cores), idle threads that sleep instead of spinning
+ * (a spinning thread burns the quota), is pinned to ceil(cores) CPUs with
+ * the quota giving the fraction, and runs at most ceil(cores) requests at once
  * (X-Roma-Max-Runs): its threads never spread over more CPUs than the
  * allocation can feed, so the quota is not burnt in a burst and then
  * throttled (bench/threads.sh measures it).
@@ -94,6 +95,7 @@ static void build_args(const serve_worker *w, worker_args *a) {
     add_arg(a, "--device=cpu");
     add_arg(a, "--tensorflow_intra_op_parallelism=%d", w->max_threads);
     add_arg(a, "--tensorflow_inter_op_parallelism=%d", w->max_threads);
+    add_arg(a, "--tensorflow_thread_spinning=0");
     add_arg(a, "--model_name=%s", w->models[0]->cfg->name);
     add_arg(a, "--model_base_path=%s", w->models[0]->cfg->base_path);
 }

@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     int intra_op_threads; /* 0: TensorFlow's default */
     int inter_op_threads; /* 0: TensorFlow's default */
+    int no_spinning;      /* 1: idle threads sleep at once instead of spinning */
     int gpu;              /* 1: the session must see a GPU device */
 } tfb_options;
 

@@ -21,7 +21,7 @@
 typedef struct {
     const char *model_name, *model_base_path, *model_config_file, *device, *host;
     int rest_api_port, rest_api_num_threads, rest_api_timeout_in_ms;
-    int intra_op, inter_op;
+    int intra_op, inter_op, spinning;
     long max_body_bytes;
 } worker_flags;
 
@@ -37,6 +37,9 @@ static void worker_usage(FILE *f) {
             "                                     policies (latest/all/specific), version_labels\n"
             "  --tensorflow_intra_op_parallelism=N  threads inside one op (0: TensorFlow default)\n"
             "  --tensorflow_inter_op_parallelism=N  ops run at once (0: TensorFlow default)\n"
+            "  --tensorflow_thread_spinning=1     idle TensorFlow threads spin before sleeping\n"
+            "                                     (TensorFlow's default); 0 under a CPU quota,\n"
+            "                                     where spinning burns the quota (roma serve)\n"
             "  --rest_api_num_threads=N           concurrent inferences (default: number of CPUs)\n"
             "  --rest_api_timeout_in_ms=30000     connection read/write timeout\n"
             "  --rest_api_max_body_bytes=67108864 larger request bodies are answered 413\n"
@@ -69,8 +72,8 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
     static const char *ints[] = {"rest_api_port", "rest_api_num_threads",
                                  "rest_api_timeout_in_ms", "tensorflow_intra_op_parallelism",
                                  "tensorflow_inter_op_parallelism", "rest_api_max_body_bytes",
-                                 "port"};
-    static const long hi[] = {65535, 1024, 86400000, 1024, 1024, 1L << 34, 65535};
+                                 "tensorflow_thread_spinning", "port"};
+    static const long hi[] = {65535, 1024, 86400000, 1024, 1024, 1L << 34, 1, 65535};
     for (int i = 0; i < argc; i++) {
         const char *v;
         long x = 0;
@@ -91,6 +94,7 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
             case 3: f->intra_op = (int)x; break;
             case 4: f->inter_op = (int)x; break;
             case 5: f->max_body_bytes = x; break;
+            case 6: f->spinning = (int)x; break;
             default: roma_warn("--port (gRPC) is ignored: roma worker serves REST only"); break;
             }
         }
@@ -145,7 +149,8 @@ int worker_main(int argc, char **argv) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     worker_flags f = {.model_name = "default", .device = "cpu", .host = "0.0.0.0",
                       .rest_api_port = 8501, .rest_api_num_threads = ncpu > 0 ? (int)ncpu : 1,
-                      .rest_api_timeout_in_ms = 30000, .max_body_bytes = 64L << 20};
+                      .rest_api_timeout_in_ms = 30000, .max_body_bytes = 64L << 20,
+                      .spinning = 1};
     tfb_options topt = {0};
     mc_config cfg;
     sv_registry reg = {0};
@@ -155,6 +160,7 @@ int worker_main(int argc, char **argv) {
     if (f.rest_api_num_threads < 1) f.rest_api_num_threads = 1;
     topt.intra_op_threads = f.intra_op;
     topt.inter_op_threads = f.inter_op;
+    topt.no_spinning = !f.spinning;
     if (read_config(&f, &cfg, &err) != ROMA_OK) {
         roma_error("%s", err.msg);
         return 2;
