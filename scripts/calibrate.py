@@ -44,6 +44,8 @@ def parse_args():
     p.add_argument("--out", default=os.path.join(ex.ROOT, "results"))
     p.add_argument("--profile", help="reuse this profile.json instead of measuring")
     p.add_argument("--profile-seconds", type=float, default=30)
+    p.add_argument("--profile-rate", type=float, default=PROFILE_RATE,
+                   help="req/s per model while profiling")
     p.add_argument("--port", type=int, default=8598)
     return p.parse_args()
 
@@ -59,12 +61,12 @@ def profile_config(port, run_dir):
     return "\n".join(lines) + "\n"
 
 
-def profile_workload(port, seconds):
+def profile_workload(port, seconds, rate):
     lines = [f"target: http://127.0.0.1:{port}", f"duration: {seconds}s", "models:"]
     for name, m in ex.MODELS.items():
         lines += [f"  - name: {name}",
                   f"    payload: {os.path.join(ex.ROOT, 'models', name, 'request.json')}",
-                  f"    sla: {m['sla']}s", f"    rate: {PROFILE_RATE}"]
+                  f"    sla: {m['sla']}s", f"    rate: {rate}"]
     return "\n".join(lines) + "\n"
 
 
@@ -92,7 +94,7 @@ def measure_profile(args, run_dir):
     os.makedirs(run_dir, exist_ok=True)
     paths = {k: os.path.join(run_dir, k) for k in ["roma.yaml", "workload.yaml", "warmup.yaml"]}
     ex.write(paths["roma.yaml"], profile_config(args.port, run_dir))
-    ex.write(paths["workload.yaml"], profile_workload(args.port, args.profile_seconds))
+    ex.write(paths["workload.yaml"], profile_workload(args.port, args.profile_seconds, args.profile_rate))
     ex.write(paths["warmup.yaml"], ex.warmup_workload(args.port))
     proc = ex.start_serve(paths["roma.yaml"], os.path.join(run_dir, "serve.log"), args.port)
     try:

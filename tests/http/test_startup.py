@@ -93,6 +93,7 @@ def test_all_tensorflow_model_server_flags_accepted(workers):
                       "--rest_api_num_threads=2",
                       "--tensorflow_intra_op_parallelism=1",
                       "--tensorflow_inter_op_parallelism=1",
+                      "--tensorflow_thread_spinning=0",
                       "--rest_api_timeout_in_ms=30000",
                       "--device=cpu")
     r = w.predict("default", {"instances": [2.0, 3.0, 4.0]})
@@ -114,6 +115,11 @@ def test_sigterm_stops_worker_promptly(workers):
 def test_bad_device_flag_fails(tmp_path):
     out = run_expecting_exit("--device=tpu:0", f"--model_base_path={tmp_path}")
     assert "--device=tpu:0" in out and "gpu:N" in out, out[-2000:]
+
+
+def test_bad_thread_spinning_flag_fails(tmp_path):
+    out = run_expecting_exit("--tensorflow_thread_spinning=2", f"--model_base_path={tmp_path}")
+    assert "--tensorflow_thread_spinning=2" in out and "[0, 1]" in out, out[-2000:]
 
 
 def test_gpu_device_refused_without_gpu_support():
