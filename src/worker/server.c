@@ -49,6 +49,7 @@ typedef struct {
 
 typedef struct {
     const sv_registry *reg;
+    jf_helper *parse_helper; /* second thread for large bodies; may be NULL */
     struct event_base *base;
     struct event *done_ev;
     pthread_mutex_t lock;
@@ -99,7 +100,8 @@ static void *inference_thread(void *arg) {
         s->running++;
         pthread_mutex_unlock(&s->lock);
 
-        j->status = rest_handle(s->reg, j->method, j->path, j->body, j->body_len, &j->answer);
+        j->status = rest_handle(s->reg, s->parse_helper, j->method, j->path, j->body,
+                                j->body_len, &j->answer);
 
         pthread_mutex_lock(&s->lock);
         s->running--;
@@ -258,10 +260,14 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
         evhttp_free(http);
         goto out;
     }
+    s.parse_helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
+    if (!s.parse_helper) roma_warn("cannot start the JSON parse helper thread: large bodies are "
+                                   "parsed on one thread");
     roma_info("serving REST on %s:%d with %d inference threads", opt->host, opt->port,
               opt->threads);
     event_base_dispatch(s.base);
     stop_threads(&s);
+    jf_helper_stop(s.parse_helper);
     evhttp_free(http);
     rc = 0;
 out:
