@@ -57,6 +57,9 @@ typedef struct {
     jf_helper *helper;               /* the head: who parses the tail */
     const tail *joined;              /* the head: the tail, once joined */
     int cut_depth;                   /* the head: depth of the cut's list */
+    size_t whole_cap;                /* the head: cap once it takes the tail back */
+    int take_back;                   /* the head: may take back an unstarted tail */
+    int took_back;                   /* the head: did, and parses the whole body */
 } scanner;
 
 static void skip_ws(scanner *s) {
@@ -249,6 +252,7 @@ static int scan_number(scanner *s) {
 
 static int scan_list(scanner *s, int depth);
 static int join_tail(scanner *s, int depth);
+static int take_back_tail(scanner *s);
 
 /* One element of a list at depth (s->p is on it, before the end): a list
  * one deeper, or a number. */
@@ -282,7 +286,7 @@ static int scan_list(scanner *s, int depth) {
         if (s->joined) return list_length(s, depth, n + s->joined->added[s->cut_depth - depth]);
         skip_ws(s);
         if (s->p < s->end && *s->p == ',') {
-            if (s->p == s->cut)
+            if (s->p == s->cut && !take_back_tail(s))
                 return join_tail(s, depth) && list_length(s, depth, n + s->joined->added[0]);
             s->p++;
             continue;
@@ -526,6 +530,16 @@ static const tail *helper_wait(jf_helper *h) {
     return &h->result;
 }
 
+/* Takes back a posted tail the helper has not started: 1 when it did
+ * (then the helper will not run it). */
+static int helper_take_back(jf_helper *h) {
+    pthread_mutex_lock(&h->lock);
+    int unstarted = h->posted;
+    h->posted = 0;
+    pthread_mutex_unlock(&h->lock);
+    return unstarted;
+}
+
 static void helper_release(jf_helper *h) {
     pthread_mutex_lock(&h->lock);
     h->busy = 0;
@@ -533,6 +547,17 @@ static void helper_release(jf_helper *h) {
 }
 
 /* ---- joining the halves ------------------------------------------------- */
+
+/* The head met the cut before the helper even started the tail (the other
+ * CPU is busy): it takes the tail back and goes on alone, into the tail's
+ * region of the output too. */
+static int take_back_tail(scanner *s) {
+    if (!s->take_back || !helper_take_back(s->helper)) return 0;
+    s->took_back = 1;
+    s->cut = NULL;
+    s->cap = s->whole_cap;
+    return 1;
+}
 
 /* The head met the cut as the separator of its list at depth: the tail
  * must continue exactly that list. */
@@ -572,8 +597,20 @@ static int fills_shape(const jf_request *req) {
     return n == req->count;
 }
 
+/* Moves the tail's numbers down to follow the head's; adds its flags. */
+static void join_numbers(scanner *s, const tail *t, size_t head_cap, jf_request *req) {
+    size_t elem = req->floats ? sizeof(float) : sizeof(double);
+    char *numbers = req->floats ? (char *)req->floats : (char *)req->values;
+    assert(req->count <= head_cap);
+    memmove(numbers + req->count * elem, numbers + head_cap * elem, t->count * elem);
+    req->count += t->count;
+    s->integers_only &= t->integers_only;
+    s->big_integers |= t->big_integers;
+    s->beyond_float |= t->beyond_float;
+}
+
 int jf_parse_split(const char *body, size_t len, TF_DataType dtype, jf_helper *h, size_t from,
-                   jf_request *req) {
+                   int take_back, jf_request *req) {
     scanner s;
     memset(req, 0, sizeof(*req));
     const char *cut = body[len] == '\0' && from < len ? find_cut(body, len, from) : NULL;
@@ -587,16 +624,20 @@ int jf_parse_split(const char *body, size_t len, TF_DataType dtype, jf_helper *h
     scanner_init(&s, body, body + len, req, head_cap);
     s.cut = cut;
     s.helper = h;
-    int ok = scan_body(&s) && s.joined;
-    const tail *t = helper_wait(h); /* the tail writes into req: wait, whatever happened */
+    s.whole_cap = head_cap + tail_cap;
+    s.take_back = take_back;
+    int ok = scan_body(&s) && (s.joined || s.took_back);
+    /* the tail writes into req: unless taken back, wait for it, whatever happened */
+    if (!s.took_back && !helper_take_back(h)) {
+        const tail *t = helper_wait(h);
+        assert(t->count <= tail_cap);
+        if (ok && s.joined) join_numbers(&s, t, head_cap, req);
+    }
     if (ok) {
-        assert(req->count <= head_cap && t->count <= tail_cap);
-        memmove(numbers + req->count * elem, numbers + head_cap * elem, t->count * elem);
-        req->count += t->count;
         req->ndims = s.leaf_depth;
-        req->integers_only = s.integers_only && t->integers_only;
-        req->big_integers = s.big_integers || t->big_integers;
-        req->beyond_float = s.beyond_float || t->beyond_float;
+        req->integers_only = s.integers_only;
+        req->big_integers = s.big_integers;
+        req->beyond_float = s.beyond_float;
         memcpy(req->dims, s.counted, sizeof(int64_t) * (size_t)req->ndims);
         ok = fills_shape(req);
     }
@@ -614,7 +655,7 @@ int jf_parse(const char *body, size_t len, TF_DataType dtype, jf_helper *h, jf_r
     memset(req, 0, sizeof(*req));
     if (body[len] != '\0') return 0; /* the contract: see json_fast.h */
     if (h && len >= h->min_split && allowed_cpus() >= 2 && helper_claim(h)) {
-        int ok = jf_parse_split(body, len, dtype, h, len / 2, req);
+        int ok = jf_parse_split(body, len, dtype, h, len / 2, 1, req);
         helper_release(h);
         if (ok) return 1;
     }

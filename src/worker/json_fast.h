@@ -72,9 +72,12 @@ void jf_free(jf_request *req);
  * body[from] that a list element follows, with no fallback: 1 when the
  * halves joined (then *req is exactly what one thread gives), 0 when not
  * (a body one thread may still take).  Whatever its size; helper must be
- * used by no other thread meanwhile. */
+ * used by no other thread meanwhile.  take_back: when the first half
+ * reaches the cut before the helper has started on the second, parse it
+ * too (as jf_parse does, so that a busy CPU does not hold the request
+ * up); 0: always wait for the helper (tests of the join). */
 int jf_parse_split(const char *body, size_t len, TF_DataType dtype, jf_helper *helper,
-                   size_t from, jf_request *req);
+                   size_t from, int take_back, jf_request *req);
 
 /* Whether the numbers can become a dtype tensor exactly as the general
  * path would make it (floats: always; integer types: written as integers,
