@@ -5,21 +5,61 @@
  * within +-22 is exactly m * 10^e or m / 10^-e in one correctly rounded
  * double operation; any other number goes to strtod.  Either way the double
  * is the correctly rounded value, as a JSON library would produce.
+ *
+ * Two threads.  A large body is cut at a ',' near its middle (the first
+ * one after the middle that a list element follows).  The helper thread
+ * parses from the cut to where the tensor's outermost list closes (the
+ * "tail"), not knowing how deep in the nesting it starts: it numbers its
+ * lists from JF_MAX_DIMS down, counts how many lists it closes that it did
+ * not open, and writes its numbers into its own region of the output.  The
+ * calling thread parses from the start; when it meets the cut as the
+ * separator of a list at depth d, it waits for the tail and joins it: the
+ * tail must have closed exactly d + 1 lists, have its numbers at the same
+ * depth, and its lists must have the lengths seen before the cut.  Then
+ * the head goes on after the tail (the body's remaining members), and the
+ * tail's numbers are moved down to follow the head's.  Both halves run the
+ * same scanning code as one thread would, so the joined result is the one
+ * thread's, byte for byte; on any doubt (a half declined, the shapes do
+ * not join, the cut was not a separator) the body is parsed again on one
+ * thread, which alone decides whether it is taken.
  */
 #include "json_fast.h"
 
 #include <assert.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The helper's half of a split body, in its own numbering of depths: the
+ * list the cut is in is at depth JF_MAX_DIMS, its parent one less. */
+typedef struct {
+    int ok;
+    int closes;                      /* lists closed that the tail did not open */
+    int64_t added[JF_MAX_DIMS];      /* elements in the j-th of them, after the cut */
+    int leaf_depth;
+    int64_t counted[2 * JF_MAX_DIMS];
+    const char *end;                 /* where the head goes on */
+    size_t count;
+    int integers_only, big_integers, beyond_float;
+} tail;
 
 typedef struct {
     const char *p, *end;
     jf_request *req;
     size_t cap;                      /* numbers req->values has room for */
+    int max_depth;                   /* lists nest at most this deep */
     int leaf_depth;                  /* depth of the numbers, -1 until seen */
     int integers_only, big_integers, beyond_float; /* see jf_request */
-    int64_t counted[JF_MAX_DIMS];    /* the length seen first at each depth */
+    int64_t counted[2 * JF_MAX_DIMS]; /* the length seen first at each depth */
+    const char *cut;                 /* the head: where the tail starts; else NULL */
+    jf_helper *helper;               /* the head: who parses the tail */
+    const tail *joined;              /* the head: the tail, once joined */
+    int cut_depth;                   /* the head: depth of the cut's list */
+    size_t whole_cap;                /* the head: cap once it takes the tail back */
+    int take_back;                   /* the head: may take back an unstarted tail */
+    int took_back;                   /* the head: did, and parses the whole body */
 } scanner;
 
 static void skip_ws(scanner *s) {
@@ -160,7 +200,7 @@ static float short_quotient_float(uint64_t m, int k) {
  * first byte that cannot be in a short number, and the value's own end only
  * checked against it; the checks are branches the CPU predicts, which do
  * not make it wait. */
-static int scan_short_number(scanner *s, size_t i) {
+static inline __attribute__((always_inline)) int scan_short_number(scanner *s, size_t i) {
     static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
     static const uint64_t upow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
     const char *p = s->p;
@@ -200,36 +240,66 @@ static int scan_short_number(scanner *s, size_t i) {
     return 1;
 }
 
-static int scan_number(scanner *s) {
+/* This and scan_short_number are forced inline: called from two places
+ * (scan_list, scan_element), they would become a call per number, ~8% of
+ * the one-thread parse of resnet/request.json. */
+static inline __attribute__((always_inline)) int scan_number(scanner *s) {
     size_t i = s->req->count++;
     double v;
-    assert(i < s->cap);
+    if (__builtin_expect(i >= s->cap, 0)) return 0; /* only a head past its cut */
     if (scan_short_number(s, i)) return 1;
     if (!scan_number_general(s, &v)) return 0;
     store_value(s, i, v);
     return 1;
 }
 
-/* A nested list of numbers, every list at one depth of one length. */
+static int scan_list(scanner *s, int depth);
+static int join_tail(scanner *s, int depth);
+static int take_back_tail(scanner *s);
+
+/* One element of a list at depth (s->p is on it, before the end): a list
+ * one deeper, or a number. */
+static int scan_element(scanner *s, int depth) {
+    if (*s->p == '[') {
+        if (s->leaf_depth >= 0 && s->leaf_depth <= depth) return 0;
+        return scan_list(s, depth + 1);
+    }
+    if (s->leaf_depth < 0) s->leaf_depth = depth + 1;
+    return s->leaf_depth == depth + 1 && scan_number(s);
+}
+
+/* A list at depth has n elements: the first such list sets the length. */
+static int list_length(scanner *s, int depth, int64_t n) {
+    if (s->counted[depth] == 0) s->counted[depth] = n;
+    return s->counted[depth] == n;
+}
+
+/* A nested list of numbers, every list at one depth of one length.  In a
+ * head, a list the cut is in ends with the tail's elements. */
 static int scan_list(scanner *s, int depth) {
     int64_t n = 0;
-    if (depth >= JF_MAX_DIMS || s->p >= s->end || *s->p != '[') return 0;
+    if (depth >= s->max_depth || s->p >= s->end || *s->p != '[') return 0;
     s->p++;
     skip_ws(s);
     if (s->p < s->end && *s->p == ']') return 0; /* empty lists: general path */
     for (;;) {
         skip_ws(s);
         if (s->p >= s->end) return 0;
-        if (*s->p == '[') {
+        if (*s->p == '[') { /* scan_element, with the join checked after lists only */
             if (s->leaf_depth >= 0 && s->leaf_depth <= depth) return 0;
             if (!scan_list(s, depth + 1)) return 0;
+            n++;
+            if (s->joined)
+                return list_length(s, depth, n + s->joined->added[s->cut_depth - depth]);
         } else {
             if (s->leaf_depth < 0) s->leaf_depth = depth + 1;
             if (s->leaf_depth != depth + 1 || !scan_number(s)) return 0;
+            n++;
         }
-        n++;
         skip_ws(s);
         if (s->p < s->end && *s->p == ',') {
+            if (s->p == s->cut && !take_back_tail(s))
+                return join_tail(s, depth) && list_length(s, depth, n + s->joined->added[0]);
             s->p++;
             continue;
         }
@@ -237,8 +307,7 @@ static int scan_list(scanner *s, int depth) {
         return 0;
     }
     s->p++;
-    if (s->counted[depth] == 0) s->counted[depth] = n;
-    return s->counted[depth] == n;
+    return list_length(s, depth, n);
 }
 
 /* A string without escapes (anything else is left to the general path). */
@@ -293,23 +362,34 @@ static int scan_body(scanner *s) {
     }
 }
 
-/* Room for every number the body could hold, at TensorFlow's alignment so
- * that jf_to_tensor can hand the memory to the tensor as it is.  Every
- * number takes at least two bytes ("1,"); the pages past the last number
- * are never touched. */
-static void *alloc_numbers(size_t len, size_t elem, size_t *cap) {
-    size_t align = 64;
-    *cap = len / 2 + 1;
-    return aligned_alloc(align, (*cap * elem + align - 1) / align * align);
+/* Room for cap numbers, at TensorFlow's alignment so that jf_to_tensor
+ * can hand the memory to the tensor as it is.  Every number takes at least
+ * two bytes ("1,"), so n bytes hold at most n / 2 + 1 of them; the pages
+ * past the last number are never touched. */
+static int alloc_numbers(jf_request *req, TF_DataType dtype, size_t cap) {
+    size_t align = 64, elem = dtype == TF_FLOAT ? sizeof(float) : sizeof(double);
+    void *p = aligned_alloc(align, (cap * elem + align - 1) / align * align);
+    if (dtype == TF_FLOAT) req->floats = p;
+    else req->values = p;
+    return p != NULL;
 }
 
-int jf_parse(const char *body, size_t len, TF_DataType dtype, jf_request *req) {
-    scanner s = {body, body + len, req, 0, -1, 1, 0, 0, {0}};
-    memset(req, 0, sizeof(*req));
-    if (body[len] != '\0') return 0; /* the contract: see json_fast.h */
-    if (dtype == TF_FLOAT) req->floats = alloc_numbers(len, sizeof(float), &s.cap);
-    else req->values = alloc_numbers(len, sizeof(double), &s.cap);
-    if ((!req->floats && !req->values) || !scan_body(&s)) {
+static void scanner_init(scanner *s, const char *from, const char *end, jf_request *req,
+                         size_t cap) {
+    memset(s, 0, sizeof(*s));
+    s->p = from;
+    s->end = end;
+    s->req = req;
+    s->cap = cap;
+    s->max_depth = JF_MAX_DIMS;
+    s->leaf_depth = -1;
+    s->integers_only = 1;
+}
+
+static int parse_one_thread(const char *body, size_t len, TF_DataType dtype, jf_request *req) {
+    scanner s;
+    scanner_init(&s, body, body + len, req, len / 2 + 1);
+    if (!alloc_numbers(req, dtype, s.cap) || !scan_body(&s)) {
         jf_free(req);
         return 0;
     }
@@ -319,6 +399,281 @@ int jf_parse(const char *body, size_t len, TF_DataType dtype, jf_request *req) {
     req->beyond_float = s.beyond_float;
     memcpy(req->dims, s.counted, sizeof(int64_t) * (size_t)req->ndims);
     return 1;
+}
+
+/* ---- the helper thread ---------------------------------------------------
+ * One per worker, started once; it sleeps until a head hands it a tail.
+ * Inference threads share it: one that finds it busy parses alone. */
+
+typedef struct {
+    const char *body, *cut;
+    size_t len, cap;
+    void *numbers;                   /* the tail's region of the output */
+    int floats;                      /* numbers are floats, else doubles */
+} tail_job;
+
+struct jf_helper {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done_cond;
+    int busy;                        /* claimed by a head (locked) */
+    int posted, done, stopping;      /* (locked) */
+    size_t min_split;
+    tail_job job;
+    tail result;
+};
+
+/* Whether a list element (a list or a number) starts after the ',' at
+ * comma, past any white space; the body's NUL stops the look. */
+static int element_follows(const char *comma) {
+    const char *q = comma + 1;
+    while (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t') q++;
+    return *q == '[' || *q == '-' || is_digit(*q);
+}
+
+/* The tail: from the cut to past the last ']' of a run of closings after
+ * which no element follows (a list's own end, or the body's next member). */
+static int scan_tail(scanner *s, tail *t) {
+    int depth = JF_MAX_DIMS;        /* the cut's list, in the tail's numbering */
+    int64_t n = 0;
+    while (*s->p == ',') {          /* s->p on a separator in a list */
+        s->p++;
+        skip_ws(s);
+        if (s->p >= s->end || !scan_element(s, depth)) return 0;
+        n++;
+        skip_ws(s);
+        while (s->p < s->end && *s->p == ']') {
+            if (t->closes == JF_MAX_DIMS) return 0;
+            t->added[t->closes++] = n;
+            n = 0;
+            depth--;
+            s->p++;
+            skip_ws(s);
+        }
+        if (*s->p == ',' && t->closes > 0 && !element_follows(s->p)) break; /* next member */
+    }
+    t->end = s->p;
+    return t->closes > 0 && n == 0; /* no element after the outermost close */
+}
+
+static void run_tail(const tail_job *job, tail *t) {
+    jf_request part = {0};
+    scanner s;
+    if (job->floats) part.floats = job->numbers;
+    else part.values = job->numbers;
+    scanner_init(&s, job->cut, job->body + job->len, &part, job->cap);
+    s.max_depth = 2 * JF_MAX_DIMS;
+    memset(t, 0, sizeof(*t));
+    t->ok = scan_tail(&s, t);
+    t->leaf_depth = s.leaf_depth;
+    memcpy(t->counted, s.counted, sizeof(t->counted));
+    t->count = part.count;
+    t->integers_only = s.integers_only;
+    t->big_integers = s.big_integers;
+    t->beyond_float = s.beyond_float;
+}
+
+static void *helper_main(void *arg) {
+    jf_helper *h = arg;
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        while (!h->posted && !h->stopping) pthread_cond_wait(&h->wake, &h->lock);
+        if (!h->posted) break;
+        h->posted = 0;
+        pthread_mutex_unlock(&h->lock);
+        run_tail(&h->job, &h->result);
+        pthread_mutex_lock(&h->lock);
+        h->done = 1;
+        pthread_cond_signal(&h->done_cond);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+jf_helper *jf_helper_start(size_t min_split) {
+    jf_helper *h = calloc(1, sizeof(*h));
+    if (!h) return NULL;
+    h->min_split = min_split;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    pthread_cond_init(&h->done_cond, NULL);
+    if (pthread_create(&h->thread, NULL, helper_main, h) != 0) {
+        pthread_mutex_destroy(&h->lock);
+        pthread_cond_destroy(&h->wake);
+        pthread_cond_destroy(&h->done_cond);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void jf_helper_stop(jf_helper *h) {
+    if (!h) return;
+    pthread_mutex_lock(&h->lock);
+    h->stopping = 1;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+    pthread_join(h->thread, NULL);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->wake);
+    pthread_cond_destroy(&h->done_cond);
+    free(h);
+}
+
+static int helper_claim(jf_helper *h) {
+    pthread_mutex_lock(&h->lock);
+    int got = !h->busy;
+    h->busy = 1;
+    pthread_mutex_unlock(&h->lock);
+    return got;
+}
+
+static void helper_post(jf_helper *h, const tail_job *job) {
+    pthread_mutex_lock(&h->lock);
+    h->job = *job;
+    h->done = 0;
+    h->posted = 1;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* The tail, once the helper has finished it (each post is awaited once;
+ * later calls return the same result). */
+static const tail *helper_wait(jf_helper *h) {
+    pthread_mutex_lock(&h->lock);
+    while (!h->done) pthread_cond_wait(&h->done_cond, &h->lock);
+    pthread_mutex_unlock(&h->lock);
+    return &h->result;
+}
+
+/* Takes back a posted tail the helper has not started: 1 when it did
+ * (then the helper will not run it). */
+static int helper_take_back(jf_helper *h) {
+    pthread_mutex_lock(&h->lock);
+    int unstarted = h->posted;
+    h->posted = 0;
+    pthread_mutex_unlock(&h->lock);
+    return unstarted;
+}
+
+static void helper_release(jf_helper *h) {
+    pthread_mutex_lock(&h->lock);
+    h->busy = 0;
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* ---- joining the halves ------------------------------------------------- */
+
+/* The head met the cut before the helper even started the tail (the other
+ * CPU is busy): it takes the tail back and goes on alone, into the tail's
+ * region of the output too. */
+static int take_back_tail(scanner *s) {
+    if (!s->take_back || !helper_take_back(s->helper)) return 0;
+    s->took_back = 1;
+    s->cut = NULL;
+    s->cap = s->whole_cap;
+    return 1;
+}
+
+/* The head met the cut as the separator of its list at depth: the tail
+ * must continue exactly that list. */
+static int join_tail(scanner *s, int depth) {
+    const tail *t = helper_wait(s->helper);
+    int shift = JF_MAX_DIMS - depth; /* the tail's depth numbers minus ours */
+    if (!t->ok || t->closes != depth + 1 || t->leaf_depth - shift != s->leaf_depth) return 0;
+    for (int d = 0; d < s->leaf_depth; d++) {
+        int64_t seen = t->counted[d + shift];
+        if (seen == 0) continue;
+        if (s->counted[d] != 0 && s->counted[d] != seen) return 0;
+        s->counted[d] = seen;
+    }
+    s->joined = t;
+    s->cut_depth = depth;
+    s->p = t->end;
+    return 1;
+}
+
+/* The first ',' at or after from that a list element follows; NULL if none. */
+static const char *find_cut(const char *body, size_t len, size_t from) {
+    const char *end = body + len;
+    for (const char *p = body + from; p < end; p++) {
+        p = memchr(p, ',', (size_t)(end - p));
+        if (!p) return NULL;
+        if (element_follows(p)) return p;
+    }
+    return NULL;
+}
+
+/* Every list at each depth has one length, so the numbers fill the shape. */
+static int fills_shape(const jf_request *req) {
+    size_t n = 1;
+    for (int d = 0; d < req->ndims; d++) n *= (size_t)req->dims[d];
+    return n == req->count;
+}
+
+/* Moves the tail's numbers down to follow the head's; adds its flags. */
+static void join_numbers(scanner *s, const tail *t, size_t head_cap, jf_request *req) {
+    size_t elem = req->floats ? sizeof(float) : sizeof(double);
+    char *numbers = req->floats ? (char *)req->floats : (char *)req->values;
+    assert(req->count <= head_cap);
+    memmove(numbers + req->count * elem, numbers + head_cap * elem, t->count * elem);
+    req->count += t->count;
+    s->integers_only &= t->integers_only;
+    s->big_integers |= t->big_integers;
+    s->beyond_float |= t->beyond_float;
+}
+
+int jf_parse_split(const char *body, size_t len, TF_DataType dtype, jf_helper *h, size_t from,
+                   int take_back, jf_request *req) {
+    scanner s;
+    memset(req, 0, sizeof(*req));
+    const char *cut = body[len] == '\0' && from < len ? find_cut(body, len, from) : NULL;
+    if (!cut) return 0;
+    size_t head_cap = (size_t)(cut - body) / 2 + 1, tail_cap = (size_t)(body + len - cut) / 2 + 1;
+    if (!alloc_numbers(req, dtype, head_cap + tail_cap)) return 0;
+    size_t elem = dtype == TF_FLOAT ? sizeof(float) : sizeof(double);
+    char *numbers = dtype == TF_FLOAT ? (char *)req->floats : (char *)req->values;
+    tail_job job = {body, cut, len, tail_cap, numbers + head_cap * elem, dtype == TF_FLOAT};
+    helper_post(h, &job);
+    scanner_init(&s, body, body + len, req, head_cap);
+    s.cut = cut;
+    s.helper = h;
+    s.whole_cap = head_cap + tail_cap;
+    s.take_back = take_back;
+    int ok = scan_body(&s) && (s.joined || s.took_back);
+    /* the tail writes into req: unless taken back, wait for it, whatever happened */
+    if (!s.took_back && !helper_take_back(h)) {
+        const tail *t = helper_wait(h);
+        assert(t->count <= tail_cap);
+        if (ok && s.joined) join_numbers(&s, t, head_cap, req);
+    }
+    if (ok) {
+        req->ndims = s.leaf_depth;
+        req->integers_only = s.integers_only;
+        req->big_integers = s.big_integers;
+        req->beyond_float = s.beyond_float;
+        memcpy(req->dims, s.counted, sizeof(int64_t) * (size_t)req->ndims);
+        ok = fills_shape(req);
+    }
+    if (!ok) jf_free(req);
+    return ok;
+}
+
+/* CPUs this thread may run on (roma serve pins a worker to ceil(cores)). */
+static int allowed_cpus(void) {
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+int jf_parse(const char *body, size_t len, TF_DataType dtype, jf_helper *h, jf_request *req) {
+    memset(req, 0, sizeof(*req));
+    if (body[len] != '\0') return 0; /* the contract: see json_fast.h */
+    if (h && len >= h->min_split && allowed_cpus() >= 2 && helper_claim(h)) {
+        int ok = jf_parse_split(body, len, dtype, h, len / 2, 1, req);
+        helper_release(h);
+        if (ok) return 1;
+    }
+    return parse_one_thread(body, len, dtype, req);
 }
 
 void jf_free(jf_request *req) {

@@ -10,6 +10,11 @@
  * (named inputs, strings, b64, NaN tokens, escapes, other keys, malformed
  * JSON) is declined and takes the general jansson path, which also produces
  * every error message.
+ *
+ * A large body is parsed on two threads when the worker may use two CPUs:
+ * a helper thread reads the second half while the calling thread reads the
+ * first (json_fast.c says how the halves join).  The result is the same,
+ * byte for byte, as one thread's.
  */
 #ifndef ROMA_JSON_FAST_H
 #define ROMA_JSON_FAST_H
@@ -20,6 +25,13 @@
 #include "json_tensor.h"
 
 #define JF_MAX_DIMS 32
+
+/* Bodies from this size on are parsed on two threads (each half then
+ * takes ~0.5 ms or more, against ~20 us to hand one to the helper). */
+#define JF_SPLIT_MIN_BYTES (64 * 1024)
+
+/* The thread that parses second halves; one per worker. */
+typedef struct jf_helper jf_helper;
 
 typedef struct {
     jt_format format;
@@ -36,14 +48,36 @@ typedef struct {
                              float: the general path refuses it for floats */
 } jf_request;
 
+/* Starts the helper thread; bodies of min_split bytes or more are then
+ * split (JF_SPLIT_MIN_BYTES; tests pass less).  NULL when the thread cannot
+ * be started: parse on one thread then.  Stop it with jf_helper_stop (NULL
+ * is fine) once no jf_parse that uses it runs. */
+jf_helper *jf_helper_start(size_t min_split);
+void jf_helper_stop(jf_helper *helper);
+
 /* Returns 1 and fills *req when body has the shape above, 0 otherwise (req
  * then holds nothing to free).  The numbers are kept as the tensor of dtype
  * needs them: as floats for TF_FLOAT (each the float nearest the double
  * nearest the decimal, as the general path makes it), as doubles for any
  * other.  body[len] must be a readable NUL byte (the worker keeps one after
- * every body): the number scanner stops on it. */
-int jf_parse(const char *body, size_t len, TF_DataType dtype, jf_request *req);
+ * every body): the number scanner stops on it.  With a helper (else NULL),
+ * a body of its min_split bytes or more is split when this thread may run
+ * on two CPUs or more and no other thread is using the helper; any thread
+ * may call this, many at once. */
+int jf_parse(const char *body, size_t len, TF_DataType dtype, jf_helper *helper,
+             jf_request *req);
 void jf_free(jf_request *req);
+
+/* For tests: jf_parse on two threads, cutting at the first ',' after
+ * body[from] that a list element follows, with no fallback: 1 when the
+ * halves joined (then *req is exactly what one thread gives), 0 when not
+ * (a body one thread may still take).  Whatever its size; helper must be
+ * used by no other thread meanwhile.  take_back: when the first half
+ * reaches the cut before the helper has started on the second, parse it
+ * too (as jf_parse does, so that a busy CPU does not hold the request
+ * up); 0: always wait for the helper (tests of the join). */
+int jf_parse_split(const char *body, size_t len, TF_DataType dtype, jf_helper *helper,
+                   size_t from, int take_back, jf_request *req);
 
 /* Whether the numbers can become a dtype tensor exactly as the general
  * path would make it (floats: always; integer types: written as integers,

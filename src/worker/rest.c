@@ -200,17 +200,17 @@ static TF_DataType fast_input_dtype(const tfb_signature *sig) {
 /* The fast path of json_fast.h: returns 1 when it answered the request.
  * The numbers are read for the default signature's dtype; a body naming a
  * signature of another dtype (rare) is read a second time. */
-static int try_fast_predict(const sv_version *v, const char *body, size_t len, roma_buf *out,
-                            roma_code *rc, roma_err *err) {
+static int try_fast_predict(const sv_version *v, jf_helper *helper, const char *body,
+                            size_t len, roma_buf *out, roma_code *rc, roma_err *err) {
     jf_request req;
     TF_DataType dtype = fast_input_dtype(tfb_model_find_signature(v->model, "serving_default"));
-    if (!jf_parse(body, len, dtype, &req)) return 0;
+    if (!jf_parse(body, len, dtype, helper, &req)) return 0;
     const char *name = req.signature_name ? req.signature_name : "serving_default";
     const tfb_signature *sig = tfb_model_find_signature(v->model, name);
     if (fast_input_dtype(sig) != dtype) {
         jf_free(&req);
         dtype = fast_input_dtype(sig);
-        if (!jf_parse(body, len, dtype, &req)) return 0;
+        if (!jf_parse(body, len, dtype, helper, &req)) return 0;
     }
     int fits = sig && sig->ninputs == 1 && sig->noutputs <= 64 && jf_fits(&req, dtype);
     if (fits) {
@@ -221,14 +221,14 @@ static int try_fast_predict(const sv_version *v, const char *body, size_t len, r
     return fits;
 }
 
-static roma_code run_inference(const sv_version *v, rest_verb verb, const char *body,
-                               size_t len, roma_buf *out, roma_err *err) {
+static roma_code run_inference(const sv_version *v, jf_helper *helper, rest_verb verb,
+                               const char *body, size_t len, roma_buf *out, roma_err *err) {
     json_t *root = NULL;
     const char *sig_name;
     jt_format format = JT_ROW;
     TF_Tensor *in[64] = {0};
     roma_code rc;
-    if (verb == REST_PREDICT && try_fast_predict(v, body, len, out, &rc, err)) return rc;
+    if (verb == REST_PREDICT && try_fast_predict(v, helper, body, len, out, &rc, err)) return rc;
     rc = jt_parse_body(body, len, &root, err);
     if (rc == ROMA_OK) rc = jt_signature_name(root, &sig_name, err);
     const tfb_signature *sig = rc == ROMA_OK ? tfb_model_find_signature(v->model, sig_name) : NULL;
@@ -242,8 +242,8 @@ static roma_code run_inference(const sv_version *v, rest_verb verb, const char *
     return rc == ROMA_OK ? run_signature(v, verb, format, sig, in, out, err) : rc;
 }
 
-int rest_handle(const sv_registry *reg, const char *method, const char *path, const char *body,
-                size_t body_len, roma_buf *out) {
+int rest_handle(const sv_registry *reg, jf_helper *helper, const char *method, const char *path,
+                const char *body, size_t body_len, roma_buf *out) {
     rest_route r;
     roma_err err;
     const sv_model *m;
@@ -255,6 +255,6 @@ int rest_handle(const sv_registry *reg, const char *method, const char *path, co
     if (rc != ROMA_OK) return rest_error(out, rc, err.msg);
     if (r.verb == REST_STATUS) return handle_status(m, v, &r, out);
     if (r.verb == REST_METADATA) return handle_metadata(m, v, out);
-    rc = run_inference(v, r.verb, body ? body : "", body_len, out, &err);
+    rc = run_inference(v, helper, r.verb, body ? body : "", body_len, out, &err);
     return rc == ROMA_OK ? 200 : rest_error(out, rc, err.msg);
 }

@@ -16,6 +16,7 @@
 
 #include "../common/buf.h"
 #include "../common/status.h"
+#include "json_fast.h"
 #include "servables.h"
 
 typedef enum { REST_PREDICT, REST_CLASSIFY, REST_REGRESS, REST_STATUS, REST_METADATA } rest_verb;
@@ -33,9 +34,11 @@ roma_code rest_parse_route(const char *method, const char *path, rest_route *rou
                            roma_err *err);
 
 /* Answers one request: writes the JSON body into out, returns the HTTP
- * status.  Errors are {"error": "..."} with TF Serving's status codes. */
-int rest_handle(const sv_registry *reg, const char *method, const char *path, const char *body,
-                size_t body_len, roma_buf *out);
+ * status.  Errors are {"error": "..."} with TF Serving's status codes.
+ * helper (may be NULL) parses the second half of large numeric bodies;
+ * body[body_len] must be a NUL byte. */
+int rest_handle(const sv_registry *reg, jf_helper *helper, const char *method, const char *path,
+                const char *body, size_t body_len, roma_buf *out);
 
 /* Writes {"error": msg} and returns the HTTP status for code. */
 int rest_error(roma_buf *out, roma_code code, const char *msg);

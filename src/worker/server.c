@@ -1,11 +1,14 @@
 /* server.c - see server.h.
  *
  * Life of a request: evhttp parses it on the loop thread -> on_request
- * copies method, path and body into a job and pushes it on the pool queue
- * -> an inference thread runs rest_handle -> pushes the job on the done
- * list and activates `done_ev` -> on_done (loop thread) sends the reply.
- * If the client went away meanwhile, libevent has detached the request and
- * evhttp_send_reply just frees it.
+ * copies method and path into a job, makes the body one NUL-terminated
+ * block inside the request's own input buffer (no copy of ours; see
+ * job_body) and pushes the job on the pool queue -> an inference thread
+ * runs rest_handle -> pushes the job on the done list and activates
+ * `done_ev` -> on_done (loop thread) sends the reply, which frees the
+ * request and with it the body.  If the client went away meanwhile,
+ * libevent has detached the request (it is freed only by
+ * evhttp_send_reply), so the body stays valid until the answer is sent.
  *
  * `roma serve` keeps a couple more requests in flight than the worker's
  * cores can run, so the next request is always read and waiting; the
@@ -32,7 +35,7 @@ typedef struct job {
     struct evhttp_request *req;
     char method[8];
     char *path;
-    char *body;
+    const char *body;  /* inside req's input buffer: freed with req */
     size_t body_len;
     int max_runs;      /* X-Roma-Max-Runs of this request, 0 when absent */
     int status;
@@ -46,6 +49,7 @@ typedef struct {
 
 typedef struct {
     const sv_registry *reg;
+    jf_helper *parse_helper; /* second thread for large bodies; may be NULL */
     struct event_base *base;
     struct event *done_ev;
     pthread_mutex_t lock;
@@ -78,7 +82,6 @@ static job *queue_take_all(job_queue *q) {
 
 static void job_free(job *j) {
     free(j->path);
-    free(j->body);
     roma_buf_free(&j->answer);
     free(j);
 }
@@ -97,7 +100,8 @@ static void *inference_thread(void *arg) {
         s->running++;
         pthread_mutex_unlock(&s->lock);
 
-        j->status = rest_handle(s->reg, j->method, j->path, j->body, j->body_len, &j->answer);
+        j->status = rest_handle(s->reg, s->parse_helper, j->method, j->path, j->body,
+                                j->body_len, &j->answer);
 
         pthread_mutex_lock(&s->lock);
         s->running--;
@@ -158,19 +162,28 @@ static const char *method_name(enum evhttp_cmd_type cmd) {
     }
 }
 
+/* The body as one block followed by a NUL (json_fast reads up to it),
+ * left in req's input buffer: nothing else touches that buffer once the
+ * request is complete, and it lives until evhttp_send_reply frees req
+ * (on_done, after the inference thread is done with it).  The pullup
+ * still copies when the body arrived in several chunks, but into
+ * libevent's buffer, which replaces our malloc + copy + free. */
+static const char *job_body(struct evhttp_request *req, size_t *len) {
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    *len = evbuffer_get_length(in);
+    if (evbuffer_add(in, "", 1) != 0) return NULL;
+    return (const char *)evbuffer_pullup(in, -1);
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     server *s = arg;
     job *j = calloc(1, sizeof(*j));
     if (!j) abort();
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
     j->req = req;
     snprintf(j->method, sizeof(j->method), "%s", method_name(evhttp_request_get_command(req)));
     j->path = request_path(req);
-    j->body_len = evbuffer_get_length(in);
-    j->body = malloc(j->body_len + 1);
+    j->body = job_body(req, &j->body_len);
     if (!j->path || !j->body) abort();
-    evbuffer_remove(in, j->body, j->body_len);
-    j->body[j->body_len] = '\0';
     const char *runs = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Roma-Max-Runs");
     j->max_runs = runs ? atoi(runs) : 0;
     s->inflight++;
@@ -247,10 +260,14 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
         evhttp_free(http);
         goto out;
     }
+    s.parse_helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
+    if (!s.parse_helper) roma_warn("cannot start the JSON parse helper thread: large bodies are "
+                                   "parsed on one thread");
     roma_info("serving REST on %s:%d with %d inference threads", opt->host, opt->port,
               opt->threads);
     event_base_dispatch(s.base);
     stop_threads(&s);
+    jf_helper_stop(s.parse_helper);
     evhttp_free(http);
     rc = 0;
 out:

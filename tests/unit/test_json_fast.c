@@ -1,7 +1,9 @@
 /* test_json_fast.c - the fast path for numeric predict bodies
  * (src/worker/json_fast.h): which bodies it takes and which it leaves to
  * the general jansson path, and that for every body it takes, the tensor
- * it builds is identical (shape, dtype, every byte) to the general path's.
+ * it builds is identical (shape, dtype, every byte) to the general path's;
+ * and that a body parsed on two threads, cut anywhere, gives exactly what
+ * one thread gives, and is taken or left exactly as one thread decides.
  */
 #include "unit.h"
 
@@ -36,7 +38,7 @@ static void check_fast_path(const char *name, const char *body, TF_DataType dtyp
                             jt_format format, const char *signature) {
     jf_request req;
     jt_format want_format;
-    CASE_CHECK(name, jf_parse(body, strlen(body), dtype, &req));
+    CASE_CHECK(name, jf_parse(body, strlen(body), dtype, NULL, &req));
     CASE_CHECK(name, jf_fits(&req, dtype));
     CASE_CHECK_INT(name, req.format, format);
     if (signature) CASE_CHECK_STR(name, req.signature_name, signature);
@@ -191,8 +193,8 @@ static void test_other_bodies_are_left_to_the_general_path(void **state) {
     };
     for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
         jf_request req;
-        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), TF_FLOAT, &req));
-        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), TF_DOUBLE, &req));
+        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), TF_FLOAT, NULL, &req));
+        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), TF_DOUBLE, NULL, &req));
     }
 }
 
@@ -218,7 +220,7 @@ static void test_fits_only_exact_conversions(void **state) {
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         jf_request req;
-        CASE_CHECK(cases[i].name, jf_parse(cases[i].body, strlen(cases[i].body), cases[i].dtype, &req));
+        CASE_CHECK(cases[i].name, jf_parse(cases[i].body, strlen(cases[i].body), cases[i].dtype, NULL, &req));
         CASE_CHECK_INT(cases[i].name, jf_fits(&req, cases[i].dtype), cases[i].fits);
         jf_free(&req);
     }
@@ -228,7 +230,205 @@ static void test_body_without_trailing_nul_is_declined(void **state) {
     char body[] = "{\"instances\": [1]}XX";
     jf_request req;
     /* len excludes "XX": body[len] is 'X', not the NUL the contract needs. */
-    assert_false(jf_parse(body, strlen(body) - 2, TF_FLOAT, &req));
+    assert_false(jf_parse(body, strlen(body) - 2, TF_FLOAT, NULL, &req));
+}
+
+/* ---- two threads: the same result as one, wherever the body is cut ------ */
+
+static void assert_same_request(const char *name, const jf_request *a, const jf_request *b) {
+    CASE_CHECK_INT(name, a->format, b->format);
+    CASE_CHECK_INT(name, a->count, b->count);
+    CASE_CHECK_INT(name, a->ndims, b->ndims);
+    for (int d = 0; d < a->ndims; d++) CASE_CHECK_INT(name, a->dims[d], b->dims[d]);
+    CASE_CHECK_INT(name, a->integers_only, b->integers_only);
+    CASE_CHECK_INT(name, a->big_integers, b->big_integers);
+    CASE_CHECK_INT(name, a->beyond_float, b->beyond_float);
+    CASE_CHECK(name, (a->signature_name == NULL) == (b->signature_name == NULL));
+    if (a->signature_name) CASE_CHECK_STR(name, a->signature_name, b->signature_name);
+    CASE_CHECK(name, (a->floats == NULL) == (b->floats == NULL));
+    if (a->floats) CASE_CHECK(name, memcmp(a->floats, b->floats, a->count * sizeof(float)) == 0);
+    else CASE_CHECK(name, memcmp(a->values, b->values, a->count * sizeof(double)) == 0);
+}
+
+/* Whether the body has a ',' at or after from that a list element follows
+ * (where jf_parse_split cuts). */
+static int has_cut_after(const char *body, size_t from) {
+    for (const char *p = body + from; (p = strchr(p, ',')); p++) {
+        const char *q = p + 1 + strspn(p + 1, " \t\r\n");
+        if (*q == '[' || *q == '-' || (*q >= '0' && *q <= '9')) return 1;
+    }
+    return 0;
+}
+
+/* Cuts body at every byte: whenever the halves join, the result is one
+ * thread's; when must_join (a taken body whose every such ',' separates
+ * list elements), they join wherever there is a cut.  Each cut is parsed
+ * twice: waiting for the helper, and as jf_parse does (on bodies this
+ * small the first half mostly takes the tail back before the helper wakes
+ * up).  And jf_parse with a helper that splits every body takes it exactly
+ * when one thread does. */
+static void check_every_cut(const char *name, const char *body, TF_DataType dtype,
+                            jf_helper *all, int must_join) {
+    size_t len = strlen(body);
+    jf_request one, split;
+    char what[160];
+    int taken = jf_parse(body, len, dtype, NULL, &one);
+    for (size_t from = 0; from <= len; from++) {
+        snprintf(what, sizeof(what), "%s, %s, cut after byte %zu", name, tfb_dtype_name(dtype), from);
+        for (int take_back = 0; take_back <= 1; take_back++) {
+            int joined = jf_parse_split(body, len, dtype, all, from, take_back, &split);
+            if (must_join) CASE_CHECK_INT(what, joined, has_cut_after(body, from));
+            if (!joined) continue;
+            CASE_CHECK(what, taken);
+            assert_same_request(what, &split, &one);
+            jf_free(&split);
+        }
+    }
+    snprintf(what, sizeof(what), "%s, %s, jf_parse with a helper", name, tfb_dtype_name(dtype));
+    CASE_CHECK_INT(what, jf_parse(body, len, dtype, all, &split), taken);
+    if (taken) assert_same_request(what, &split, &one);
+    jf_free(&split);
+    jf_free(&one);
+}
+
+static void test_split_bodies_match_one_thread(void **state) {
+    static const struct {
+        const char *name, *body;
+        int taken;
+    } cases[] = {
+        {"1-D", "{\"instances\": [1.5, -2, 3e2, 0.25, 7]}", 1},
+        {"2-D", "{\"instances\": [[1, 2, 3], [4, 5, 6], [7, 8, 9]]}", 1},
+        {"3-D", "{\"inputs\": [[[1,2],[3,4]],[[5,6],[7,8]],[[9,10],[11,12]]]}", 1},
+        {"4-D image-like", "{\"instances\": [[[[0.86,-0.733,-0.43],[0.146,-0.848,0.329]],"
+                           "[[0.285,-0.626,0.165],[0.063,-0.809,-0.634]]]]}", 1},
+        {"one-element lists", "{\"instances\": [[[1]], [[2]], [[3]]]}", 1},
+        {"whitespace", " {\n\"instances\" :\t[ [ 1 ,\n 2 ] ,\r\n [ 3 , 4 ] ]\n,\n"
+                       "\"signature_name\" : \"s\" } ", 1},
+        {"signature first", "{\"signature_name\": \"sig\", \"instances\": [[1, 2], [3, 4]]}", 1},
+        {"signature last", "{\"instances\": [[1, 2], [3, 4]], \"signature_name\": \"sig\"}", 1},
+        {"integers then a fraction", "{\"instances\": [[1, 2], [3, 4.5]]}", 1},
+        {"big integer late", "{\"instances\": [[1, 2], [3, 16777217]]}", 1},
+        {"beyond float late", "{\"instances\": [[1, 2], [3, 1e39]]}", 1},
+        {"long numbers", "{\"instances\": [[0.1000000000000000055511151231257827, 2], "
+                         "[3.14159265358979323846264, -0.00000000000000000000000000001]]}", 1},
+        {"ragged after", "{\"instances\": [[1, 2], [3, 4, 5]]}", 0},
+        {"ragged before", "{\"instances\": [[1, 2, 3], [4, 5]]}", 0},
+        {"ragged deep", "{\"instances\": [[[1,2],[3,4]],[[5,6]]]}", 0},
+        {"ragged deep first", "{\"instances\": [[[1,2]],[[3,4],[5,6]]]}", 0},
+        {"mixed depth after", "{\"instances\": [[1, 2], 3]}", 0},
+        {"mixed depth before", "{\"instances\": [1, [2, 3]]}", 0},
+        {"deeper after", "{\"instances\": [[1, 2], [[3], [4]]]}", 0},
+        {"element after the tensor", "{\"instances\": [[1,2],[3,4]], [[5,6],[7,8]]}", 0},
+        {"number after the tensor", "{\"instances\": [[1,2],[3,4]], 5}", 0},
+        {"one close too many", "{\"instances\": [[1,2],[3,4]]]}", 0},
+        {"one close too few", "{\"instances\": [[1,2],[3,4]}", 0},
+        {"list closes early", "{\"instances\": [[1,2]],[3,4]]}", 0},
+        {"comma in the signature", "{\"signature_name\": \"a,1\", \"instances\": [[1, 2], [3, 4]]}", 1},
+        {"bad number after", "{\"instances\": [[1, 2], [3, 4x]]}", 0},
+        {"bad number before", "{\"instances\": [[1, 2x], [3, 4]]}", 0},
+        {"empty list after", "{\"instances\": [[1, 2], []]}", 0},
+        {"trailing comma", "{\"instances\": [[1, 2], [3, 4],]}", 0},
+        {"no comma", "{\"instances\": [[1, 2] [3, 4]]}", 0},
+        {"truncated", "{\"instances\": [[1, 2], [3, 4", 0},
+        {"trailing text", "{\"instances\": [[1, 2], [3, 4]]} x", 0},
+        {"other key after", "{\"instances\": [[1, 2], [3, 4]], \"x\": 1}", 0},
+        {"strings", "{\"instances\": [[1, 2], [\"a\", 4]]}", 0},
+        {"double overflow after", "{\"instances\": [[1, 2], [3, 1e400]]}", 0},
+    };
+    static const TF_DataType dtypes[] = {TF_FLOAT, TF_DOUBLE};
+    jf_helper *all = jf_helper_start(0);
+    assert_non_null(all);
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        for (size_t d = 0; d < ARRAY_LEN(dtypes); d++) {
+            jf_request one;
+            int taken = jf_parse(cases[i].body, strlen(cases[i].body), dtypes[d], NULL, &one);
+            CASE_CHECK_INT(cases[i].name, taken, cases[i].taken);
+            jf_free(&one);
+            int must_join = cases[i].taken && !strstr(cases[i].name, "comma in");
+            check_every_cut(cases[i].name, cases[i].body, dtypes[d], all, must_join);
+        }
+    jf_helper_stop(all);
+}
+
+/* Lists nested to the limit (JF_MAX_DIMS) and one deeper. */
+static void test_split_bodies_at_the_depth_limit(void **state) {
+    jf_helper *all = jf_helper_start(0);
+    assert_non_null(all);
+    for (int depth = JF_MAX_DIMS - 1; depth <= JF_MAX_DIMS + 1; depth++) {
+        roma_buf body = ROMA_BUF_INIT;
+        roma_buf_puts(&body, "{\"instances\": [");
+        for (int k = 1; k < depth; k++) roma_buf_putc(&body, '[');
+        roma_buf_puts(&body, "1, 2");
+        for (int k = 1; k < depth; k++) roma_buf_putc(&body, ']');
+        roma_buf_puts(&body, ", ");
+        for (int k = 1; k < depth; k++) roma_buf_putc(&body, '[');
+        roma_buf_puts(&body, "3, 4");
+        for (int k = 1; k < depth; k++) roma_buf_putc(&body, ']');
+        roma_buf_puts(&body, "]}");
+        jf_request one;
+        CASE_CHECK_INT(body.data, jf_parse(body.data, body.len, TF_FLOAT, NULL, &one),
+                       depth <= JF_MAX_DIMS);
+        jf_free(&one);
+        check_every_cut("nested", body.data, TF_FLOAT, all, depth <= JF_MAX_DIMS);
+        roma_buf_free(&body);
+    }
+    jf_helper_stop(all);
+}
+
+/* An image-like body of random numbers in shape dims, every list long
+ * enough that the short-number path reads both halves. */
+static void append_tensor(roma_buf *b, const int *dims, int ndims, uint64_t *seed) {
+    roma_buf_putc(b, '[');
+    for (int i = 0; i < dims[0]; i++) {
+        if (i) roma_buf_puts(b, (*seed >> 20) % 3 ? ", " : ",\n ");
+        if (ndims == 1) append_random_number(b, seed);
+        else append_tensor(b, dims + 1, ndims - 1, seed);
+    }
+    roma_buf_putc(b, ']');
+}
+
+static void test_split_random_tensors(void **state) {
+    static const int shapes[][4] = {{1, 6, 5, 3}, {3, 40}, {2, 3, 4, 5}, {300}};
+    static const int ranks[] = {4, 2, 4, 1};
+    static const TF_DataType dtypes[] = {TF_FLOAT, TF_DOUBLE};
+    jf_helper *all = jf_helper_start(0);
+    uint64_t seed = 7;
+    assert_non_null(all);
+    for (size_t i = 0; i < ARRAY_LEN(shapes); i++) {
+        roma_buf body = ROMA_BUF_INIT;
+        roma_buf_puts(&body, "{\"instances\": ");
+        append_tensor(&body, shapes[i], ranks[i], &seed);
+        roma_buf_puts(&body, "}");
+        for (size_t d = 0; d < ARRAY_LEN(dtypes); d++)
+            check_every_cut("random tensor", body.data, dtypes[d], all, 1);
+        roma_buf_free(&body);
+    }
+    jf_helper_stop(all);
+}
+
+/* A body larger than JF_SPLIT_MIN_BYTES, through the production helper. */
+static void test_large_body_split_in_the_middle(void **state) {
+    static const int dims[] = {1, 64, 64, 3};
+    jf_helper *helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
+    roma_buf body = ROMA_BUF_INIT;
+    uint64_t seed = 11;
+    jf_request one, two;
+    assert_non_null(helper);
+    roma_buf_puts(&body, "{\"instances\": ");
+    append_tensor(&body, dims, 4, &seed);
+    roma_buf_puts(&body, "}");
+    assert_true(body.len >= JF_SPLIT_MIN_BYTES);
+    assert_true(jf_parse(body.data, body.len, TF_FLOAT, NULL, &one));
+    assert_true(jf_parse_split(body.data, body.len, TF_FLOAT, helper, body.len / 2, 0, &two));
+    assert_same_request("large, split", &two, &one);
+    jf_free(&two);
+    assert_true(jf_parse(body.data, body.len, TF_FLOAT, helper, &two));
+    assert_same_request("large, jf_parse", &two, &one);
+    jf_free(&two);
+    jf_free(&one);
+    check_fast_path("large", body.data, TF_FLOAT, JT_ROW, NULL);
+    roma_buf_free(&body);
+    jf_helper_stop(helper);
 }
 
 int main(void) {
@@ -238,6 +438,10 @@ int main(void) {
         cmocka_unit_test(test_other_bodies_are_left_to_the_general_path),
         cmocka_unit_test(test_fits_only_exact_conversions),
         cmocka_unit_test(test_body_without_trailing_nul_is_declined),
+        cmocka_unit_test(test_split_bodies_match_one_thread),
+        cmocka_unit_test(test_split_bodies_at_the_depth_limit),
+        cmocka_unit_test(test_split_random_tensors),
+        cmocka_unit_test(test_large_body_split_in_the_middle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
