@@ -28,11 +28,13 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: tfrun SAVED_MODEL_VERSION_DIR REQUEST_JSON [RUNS] [INTRA_OP]\n");
+        fprintf(stderr, "usage: tfrun SAVED_MODEL_VERSION_DIR REQUEST_JSON [RUNS] [INTRA_OP] "
+                        "[SPINNING 0|1]\n");
         return 2;
     }
     int runs = argc > 3 ? atoi(argv[3]) : 1000;
-    tfb_options opt = {.intra_op_threads = argc > 4 ? atoi(argv[4]) : 0};
+    tfb_options opt = {.intra_op_threads = argc > 4 ? atoi(argv[4]) : 0,
+                       .no_spinning = argc > 5 && atoi(argv[5]) == 0};
     tfb_model *m;
     roma_err err;
     json_t *root;

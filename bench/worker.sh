@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Worker benchmark (issue: server overhead): for half_plus_two (one instance
-# per request) and for the resnet test model, measures in one run
+# per request) and for the resnet test model (with TensorFlow's default
+# spinning threads, and without them as roma serve runs workers), measures
+# in one run
 #   - throughput: wrk with many connections against `roma worker`,
 #   - latency p50/p99: wrk with one connection (one request at a time),
 #   - the bare TF_SessionRun of the same input (build/bench/tfrun),
@@ -22,9 +24,9 @@ else
 fi
 echo '{"instances": [1.0]}' > "$tmp/hp2.json"
 
-start_worker() { # name base_path port
+start_worker() { # name base_path port [spinning]
   build/roma worker --rest_api_port="$3" --model_name="$1" --model_base_path="$2" \
-    >"$tmp/$1.log" 2>&1 &
+    --tensorflow_thread_spinning="${4:-1}" >"$tmp/$1.log" 2>&1 &
   for _ in $(seq 100); do
     curl -sf "localhost:$3/v1/models/$1" >/dev/null && return 0; sleep 0.1
   done
@@ -35,20 +37,24 @@ run_wrk() { # url body connections seconds -> wrk output file
   BODY=$2 wrk -t1 -c"$3" -d"$4"s --latency -s bench/post.lua "$1" >"$5"
 }
 
-measure() { # name base_path body port conns_for_throughput
-  local name=$1 dir=$2 body=$3 port=$4 conns=$5 url
+measure() { # name base_path body port conns_for_throughput [spinning] [label]
+  local name=$1 dir=$2 body=$3 port=$4 conns=$5 spin=${6:-1} label=${7:-$1} url
   url="http://127.0.0.1:$port/v1/models/$name:predict"
-  start_worker "$name" "$dir" "$port"
+  start_worker "$name" "$dir" "$port" "$spin"
   run_wrk "$url" "$body" 1 2 /dev/null               # warm-up
-  run_wrk "$url" "$body" 1 "$secs" "$tmp/$name.lat"
-  run_wrk "$url" "$body" "$conns" "$secs" "$tmp/$name.tput"
+  run_wrk "$url" "$body" 1 "$secs" "$tmp/$label.lat"
+  run_wrk "$url" "$body" "$conns" "$secs" "$tmp/$label.tput"
   kill %1; wait 2>/dev/null || true
   local version; version=$(ls "$dir" | sort -n | tail -1)
-  build/bench/tfrun "$dir/$version" "$body" 2000 2>/dev/null >"$tmp/$name.bare"
+  build/bench/tfrun "$dir/$version" "$body" 2000 0 "$spin" 2>/dev/null >"$tmp/$label.bare"
 }
 
 measure half_plus_two "$hp2_dir" "$tmp/hp2.json" 8611 32
 measure resnet models/resnet models/resnet/request.json 8612 2
+# The same with idle TensorFlow threads sleeping instead of spinning, as roma
+# serve runs its CPU workers (the bare run gets the same setting): spinning
+# threads left over from one inference compete with the next request's parse.
+measure resnet models/resnet models/resnet/request.json 8613 2 0 resnet-nospin
 
 .venv/bin/python - "$tmp" <<'PY'
 import json, re, sys
@@ -62,7 +68,7 @@ def wrk(path):
     return {"rps": rps, "p50_us": pct["50"], "p99_us": pct["99"],
             "non_2xx": int(errors.group(1)) if errors else 0}
 out = {}
-for name in ("half_plus_two", "resnet"):
+for name in ("half_plus_two", "resnet", "resnet-nospin"):
     lat, tput = wrk(f"{tmp}/{name}.lat"), wrk(f"{tmp}/{name}.tput")
     bare = json.load(open(f"{tmp}/{name}.bare"))
     out[name] = {"throughput_rps": tput["rps"], "p50_us": lat["p50_us"], "p99_us": lat["p99_us"],
