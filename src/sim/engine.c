@@ -64,6 +64,7 @@ typedef struct {
     double *cpu_work, *gpu_work; /* per send: drawn service work */
     roma_policy policy;
     double *node_share; /* per node: the share of its cores workers get (contention) */
+    double *node_free;  /* per node: what the overhead leaves of each of its CPUs */
     double now, last_integral;
     size_t done, inflight;
     sim_result *out;
@@ -109,9 +110,18 @@ static size_t fifo_pop(sim_fifo *q, double arrival_of_head) {
 
 /* ---- workers -------------------------------------------------------------- */
 
+/* The cores a CPU worker can use: its quota, but no more than what the
+ * node's overhead leaves of the ceil(cores) CPUs it is pinned to (roma
+ * serve pins it there; the dispatcher and clients run anywhere, so on its
+ * CPUs too). */
+static double usable_cores(const sim *x, const sim_worker *w) {
+    return fmin(w->cores, ceil(w->cores - 1e-9) * x->node_free[w->node]);
+}
+
 static double worker_speed(const sim *x, const sim_worker *w) {
     if (w->gpu >= 0 || w->nrunning == 0) return 1;
-    double alone = sim_cpu_speed(w->cores / (double)w->nrunning, x->s->models[w->model].cpu.parallel);
+    double alone = sim_cpu_speed(usable_cores(x, w) / (double)w->nrunning,
+                                 x->s->models[w->model].cpu.parallel);
     return alone * x->node_share[w->node];
 }
 
@@ -302,8 +312,11 @@ static void setup(sim *x, uint64_t seed) {
     x->cpu_work = malloc((x->nsends + 1) * sizeof(double));
     x->gpu_work = malloc((x->nsends + 1) * sizeof(double));
     x->node_share = malloc(s->nnodes * sizeof(double));
-    if (!x->m || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work || !x->node_share) abort();
-    for (size_t i = 0; i < s->nnodes; i++) x->node_share[i] = 1;
+    x->node_free = malloc(s->nnodes * sizeof(double));
+    if (!x->m || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work || !x->node_share ||
+        !x->node_free)
+        abort();
+    for (size_t i = 0; i < s->nnodes; i++) x->node_share[i] = x->node_free[i] = 1;
     for (size_t i = 0; i < s->nmodels; i++) {
         const sim_model *cfg = &s->models[i];
         x->model_of[cfg->workload_model] = i;
@@ -329,6 +342,7 @@ static void teardown(sim *x) {
     free(x->cpu_work);
     free(x->gpu_work);
     free(x->node_share);
+    free(x->node_free);
 }
 
 static void alloc_result(sim_result *out, size_t nsends, size_t nmodels) {
@@ -355,18 +369,19 @@ static double node_overhead(const sim *x, size_t node) {
     return busy;
 }
 
-/* After every event: each node's share (1 unless its busy workers and the
- * overhead want more than its physical cores, then cores / demand, as CFS
- * splits a saturated machine), and every CPU worker's completion time at
- * its new speed. */
+/* After every event: what the overhead leaves of each CPU of a node, each
+ * node's share (1 unless its busy workers and the overhead want more than
+ * its physical cores, then cores / demand, as CFS splits a saturated
+ * machine), and every CPU worker's completion time at its new speed. */
 static void update_contention(sim *x) {
     for (size_t node = 0; node < x->s->nnodes; node++) {
-        double demand = node_overhead(x, node);
+        double overhead = node_overhead(x, node), cores = x->s->nodes[node].cores;
+        x->node_free[node] = fmax(0.05, 1 - overhead / cores);
+        double demand = overhead;
         for (size_t i = 0; i < x->nworkers; i++) {
             const sim_worker *w = &x->workers[i];
-            if (w->gpu < 0 && w->node == node) demand += fmin(w->cores, (double)w->nrunning);
+            if (w->gpu < 0 && w->node == node) demand += fmin(usable_cores(x, w), (double)w->nrunning);
         }
-        double cores = x->s->nodes[node].cores;
         x->node_share[node] = demand > cores ? cores / demand : 1;
     }
     for (size_t i = 0; i < x->nworkers; i++)

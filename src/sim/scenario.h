@@ -39,12 +39,14 @@
  * Contention: `cpus` is what ROMA hands out, `cores` what the node really
  * has.  cpu.overhead is the CPU time one request costs on its node outside
  * its worker (the dispatcher, the client, the network stack: for a 780 KB
- * JSON body, milliseconds), spent at the rate its load profile asks for.
- * Whenever the busy workers (each using min(its cores, its running
- * requests)) and that overhead want more than `cores`, every worker of
- * the node slows down in proportion, as CFS shares a saturated machine.
- * With the defaults (cores = cpus, overhead 0) nothing slows: quotas add
- * up to at most cpus.
+ * JSON body, milliseconds), spent at the rate its load profile asks for
+ * and spread over all the node's CPUs.  A worker is pinned to ceil(cores)
+ * CPUs, as roma serve pins it, so it can use min(cores, ceil(cores) x what
+ * the overhead leaves of a CPU).  Whenever the busy workers (each using
+ * min(those cores, its running requests)) and the overhead want more than
+ * `cores`, every worker of the node slows down in proportion, as CFS
+ * shares a saturated machine.  With the defaults (cores = cpus, overhead
+ * 0) nothing slows: quotas add up to at most cpus.
  *
  * A run takes: name (required), controller (roma | roma-norm | rules |
  * static, default roma), policy (roma | edf | longest-queue | round-robin |
