@@ -243,6 +243,16 @@ static void integrate_cores(sim *x, double until) {
     x->last_integral = until;
 }
 
+static void log_decision(sim_result *out, double t, size_t model, const roma_ctl_model *c) {
+    if (out->ndecisions == out->decisions_cap) {
+        out->decisions_cap = out->decisions_cap ? 2 * out->decisions_cap : 256;
+        out->decisions = realloc(out->decisions, out->decisions_cap * sizeof(sim_decision));
+        if (!out->decisions) abort();
+    }
+    out->decisions[out->ndecisions++] = (sim_decision){t, (uint32_t)model, c->rt_mean,
+                                                       (uint32_t)c->completed, c->cores};
+}
+
 /* One control period, node by node, as control_tick in roma serve. */
 static void tick(sim *x) {
     roma_ctl_model ctl[SIM_MAX_MODELS];
@@ -264,6 +274,7 @@ static void tick(sim *x) {
         for (size_t k = 0; k < n; k++) {
             sim_model_state *m = &x->m[idx[k]];
             m->ctl = ctl[k];
+            log_decision(x->out, x->now, idx[k], &ctl[k]);
             if (fabs(m->cpu->cores - ctl[k].cores) > 1e-12) {
                 set_cores(x, m->cpu, ctl[k].cores);
                 dispatch_cpu(x, m->cpu);
@@ -431,5 +442,6 @@ void sim_result_free(sim_result *r) {
     free(r->outcomes);
     free(r->core_seconds);
     free(r->on_gpu);
+    free(r->decisions);
     memset(r, 0, sizeof(*r));
 }

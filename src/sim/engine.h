@@ -39,6 +39,15 @@
 #include "bench/workload.h"
 #include "sim/scenario.h"
 
+/* One model's control decision at one tick (for plots and calibration). */
+typedef struct {
+    double t;        /* simulated seconds */
+    uint32_t model;  /* scenario model index */
+    double rt_mean;  /* the window's mean CPU response time; 0 without requests */
+    uint32_t completed;
+    double cores;    /* cores decided for the next period */
+} sim_decision;
+
 typedef struct {
     bench_outcome *outcomes; /* owned; one per send of the plan, as roma bench
                                 fills them (latency from the send time) */
@@ -47,6 +56,8 @@ typedef struct {
     double gpu_busy;         /* seconds GPUs spent running requests, all GPUs */
     size_t gpus;             /* GPUs that serve at least one model in this run */
     size_t ticks;            /* control periods run */
+    sim_decision *decisions; /* owned; every CPU worker's decision at every tick */
+    size_t ndecisions, decisions_cap;
     bench_run_info info;     /* as roma bench reports it */
 } sim_result;
 

@@ -30,6 +30,7 @@ static void usage(FILE *f) {
         "                schema of roma bench --out plus controller, policy, devices,\n"
         "                core_seconds, violation_rate_strict, gpu_busy_share\n"
         "  --md FILE     the Markdown tables printed on stdout, also into FILE\n"
+        "  --timeline FILE  every control decision as CSV: run,t,model,rt_mean,completed,cores\n"
         "  --runs LIST   only these runs of the scenario\n\n"
         "Scenario (YAML):\n"
         "  workload: load.yaml        # a roma bench workload file (target, payloads ignored)\n"
@@ -55,7 +56,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
-    const char *scenario, *out, *md, *runs;
+    const char *scenario, *out, *md, *runs, *timeline;
     int has_seed;
     uint64_t seed;
 } sim_args;
@@ -66,7 +67,7 @@ static int parse_args(int argc, char **argv, sim_args *a) {
         if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) return usage(stdout), 0;
         const char **dst = strcmp(f, "-c") == 0 ? &a->scenario : strcmp(f, "--out") == 0 ? &a->out
                           : strcmp(f, "--md") == 0 ? &a->md : strcmp(f, "--runs") == 0 ? &a->runs
-                          : NULL;
+                          : strcmp(f, "--timeline") == 0 ? &a->timeline : NULL;
         if (!dst && strcmp(f, "--seed") != 0) {
             fprintf(stderr, "roma sim: unknown flag '%s' (see roma sim --help)\n", f);
             return 2;
@@ -130,14 +131,25 @@ static int selected(const char *list, const char *name) {
     return list == NULL;
 }
 
-static json_t *run_all(const sim_args *a, const sim_input *in) {
+static void write_decisions(FILE *f, const sim_input *in, const char *run, const sim_result *r) {
+    for (size_t i = 0; f && i < r->ndecisions; i++) {
+        const sim_decision *d = &r->decisions[i];
+        fprintf(f, "%s,%.6f,%s,%.6f,%u,%.3f\n", run, d->t, in->s.models[d->model].name, d->rt_mean,
+                d->completed, d->cores);
+    }
+}
+
+/* Runs every selected run; the timeline (when asked) goes to tl. */
+static json_t *run_all(const sim_args *a, const sim_input *in, FILE *tl) {
     json_t *runs = json_object();
+    if (tl) fputs("run,t,model,rt_mean,completed,cores\n", tl);
     for (size_t i = 0; i < in->s.nruns; i++) {
         const sim_run_spec *spec = &in->s.runs[i];
         if (!selected(a->runs, spec->name)) continue;
         sim_result r;
         sim_engine_run(&in->s, spec, &in->w, &in->plan, in->s.seed, &r);
         json_object_set_new(runs, spec->name, sim_report_run(&in->s, spec, &in->w, &in->plan, &r));
+        write_decisions(tl, in, spec->name, &r);
         sim_result_free(&r);
     }
     json_t *out = json_object();
@@ -188,6 +200,7 @@ int sim_main(int argc, char **argv) {
     if (code >= 0) return code;
     sim_input in;
     roma_err err;
+    FILE *tl = NULL;
     sim_scenario_init(&in.s);
     bench_workload_init(&in.w);
     memset(&in.plan, 0, sizeof(in.plan));
@@ -196,9 +209,16 @@ int sim_main(int argc, char **argv) {
     if (load_input(&a, &in, &err) != ROMA_OK || check_selection(a.runs, &in.s, &err) != ROMA_OK) {
         fprintf(stderr, "roma sim: %s\n", err.msg);
         code = 2;
+    } else if (a.timeline && !(tl = fopen(a.timeline, "w"))) {
+        fprintf(stderr, "roma sim: cannot write '%s': %s\n", a.timeline, strerror(errno));
+        code = 1;
     } else {
-        json_t *out = run_all(&a, &in);
+        json_t *out = run_all(&a, &in, tl);
         code = write_outputs(&a, out);
+        if (tl && fclose(tl) != 0) {
+            fprintf(stderr, "roma sim: writing '%s' failed: %s\n", a.timeline, strerror(errno));
+            code = 1;
+        }
         json_decref(out);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         fprintf(stderr, "roma sim: %zu requests, %g s simulated per run, took %.2f s\n",

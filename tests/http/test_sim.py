@@ -5,7 +5,7 @@
   simulator's fields; sent counts agree with the workload.
 - Determinism: the same scenario and seed give byte-identical JSON and
   Markdown; another seed gives other numbers.
-- --runs selects runs; mistakes (no -c, unknown flag, bad scenario, a run
+- --runs selects runs; --timeline writes every control decision; mistakes (no -c, unknown flag, bad scenario, a run
   that is not in the scenario, unwritable output) exit 2 or 1 with a
   message naming what is wrong.
 
@@ -114,6 +114,20 @@ def test_runs_subset(tmp_path):
     runs = json.loads(out.read_text())["runs"]
     assert list(runs) == ["roma", "cpu"]
     assert runs["cpu"]["controller"] == "rules" and runs["cpu"]["devices"] == "cpu"
+
+
+def test_timeline_has_every_decision(tmp_path):
+    timeline, out = tmp_path / "t.csv", tmp_path / "o.json"
+    sim("-c", small_scenario(tmp_path), "--runs", "roma,cpu", "--timeline", timeline, "--out", out)
+    rows = timeline.read_text().splitlines()
+    assert rows[0] == "run,t,model,rt_mean,completed,cores"
+    result = json.loads(out.read_text())["runs"]
+    for run in ("roma", "cpu"):
+        mine = [r.split(",") for r in rows[1:] if r.startswith(run + ",")]
+        # one decision per CPU worker (a and b) per control period
+        assert len(mine) == 2 * result[run]["control_periods"]
+        assert {r[2] for r in mine} == {"a", "b"}
+        assert all(0.2 <= float(r[5]) <= 2 for r in mine)
 
 
 def test_mistakes(tmp_path):
