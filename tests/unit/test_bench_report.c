@@ -18,13 +18,6 @@
 
 #include "bench/report.h"
 
-#define CHECK_NEAR(case_name, got, want)                                                     \
-    do {                                                                                     \
-        double got_ = (got), want_ = (want);                                                 \
-        if (!(fabs(got_ - want_) <= 1e-9))                                                   \
-            fail_msg("case '%s': %s is %.12g, expected %.12g", (case_name), #got, got_, want_); \
-    } while (0)
-
 static void test_core_seconds(void **state) {
     const char *metrics =
         "# HELP roma_core_seconds_total Integral of the allocated cores over time.\n"

@@ -17,14 +17,6 @@
 
 #include "bench/schedule.h"
 
-#define CHECK_NEAR(case_name, got, want, tol)                                                  \
-    do {                                                                                       \
-        double got_ = (got), want_ = (want);                                                   \
-        if (!(fabs(got_ - want_) <= (tol)))                                                    \
-            fail_msg("case '%s': %s is %.12g, expected %.12g (+- %g)", (case_name), #got, got_, \
-                     want_, (double)(tol));                                                    \
-    } while (0)
-
 static bench_profile constant(double rate, double duration) {
     return (bench_profile){.kind = BENCH_PROFILE_CONSTANT, .rate = rate, .duration = duration};
 }
@@ -66,7 +58,7 @@ static void check_shape(const char *name, const bench_profile *p, const bench_sc
         double want = bench_profile_expected(p, t + dt) - bench_profile_expected(p, t);
         char label[128];
         snprintf(label, sizeof(label), "%s [%g, %g)", name, t, t + dt);
-        CHECK_NEAR(label, (double)count_in(s, t, t + dt), want, tol);
+        CHECK_NEAR_TOL(label, (double)count_in(s, t, t + dt), want, tol);
     }
     CASE_CHECK(name, s->len == 0 || s->sends[s->len - 1].time < d);
     check_sorted(name, s);
@@ -134,24 +126,24 @@ static void test_rate_and_expected(void **state) {
     bench_profile st = {.kind = BENCH_PROFILE_STEP, .steps = steps, .nsteps = 2};
     bench_profile c = constant(100, 10), r = ramp(0, 100, 10), sn = sine(50, 30, 4, 8);
     static const double tol = 1e-9;
-    CHECK_NEAR("constant rate", bench_profile_rate(&c, 3), 100, tol);
-    CHECK_NEAR("constant after end", bench_profile_rate(&c, 10), 0, tol);
-    CHECK_NEAR("constant before start", bench_profile_rate(&c, -1), 0, tol);
-    CHECK_NEAR("constant E", bench_profile_expected(&c, 2.5), 250, tol);
-    CHECK_NEAR("constant E clamped", bench_profile_expected(&c, 99), 1000, tol);
-    CHECK_NEAR("step duration", bench_profile_duration(&st), 7, tol);
-    CHECK_NEAR("step rate 1", bench_profile_rate(&st, 4.99), 10, tol);
-    CHECK_NEAR("step rate 2", bench_profile_rate(&st, 5), 50, tol);
-    CHECK_NEAR("step E", bench_profile_expected(&st, 6), 10 * 5 + 50 * 1, tol);
-    CHECK_NEAR("ramp rate", bench_profile_rate(&r, 2.5), 25, tol);
-    CHECK_NEAR("ramp E", bench_profile_expected(&r, 4), 80, tol); /* 100/10 * 4^2 / 2 */
-    CHECK_NEAR("ramp E end", bench_profile_expected(&r, 10), 500, tol);
-    CHECK_NEAR("sine peak", bench_profile_rate(&sn, 1), 80, tol);
-    CHECK_NEAR("sine trough", bench_profile_rate(&sn, 3), 20, tol);
+    CHECK_NEAR_TOL("constant rate", bench_profile_rate(&c, 3), 100, tol);
+    CHECK_NEAR_TOL("constant after end", bench_profile_rate(&c, 10), 0, tol);
+    CHECK_NEAR_TOL("constant before start", bench_profile_rate(&c, -1), 0, tol);
+    CHECK_NEAR_TOL("constant E", bench_profile_expected(&c, 2.5), 250, tol);
+    CHECK_NEAR_TOL("constant E clamped", bench_profile_expected(&c, 99), 1000, tol);
+    CHECK_NEAR_TOL("step duration", bench_profile_duration(&st), 7, tol);
+    CHECK_NEAR_TOL("step rate 1", bench_profile_rate(&st, 4.99), 10, tol);
+    CHECK_NEAR_TOL("step rate 2", bench_profile_rate(&st, 5), 50, tol);
+    CHECK_NEAR_TOL("step E", bench_profile_expected(&st, 6), 10 * 5 + 50 * 1, tol);
+    CHECK_NEAR_TOL("ramp rate", bench_profile_rate(&r, 2.5), 25, tol);
+    CHECK_NEAR_TOL("ramp E", bench_profile_expected(&r, 4), 80, tol); /* 100/10 * 4^2 / 2 */
+    CHECK_NEAR_TOL("ramp E end", bench_profile_expected(&r, 10), 500, tol);
+    CHECK_NEAR_TOL("sine peak", bench_profile_rate(&sn, 1), 80, tol);
+    CHECK_NEAR_TOL("sine trough", bench_profile_rate(&sn, 3), 20, tol);
     /* Over whole periods the sine adds nothing: E = mean * t. */
-    CHECK_NEAR("sine E period", bench_profile_expected(&sn, 4), 200, tol);
+    CHECK_NEAR_TOL("sine E period", bench_profile_expected(&sn, 4), 200, tol);
     /* Over the rising half: 50*2 + 30*4/(2 pi) * (1 - cos(pi)) = 100 + 120/pi. */
-    CHECK_NEAR("sine E half", bench_profile_expected(&sn, 2), 100 + 120 / M_PI, tol);
+    CHECK_NEAR_TOL("sine E half", bench_profile_expected(&sn, 2), 100 + 120 / M_PI, tol);
 }
 
 /* ---- constant arrivals --------------------------------------------------- */
@@ -161,7 +153,7 @@ static void test_constant_exact(void **state) {
     bench_schedule s = build(&p, BENCH_ARRIVALS_CONSTANT, 1);
     assert_int_equal(s.len, 600);
     for (size_t i = 0; i < s.len; i++) {
-        CHECK_NEAR("spacing", s.sends[i].time, (double)i / 200, 1e-12);
+        CHECK_NEAR_TOL("spacing", s.sends[i].time, (double)i / 200, 1e-12);
         assert_int_equal(s.sends[i].model, 0);
     }
     bench_schedule_free(&s);
@@ -196,7 +188,7 @@ static void test_poisson_statistics(void **state) {
     bench_profile p = constant(1000, 10);
     bench_schedule s = build(&p, BENCH_ARRIVALS_POISSON, 42);
     /* 10000 expected, standard deviation 100: 4 sigma. */
-    CHECK_NEAR("count", (double)s.len, 10000, 400);
+    CHECK_NEAR_TOL("count", (double)s.len, 10000, 400);
     check_sorted("poisson", &s);
     double sum = 0, sum2 = 0;
     for (size_t i = 1; i < s.len; i++) {
@@ -205,9 +197,9 @@ static void test_poisson_statistics(void **state) {
         sum2 += gap * gap;
     }
     double n = (double)(s.len - 1), mean = sum / n, sd = sqrt(sum2 / n - mean * mean);
-    CHECK_NEAR("mean gap", mean, 1e-3, 5e-5);
+    CHECK_NEAR_TOL("mean gap", mean, 1e-3, 5e-5);
     /* Exponential gaps: coefficient of variation 1 (constant ones: 0). */
-    CHECK_NEAR("gap cv", sd / mean, 1.0, 0.05);
+    CHECK_NEAR_TOL("gap cv", sd / mean, 1.0, 0.05);
     /* Per second about 1000 each. */
     check_shape("poisson per second", &p, &s, 1, 4 * sqrt(1000));
     bench_schedule_free(&s);
@@ -239,9 +231,9 @@ static void test_step_shape(void **state) {
     assert_int_equal(count_in(&s, 7, 8), 0);
     assert_int_equal(count_in(&s, 8, 10), 40);
     /* Evenly spaced within a step, phase kept across the boundary. */
-    CHECK_NEAR("first of step 2", s.sends[50].time, 5.0, 1e-12);
-    CHECK_NEAR("second of step 2", s.sends[51].time, 5.02, 1e-12);
-    CHECK_NEAR("first after the pause", s.sends[150].time, 8.0, 1e-12);
+    CHECK_NEAR_TOL("first of step 2", s.sends[50].time, 5.0, 1e-12);
+    CHECK_NEAR_TOL("second of step 2", s.sends[51].time, 5.02, 1e-12);
+    CHECK_NEAR_TOL("first after the pause", s.sends[150].time, 8.0, 1e-12);
     bench_schedule_free(&s);
 
     /* A leading pause: the first send waits for it. */
@@ -250,14 +242,14 @@ static void test_step_shape(void **state) {
     p.nsteps = 2;
     s = build(&p, BENCH_ARRIVALS_CONSTANT, 1);
     assert_int_equal(s.len, 4);
-    CHECK_NEAR("after pause", s.sends[0].time, 2.0, 1e-12);
+    CHECK_NEAR_TOL("after pause", s.sends[0].time, 2.0, 1e-12);
     bench_schedule_free(&s);
 
     bench_step big[] = {{200, 10}, {1000, 10}};
     p.steps = big;
     s = build(&p, BENCH_ARRIVALS_POISSON, 3);
-    CHECK_NEAR("poisson low step", (double)count_in(&s, 0, 10), 2000, 4 * sqrt(2000));
-    CHECK_NEAR("poisson high step", (double)count_in(&s, 10, 20), 10000, 4 * sqrt(10000));
+    CHECK_NEAR_TOL("poisson low step", (double)count_in(&s, 0, 10), 2000, 4 * sqrt(2000));
+    CHECK_NEAR_TOL("poisson high step", (double)count_in(&s, 10, 20), 10000, 4 * sqrt(10000));
     bench_schedule_free(&s);
 }
 
@@ -326,7 +318,7 @@ static void test_trace_replay(void **state) {
     bench_schedule_sort(&s);
     static const bench_send want[] = {{0.25, 0}, {0.5, 0}, {0.5, 1}, {3, 1}, {10, 0}};
     for (size_t i = 0; i < ARRAY_LEN(want); i++) {
-        CHECK_NEAR("trace time", s.sends[i].time, want[i].time, 0);
+        CHECK_NEAR_TOL("trace time", s.sends[i].time, want[i].time, 0);
         assert_int_equal(s.sends[i].model, want[i].model);
     }
     bench_schedule_free(&s);

@@ -15,13 +15,6 @@
 
 #include "bench/stats.h"
 
-#define CHECK_NEAR(case_name, got, want)                                                     \
-    do {                                                                                     \
-        double got_ = (got), want_ = (want);                                                 \
-        if (!(fabs(got_ - want_) <= 1e-12))                                                  \
-            fail_msg("case '%s': %s is %.12g, expected %.12g", (case_name), #got, got_, want_); \
-    } while (0)
-
 static void test_percentiles(void **state) {
     double hundred[100];
     for (int i = 0; i < 100; i++) hundred[i] = i + 1;
@@ -31,33 +24,33 @@ static void test_percentiles(void **state) {
     for (size_t i = 0; i < ARRAY_LEN(on_hundred); i++) {
         char name[32];
         snprintf(name, sizeof(name), "1..100 p%g", on_hundred[i].p);
-        CHECK_NEAR(name, bench_stats_percentile(hundred, 100, on_hundred[i].p), on_hundred[i].want);
+        CHECK_NEAR_TOL(name, bench_stats_percentile(hundred, 100, on_hundred[i].p), on_hundred[i].want, 1e-12);
     }
     /* Ten values: p50 is rank 5, p95 and p99 rank 10 (ceil(9.5), ceil(9.9)). */
     const double ten[] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 5.0};
-    CHECK_NEAR("ten p50", bench_stats_percentile(ten, 10, 50), 0.5);
-    CHECK_NEAR("ten p90", bench_stats_percentile(ten, 10, 90), 0.9);
-    CHECK_NEAR("ten p95", bench_stats_percentile(ten, 10, 95), 5.0);
-    CHECK_NEAR("ten p99", bench_stats_percentile(ten, 10, 99), 5.0);
+    CHECK_NEAR_TOL("ten p50", bench_stats_percentile(ten, 10, 50), 0.5, 1e-12);
+    CHECK_NEAR_TOL("ten p90", bench_stats_percentile(ten, 10, 90), 0.9, 1e-12);
+    CHECK_NEAR_TOL("ten p95", bench_stats_percentile(ten, 10, 95), 5.0, 1e-12);
+    CHECK_NEAR_TOL("ten p99", bench_stats_percentile(ten, 10, 99), 5.0, 1e-12);
     /* Twenty values: p95 is rank 19 exactly (not 20 by rounding 0.95 * 20). */
     double twenty[20];
     for (int i = 0; i < 20; i++) twenty[i] = i + 1;
-    CHECK_NEAR("twenty p95", bench_stats_percentile(twenty, 20, 95), 19);
-    CHECK_NEAR("twenty p55", bench_stats_percentile(twenty, 20, 55), 11);
+    CHECK_NEAR_TOL("twenty p95", bench_stats_percentile(twenty, 20, 95), 19, 1e-12);
+    CHECK_NEAR_TOL("twenty p55", bench_stats_percentile(twenty, 20, 55), 11, 1e-12);
     const double one[] = {0.25};
-    CHECK_NEAR("one p50", bench_stats_percentile(one, 1, 50), 0.25);
-    CHECK_NEAR("one p99", bench_stats_percentile(one, 1, 99), 0.25);
+    CHECK_NEAR_TOL("one p50", bench_stats_percentile(one, 1, 50), 0.25, 1e-12);
+    CHECK_NEAR_TOL("one p99", bench_stats_percentile(one, 1, 99), 0.25, 1e-12);
     assert_true(isnan(bench_stats_percentile(NULL, 0, 50)));
 }
 
 static void test_mean_and_violations(void **state) {
     const double x[] = {0.1, 0.2, 0.3, 0.2, 0.7};
-    CHECK_NEAR("mean", bench_stats_mean(x, 5), 0.3);
+    CHECK_NEAR_TOL("mean", bench_stats_mean(x, 5), 0.3, 1e-12);
     assert_true(isnan(bench_stats_mean(NULL, 0)));
     /* SLA 0.2: 0.3 and 0.7 violate, the two 0.2 (equal) do not. */
-    CHECK_NEAR("violations at 0.2", bench_stats_violation_rate(x, 5, 0.2), 0.4);
-    CHECK_NEAR("violations at 1", bench_stats_violation_rate(x, 5, 1), 0);
-    CHECK_NEAR("violations at 0", bench_stats_violation_rate(x, 5, 0), 1);
+    CHECK_NEAR_TOL("violations at 0.2", bench_stats_violation_rate(x, 5, 0.2), 0.4, 1e-12);
+    CHECK_NEAR_TOL("violations at 1", bench_stats_violation_rate(x, 5, 1), 0, 1e-12);
+    CHECK_NEAR_TOL("violations at 0", bench_stats_violation_rate(x, 5, 0), 1, 1e-12);
     assert_true(isnan(bench_stats_violation_rate(NULL, 0, 1)));
 }
 
@@ -74,16 +67,16 @@ static void test_window_violations(void **state) {
     double r = bench_stats_window_violation_rate(when, lat, 11, 2, 0.5, &windows, &violated);
     assert_int_equal(windows, 4);
     assert_int_equal(violated, 2);
-    CHECK_NEAR("rate", r, 0.5);
+    CHECK_NEAR_TOL("rate", r, 0.5, 1e-12);
     /* One big window: mean of all. */
     r = bench_stats_window_violation_rate(when, lat, 11, 100, 0.5, &windows, &violated);
     assert_int_equal(windows, 1);
-    CHECK_NEAR("one window", r, 1); /* mean 5.6 / 11 = 0.509 > 0.5 */
+    CHECK_NEAR_TOL("one window", r, 1, 1e-12); /* mean 5.6 / 11 = 0.509 > 0.5 */
     /* Order of the input does not matter. */
     const double when_r[] = {9.99, 6.0, 0};
     const double lat_r[] = {1.5, 0.9, 0.1};
-    CHECK_NEAR("reversed", bench_stats_window_violation_rate(when_r, lat_r, 3, 2, 0.5, NULL, NULL),
-               2.0 / 3);
+    CHECK_NEAR_TOL("reversed", bench_stats_window_violation_rate(when_r, lat_r, 3, 2, 0.5, NULL, NULL),
+               2.0 / 3, 1e-12);
     assert_true(isnan(bench_stats_window_violation_rate(NULL, NULL, 0, 2, 0.5, &windows, &violated)));
     assert_int_equal(windows, 0);
 }
@@ -97,15 +90,15 @@ static void test_summarize(void **state) {
     bench_stats_summarize(when, lat, 10, 0.55, 5, &st);
     assert_memory_equal(lat, copy, sizeof(lat)); /* not sorted in place */
     assert_int_equal(st.n, 10);
-    CHECK_NEAR("mean", st.mean, 0.55);
-    CHECK_NEAR("p50", st.p50, 0.5);
-    CHECK_NEAR("p95", st.p95, 1.0);
-    CHECK_NEAR("p99", st.p99, 1.0);
-    CHECK_NEAR("violation", st.violation_rate, 0.5); /* 0.6 .. 1.0 */
+    CHECK_NEAR_TOL("mean", st.mean, 0.55, 1e-12);
+    CHECK_NEAR_TOL("p50", st.p50, 0.5, 1e-12);
+    CHECK_NEAR_TOL("p95", st.p95, 1.0, 1e-12);
+    CHECK_NEAR_TOL("p99", st.p99, 1.0, 1e-12);
+    CHECK_NEAR_TOL("violation", st.violation_rate, 0.5, 1e-12); /* 0.6 .. 1.0 */
     /* [0,5): 0.9 0.1 0.8 0.2 0.7 mean 0.54 ok; [5,10): 0.3 0.6 0.4 0.5 1.0 mean 0.56 violates. */
     assert_int_equal(st.windows, 2);
     assert_int_equal(st.windows_violated, 1);
-    CHECK_NEAR("window violation", st.window_violation_rate, 0.5);
+    CHECK_NEAR_TOL("window violation", st.window_violation_rate, 0.5, 1e-12);
 
     bench_stats_summarize(NULL, NULL, 0, 0.1, 2, &st);
     assert_int_equal(st.n, 0);

@@ -20,13 +20,6 @@
 
 #include "bench/workload.h"
 
-#define CHECK_NEAR(case_name, got, want)                                                     \
-    do {                                                                                     \
-        double got_ = (got), want_ = (want);                                                 \
-        if (!(fabs(got_ - want_) <= 1e-9))                                                   \
-            fail_msg("case '%s': %s is %.12g, expected %.12g", (case_name), #got, got_, want_); \
-    } while (0)
-
 static roma_code parse(const char *text, bench_workload *w, roma_err *err) {
     bench_workload_init(w);
     return bench_workload_parse(text, strlen(text), "dir/bench.yaml", w, err);

@@ -30,13 +30,6 @@
 
 #define TOL 1e-9
 
-#define CHECK_NEAR(case_name, got, want)                                                     \
-    do {                                                                                     \
-        double got_ = (got), want_ = (want);                                                 \
-        if (!(fabs(got_ - want_) <= TOL))                                                    \
-            fail_msg("case '%s': %s is %.12g, expected %.12g", (case_name), #got, got_, want_); \
-    } while (0)
-
 /* A model with the given config, initialised (cores = xc = initial). */
 static roma_ctl_model model(double sla, double min, double max, double initial) {
     roma_ctl_model m = {.sla = sla, .min = min, .max = max, .initial = initial};

@@ -19,13 +19,6 @@
 
 #include "control/policy.h"
 
-#define CHECK_NEAR(case_name, got, want)                                                     \
-    do {                                                                                     \
-        double got_ = (got), want_ = (want);                                                 \
-        if (!(fabs(got_ - want_) <= 1e-9))                                                   \
-            fail_msg("case '%s': %s is %.12g, expected %.12g", (case_name), #got, got_, want_); \
-    } while (0)
-
 /* A queue of len requests whose arrivals add up to sum_arrival. */
 static roma_policy_queue queue(double sla, double alpha, double profiled, size_t len,
                                double sum_arrival, double oldest, double recent) {

@@ -7,6 +7,7 @@
 #ifndef ROMA_TEST_UNIT_H
 #define ROMA_TEST_UNIT_H
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,6 +44,18 @@
             fail_msg("case '%s': %s is \"%s\", expected \"%s\"", (case_name), #got,          \
                      got_ ? got_ : "(null)", want_);                                        \
     } while (0)
+
+/* |got - want| <= tol, naming the table case, the expression and both values. */
+#define CHECK_NEAR_TOL(case_name, got, want, tol)                                              \
+    do {                                                                                       \
+        double got_ = (got), want_ = (want);                                                   \
+        if (!(fabs(got_ - want_) <= (tol)))                                                    \
+            fail_msg("case '%s': %s is %.12g, expected %.12g (+- %g)", (case_name), #got, got_, \
+                     want_, (double)(tol));                                                    \
+    } while (0)
+
+/* Equal but for rounding: within 1e-9. */
+#define CHECK_NEAR(case_name, got, want) CHECK_NEAR_TOL(case_name, got, want, 1e-9)
 
 /* hay contains needle (needle NULL or "" means: no requirement). */
 static inline void check_contains(const char *case_name, const char *hay, const char *needle) {
