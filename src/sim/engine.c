@@ -39,7 +39,9 @@ typedef struct {
     int runs, slots;  /* most requests running; most held */
     sim_job held[SIM_MAX_HELD];
     size_t nheld, nrunning;
-    double next_done; /* time of the next completion; INFINITY: none */
+    double budget;        /* CPU: core-seconds of quota left this CFS period (quota model) */
+    double next_done;     /* time of the next completion; INFINITY: none */
+    double next_throttle; /* time the budget runs out at the current speed; INFINITY: never */
 } sim_worker;
 
 typedef struct {
@@ -66,6 +68,7 @@ typedef struct {
     double *node_share; /* per node: the share of its cores workers get (contention) */
     double *node_free;  /* per node: what the overhead leaves of each of its CPUs */
     double now, last_integral;
+    size_t cfs_periods; /* CFS period boundaries passed (quota model) */
     size_t done, inflight;
     sim_result *out;
 } sim;
@@ -110,12 +113,25 @@ static size_t fifo_pop(sim_fifo *q, double arrival_of_head) {
 
 /* ---- workers -------------------------------------------------------------- */
 
-/* The cores a CPU worker can use: its quota, but no more than what the
- * node's overhead leaves of the ceil(cores) CPUs it is pinned to (roma
- * serve pins it there; the dispatcher and clients run anywhere, so on its
- * CPUs too). */
+static int quota_model(const sim *x) { return x->s->cfs_period > 0; }
+
+/* The cores a CPU worker can use now: what the node's overhead leaves of
+ * the ceil(cores) CPUs it is pinned to (roma serve pins it there; the
+ * dispatcher and clients run anywhere, so on its CPUs too).  Under the
+ * quota model that is all of them while the period's budget lasts and
+ * nothing once it is spent (CFS throttles the cgroup until the next
+ * period); in the fluid model the quota caps it at `cores` at all times. */
 static double usable_cores(const sim *x, const sim_worker *w) {
-    return fmin(w->cores, ceil(w->cores - 1e-9) * x->node_free[w->node]);
+    double pinned = ceil(w->cores - 1e-9) * x->node_free[w->node];
+    if (quota_model(x)) return w->budget > 0 ? pinned : 0;
+    return fmin(w->cores, pinned);
+}
+
+/* CFS refills a cgroup's quota at every period boundary, and also when the
+ * quota is written (tg_set_cfs_bandwidth refills the runtime and
+ * unthrottles the group), which roma serve does on every change of cores. */
+static void refill_budget(const sim *x, sim_worker *w) {
+    w->budget = w->cores * x->s->cfs_period;
 }
 
 static double worker_speed(const sim *x, const sim_worker *w) {
@@ -125,12 +141,18 @@ static double worker_speed(const sim *x, const sim_worker *w) {
     return alone * x->node_share[w->node];
 }
 
-/* Recomputes the cached completion time after what w runs changed. */
+/* Recomputes the cached completion and throttle times after what w runs,
+ * or how fast, changed.  A running request's speed is also the CPU it
+ * burns (one-core seconds of work per second), so the budget drains at
+ * nrunning x speed. */
 static void worker_schedule(sim *x, sim_worker *w) {
     double least = INFINITY, speed = worker_speed(x, w);
     for (size_t i = 0; i < w->nrunning; i++)
         if (w->held[i].work < least) least = w->held[i].work;
-    w->next_done = w->nrunning && speed > 0 ? x->now + fmax(least, 0) / speed : INFINITY;
+    int busy = w->nrunning && speed > 0;
+    w->next_done = busy ? x->now + fmax(least, 0) / speed : INFINITY;
+    w->next_throttle = busy && w->gpu < 0 && quota_model(x)
+                           ? x->now + w->budget / ((double)w->nrunning * speed) : INFINITY;
 }
 
 /* Starts held requests while fewer than `runs` run. */
@@ -149,11 +171,13 @@ static void worker_take(sim *x, sim_worker *w, size_t send) {
 static void worker_advance(sim *x, sim_worker *w, double dt) {
     double speed = worker_speed(x, w);
     for (size_t i = 0; i < w->nrunning; i++) w->held[i].work -= speed * dt;
+    if (w->gpu < 0 && quota_model(x)) w->budget -= (double)w->nrunning * speed * dt;
 }
 
 static void set_cores(sim *x, sim_worker *w, double cores) {
     int runs = (int)ceil(cores - 1e-9);
     w->cores = cores;
+    refill_budget(x, w);
     w->runs = runs < 1 ? 1 : runs > SIM_MAX_HELD ? SIM_MAX_HELD : runs;
     w->slots = w->runs + (int)x->s->pipeline;
     if (w->slots > SIM_MAX_HELD) w->slots = SIM_MAX_HELD;
@@ -223,6 +247,19 @@ static void complete(sim *x, sim_worker *w) {
     dispatch_worker(x, w);
 }
 
+/* w spent its period's quota: it waits for the next CFS period. */
+static void throttle(sim *x, sim_worker *w) {
+    w->budget = 0; /* not a rounding residue that would wake it again */
+    worker_schedule(x, w);
+}
+
+/* A CFS period boundary: every CPU worker gets its full quota again. */
+static void cfs_period(sim *x) {
+    x->cfs_periods++;
+    for (size_t i = 0; i < x->nworkers; i++)
+        if (x->workers[i].gpu < 0) refill_budget(x, &x->workers[i]);
+}
+
 static void arrive(sim *x, size_t send) {
     size_t mi = x->model_of[x->sends[send].model];
     sim_model_state *m = &x->m[mi];
@@ -288,7 +325,8 @@ static void tick(sim *x) {
 static void add_cpu_worker(sim *x, size_t mi) {
     const sim_model *cfg = &x->s->models[mi];
     sim_worker *w = &x->workers[x->nworkers++];
-    w->gpu = -1, w->node = cfg->node, w->model = mi, w->next_done = INFINITY;
+    w->gpu = -1, w->node = cfg->node, w->model = mi;
+    w->next_done = w->next_throttle = INFINITY;
     x->m[mi].cpu = w;
     roma_ctl_model *c = &x->m[mi].ctl;
     c->sla = cfg->sla, c->min = cfg->cores_min, c->max = cfg->cores_max;
@@ -305,7 +343,8 @@ static void place_on_gpu(sim *x, size_t mi) {
         if (x->workers[i].gpu == (int)cfg->gpu.index && x->workers[i].node == cfg->node) w = &x->workers[i];
     if (!w) {
         w = &x->workers[x->nworkers++];
-        w->gpu = (int)cfg->gpu.index, w->node = cfg->node, w->runs = 1, w->next_done = INFINITY;
+        w->gpu = (int)cfg->gpu.index, w->node = cfg->node, w->runs = 1;
+        w->next_done = w->next_throttle = INFINITY;
         w->slots = 1 + (int)x->s->pipeline;
         w->models = calloc(x->s->nmodels, sizeof(size_t));
         if (!w->models) abort();
@@ -401,10 +440,13 @@ static void update_contention(sim *x) {
 
 /* ---- the loop -------------------------------------------------------------- */
 
-static sim_worker *next_completion(sim *x) {
+static double worker_next(const sim_worker *w) { return fmin(w->next_done, w->next_throttle); }
+
+/* The worker whose completion or throttling comes first. */
+static sim_worker *next_worker_event(sim *x) {
     sim_worker *first = NULL;
     for (size_t i = 0; i < x->nworkers; i++)
-        if (!first || x->workers[i].next_done < first->next_done) first = &x->workers[i];
+        if (!first || worker_next(&x->workers[i]) < worker_next(first)) first = &x->workers[i];
     return first;
 }
 
@@ -421,13 +463,16 @@ void sim_engine_run(const sim_scenario *s, const sim_run_spec *spec, const bench
     setup(&x, seed);
     size_t next = 0;
     while (x.done < x.nsends) {
-        sim_worker *cw = next_completion(&x);
-        double td = cw ? cw->next_done : INFINITY;
+        sim_worker *cw = next_worker_event(&x);
+        double td = cw ? worker_next(cw) : INFINITY;
+        double tc = quota_model(&x) ? (double)(x.cfs_periods + 1) * s->cfs_period : INFINITY;
         double tt = (double)(out->ticks + 1) * s->period; /* no drift from summing */
         double ta = next < x.nsends ? x.sends[next].time : INFINITY;
-        double t = fmin(td, fmin(tt, ta));
+        double t = fmin(fmin(td, tc), fmin(tt, ta));
         advance_to(&x, t);
-        if (td <= t) complete(&x, cw);
+        if (td <= t && cw->next_done <= cw->next_throttle) complete(&x, cw);
+        else if (td <= t) throttle(&x, cw);
+        else if (tc <= t) cfs_period(&x);
         else if (tt <= t) tick(&x);
         else arrive(&x, next++);
         update_contention(&x);

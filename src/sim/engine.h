@@ -11,9 +11,11 @@
  *     dispatch_model does: a worker takes requests while it holds fewer
  *     than runs + pipeline (CPU: runs = ceil(cores); GPU: runs = 1), and
  *     runs at most `runs` at once, first come first served;
- *   - the requests running on a CPU worker share its cores (processor
- *     sharing; see scenario.h for the speed of one request), so a change
- *     of cores changes how fast every running request progresses;
+ *   - the requests running on a CPU worker share the ceil(cores) CPUs it
+ *     is pinned to (processor sharing; see scenario.h for the speed of one
+ *     request) while its CFS quota of the period lasts, and stop, as the
+ *     kernel throttles the cgroup, until the next CFS period refills it
+ *     (scenario.h, "Quotas"; with cfs_period 0 they share `cores` instead);
  *   - a GPU runs one request at a time; whenever it can take one, the
  *     run's policy picks the queue among the models placed on it;
  *   - where a node's busy workers and the requests' overhead outside them
@@ -21,10 +23,12 @@
  *     worker there slows down in proportion;
  *   - every control period, node by node, the run's controller gets each
  *     CPU worker's mean response time of the window (requests served on
- *     CPU) and sets its cores, which take effect at once.
+ *     CPU) and sets its cores, which take effect at once with a full
+ *     quota (writing a cgroup's quota refills it).
  *
  * Events at the same time go completions first (lowest worker first),
- * then the control tick, then arrivals in schedule order, and the noise
+ * then quotas running out, then the CFS period boundary, then the control
+ * tick, then arrivals in schedule order, and the noise
  * comes from a seeded generator drawn in schedule order: one scenario,
  * plan and seed always give the same result, bit for bit.  Pure: no
  * clock, no I/O.  One run per call; runs may go on separate threads.

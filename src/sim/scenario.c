@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/duration.h"
 #include "common/yamlmap.h"
 
 /* ---- readers ------------------------------------------------------------- */
@@ -194,11 +195,23 @@ static roma_code read_runs(ym_reader *r, const yaml_node_t *v, const char *path,
                      read_run, "[{name: roma, controller: roma, policy: roma}]");
 }
 
+/* A duration >= 0: cfs_period 0 asks for the fluid model of a quota. */
+static roma_code read_cfs_period(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    const char *s = ym_text(v);
+    double x;
+    if (!s || roma_parse_duration(s, &x) != 0 || x < 0)
+        return ym_fail(r, v, "%s must be a duration >= 0 such as 100ms (0: quota as a steady "
+                       "rate), got '%s'", path, s ? s : "a collection");
+    *(double *)dst = x;
+    return ROMA_OK;
+}
+
 static roma_code read_control(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
     static const ym_field fields[] = {
         {"period", ym_read_seconds, offsetof(sim_scenario, period), NULL},
+        {"cfs_period", read_cfs_period, offsetof(sim_scenario, cfs_period), NULL},
     };
-    return ym_read_map(r, v, path, fields, 1, dst);
+    return ym_read_map(r, v, path, fields, 2, dst);
 }
 
 static roma_code read_dispatch(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
@@ -237,6 +250,7 @@ void sim_scenario_init(sim_scenario *s) {
     memset(s, 0, sizeof(*s));
     s->seed = 1;
     s->period = 2.0;      /* roma serve's default control.period */
+    s->cfs_period = 0.1;  /* the cpu.cfs_period_us roma serve writes (CG_PERIOD_US) */
     s->queue_limit = 1000; /* roma serve's default dispatch.queue_limit */
     s->pipeline = 2;       /* roma serve keeps 2 requests waiting at each worker */
 }

@@ -7,7 +7,8 @@
  *                                   # format: profiles, Poisson, trace);
  *                                   # its target and payloads are ignored
  *   seed: 1                 # service-time noise and the random policy
- *   control: {period: 2s}   # as roma.yaml's control.period
+ *   control: {period: 2s, cfs_period: 100ms}   # as roma.yaml's control.period;
+ *                           # cfs_period: see "Quotas" below
  *   dispatch: {queue_limit: 1000, pipeline: 2}
  *   nodes:
  *     - {name: n1, cpus: 6, gpus: 1, cores: 6}   # cores: physical, default cpus
@@ -41,12 +42,29 @@
  * its worker (the dispatcher, the client, the network stack: for a 780 KB
  * JSON body, milliseconds), spent at the rate its load profile asks for
  * and spread over all the node's CPUs.  A worker is pinned to ceil(cores)
- * CPUs, as roma serve pins it, so it can use min(cores, ceil(cores) x what
- * the overhead leaves of a CPU).  Whenever the busy workers (each using
- * min(those cores, its running requests)) and the overhead want more than
+ * CPUs, as roma serve pins it, so it can use ceil(cores) x what the
+ * overhead leaves of a CPU while it has quota left (see Quotas; fluid:
+ * min(cores, that)).  Whenever the busy workers (each using min(those
+ * cores, its running requests)) and the overhead want more than
  * `cores`, every worker of the node slows down in proportion, as CFS
  * shares a saturated machine.  With the defaults (cores = cpus, overhead
- * 0) nothing slows: quotas add up to at most cpus.
+ * 0) quotas add up to at most cpus, so workers slow only while bursts of
+ * theirs on a fresh quota overlap (never with cfs_period 0).
+ *
+ * Quotas: roma serve gives a CPU worker its cores as a CFS bandwidth quota
+ * (cgroup cpu.cfs_quota_us = cores x cpu.cfs_period_us, the period 100 ms).
+ * The kernel does not slow the worker to `cores`: its threads run at the
+ * full speed of its pinned CPUs until the period's quota is spent, then
+ * wait, throttled, for the next period, which refills it (unused quota is
+ * not carried over).  So one 25 ms request at 0.2 core takes 25 to 105 ms
+ * depending on where in the period it starts, not 125 ms; the average rate
+ * over a busy stretch is still `cores`.  The simulator does the same with
+ * cfs_period (default 100 ms): a budget of cores x cfs_period per period
+ * boundary (k x cfs_period), spent at the rate the worker's requests run,
+ * and, as the kernel does when a quota is written, refilled at once when
+ * the controller changes the cores.  cfs_period: 0 gives the fluid model
+ * instead (a worker always runs at min(cores, its pinned CPUs)), which is
+ * what queueing formulas assume.
  *
  * A run takes: name (required), controller (roma | roma-norm | rules |
  * static, default roma), policy (roma | edf | longest-queue | round-robin |
@@ -117,6 +135,7 @@ typedef struct {
     char *workload_path; /* owned */
     uint64_t seed;
     double period;     /* control period, seconds */
+    double cfs_period; /* the CFS bandwidth period of a worker's quota, seconds; 0: fluid */
     double queue_limit;
     double pipeline;   /* requests a worker may hold beyond those it runs */
     sim_node *nodes;   /* owned */

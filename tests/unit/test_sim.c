@@ -4,7 +4,10 @@
  * and M/D/1 mean response times and the M/M/1 90th percentile within 5%;
  * the makespan of a fixed-cores CPU worker at 2 and at 1.5 cores, which
  * tests processor sharing; contention on a node whose workers and
- * overhead want more than its physical cores; a GPU shared by two models under each policy:
+ * overhead want more than its physical cores; CFS quotas (a request on a
+ * fresh quota runs at full speed until it is spent, then waits for the
+ * next period; a change of cores refills it) against the fluid model; a
+ * GPU shared by two models under each policy:
  * busy share = load, the mean response time of the pooled M/D/1, every
  * request on the GPU); the queue limit (429s only once the queue is full);
  * determinism (same seed, same outcomes bit for bit; another seed,
@@ -184,6 +187,64 @@ static void test_contention(void **state) {
     check_contention(", overhead: 0.002", 10 + 2 * (10 - 10 * 0.375));
 }
 
+/* Two 25 ms requests, at 0 s and 0.19 s, on an idle worker at 0.2 core
+ * (period 100 ms: a quota of 20 ms of CPU a period).  CFS runs the first
+ * at full speed for 20 ms, throttles it until the period ends at 0.1 s and
+ * finishes it 5 ms into the next: 105 ms.  The second starts with 15 ms
+ * of that period's quota left and 10 ms to go, so it runs until 0.2 s,
+ * gets a fresh 20 ms and finishes 15 ms later: 25 ms, as if it had the
+ * CPU.  The fluid model (cfs_period: 0) runs both at 0.2: 125 ms each. */
+static void check_cfs_quota(const char *cfs_period, double first, double second) {
+    char scen[1024];
+    snprintf(scen, sizeof(scen),
+             "workload: load.yaml\n"
+             "control: {period: 10s, cfs_period: %s}\n"
+             "nodes: [{name: n, cpus: 1}]\n"
+             "models: [{name: q, node: n, cores: {min: 0.2, max: 0.2, initial: 0.2}, cpu: {time: 25ms, cv: 0}}]\n"
+             "runs: [{name: static, controller: static}]\n", cfs_period);
+    fixture f;
+    sim_result r;
+    load(&f, scen, "duration: 0.3s\nmodels: [{name: q, sla: 1s, rate: 5.2631578947368425}]\n");
+    assert_int_equal(f.plan.schedule.len, 2);
+    sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &r);
+    CHECK_WITHIN(cfs_period, r.outcomes[0].latency, first, 1e-9);
+    CHECK_WITHIN(cfs_period, r.outcomes[1].latency, second, 1e-9);
+    /* core-seconds count the quota, not the CPU used */
+    CHECK_WITHIN(cfs_period, r.core_seconds[0], 0.2 * fmax(0.3, r.info.elapsed), 1e-9);
+    sim_result_free(&r);
+    unload(&f);
+}
+
+static void test_cfs_quota(void **state) {
+    (void)state;
+    check_cfs_quota("100ms", 0.105, 0.025);
+    check_cfs_quota("0", 0.125, 0.125);
+}
+
+/* A change of cores rewrites the quota, which refills it (and unthrottles
+ * the cgroup) at once.  Two 25 ms requests at 0.2 core, SLA 10 ms, the
+ * control period 0.35 s: the first, sent at 0, takes 105 ms (as above),
+ * so at the tick `rules` steps up to 0.7 core.  The second, sent at 0.3 s,
+ * has spent its 20 ms of the period by 0.32 s and is throttled; the new
+ * quota at 0.35 s lets it finish its last 5 ms at once (latency 55 ms)
+ * instead of at the next period, 0.4 s (105 ms). */
+static void test_cfs_refill_on_new_cores(void **state) {
+    (void)state;
+    fixture f;
+    sim_result r;
+    load(&f, "workload: load.yaml\ncontrol: {period: 0.35s}\nnodes: [{name: n, cpus: 1}]\n"
+             "models: [{name: q, node: n, cores: {min: 0.2, max: 1, initial: 0.2}, cpu: {time: 25ms, cv: 0}}]\n"
+             "runs: [{name: rules, controller: rules}]\n",
+         "duration: 0.5s\nmodels: [{name: q, sla: 10ms, rate: 3.3333333333333335}]\n");
+    assert_int_equal(f.plan.schedule.len, 2);
+    sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &r);
+    CHECK_WITHIN("first", r.outcomes[0].latency, 0.105, 1e-6);
+    CHECK_WITHIN("second", r.outcomes[1].latency, 0.055, 1e-6);
+    assert_true(r.ndecisions >= 1 && r.decisions[0].cores == 0.7);
+    sim_result_free(&r);
+    unload(&f);
+}
+
 static void test_gpu_shared_by_two_models(void **state) {
     (void)state;
     static const char *policies[] = {"roma", "edf", "longest-queue", "round-robin", "random"};
@@ -328,6 +389,8 @@ static void test_scenario_errors(void **state) {
         {"no workload", "nodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cpu: {time: 1ms}, cores: {max: 1}}]\nruns: [{name: r}]\n",
          "the scenario needs 'workload'"},
         {"bad cpus", "workload: l.yaml\nnodes: [{name: n, cpus: 0}]\n", "nodes[0].cpus must be > 0"},
+        {"bad cfs_period", "workload: l.yaml\ncontrol: {cfs_period: -1ms}\n",
+         "dir/scen.yaml:2: control.cfs_period must be a duration >= 0"},
         {"bad gpus", "workload: l.yaml\nnodes: [{name: n, cpus: 1, gpus: 1.5}]\n", "nodes[0].gpus must be a whole number"},
         {"no cpu time", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cores: {max: 1}}]\n",
          "models[0]: cores.max is 1 but there is no cpu"},
@@ -376,6 +439,7 @@ static void test_scenario_defaults(void **state) {
     assert_true(m->cores_min == 0.1 && m->cores_initial == 0.1);    /* roma serve's default */
     assert_true(m->gpu.profiled == 0.002);
     assert_true(f.s.period == 2 && f.s.queue_limit == 1000 && f.s.pipeline == 2);
+    assert_true(f.s.cfs_period == 0.1); /* the CFS period roma serve writes */
     assert_int_equal(f.s.runs[0].controller, ROMA_CTL_ROMA);
     assert_int_equal(f.s.runs[0].policy, ROMA_POLICY_ROMA);
     assert_int_equal(f.s.runs[0].devices, SIM_DEVICES_BOTH);
@@ -388,6 +452,8 @@ int main(void) {
         cmocka_unit_test(test_md1),
         cmocka_unit_test(test_fixed_cores_throughput),
         cmocka_unit_test(test_contention),
+        cmocka_unit_test(test_cfs_quota),
+        cmocka_unit_test(test_cfs_refill_on_new_cores),
         cmocka_unit_test(test_gpu_shared_by_two_models),
         cmocka_unit_test(test_queue_limit),
         cmocka_unit_test(test_deterministic),
