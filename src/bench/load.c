@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "../common/tcp.h"
+
 /* ---- the target ------------------------------------------------------- */
 
 typedef struct {
@@ -167,7 +169,9 @@ static void send_request(loader *L, pool_conn *c, size_t i, double now) {
         L->inflight--;
         L->errors++;
         release_conn(L, c);
+        return;
     }
+    roma_tcp_nodelay_connection(c->evcon);
 }
 
 static void pump(loader *L) {

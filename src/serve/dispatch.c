@@ -24,6 +24,7 @@
 
 #include "../common/buf.h"
 #include "../common/log.h"
+#include "../common/tcp.h"
 #include "../worker/rest.h"
 
 /* ---- queues ------------------------------------------------------------ */
@@ -174,7 +175,9 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
         slot->wreq = NULL;
         r->slot = NULL;
         answer(s, r, w, 503, NULL, "the worker could not be reached; retry");
+        return;
     }
+    roma_tcp_nodelay_connection(slot->conn);
 }
 
 /* The model a free slot of w serves next, or NULL. */

@@ -19,6 +19,7 @@
 #include <event2/thread.h>
 
 #include "../common/log.h"
+#include "../common/tcp.h"
 
 #define DRAIN_LIMIT_S 60
 
@@ -123,6 +124,8 @@ static int open_listener(serve_state *s) {
                    s->cfg.listen_host, s->cfg.listen_port);
         return -1;
     }
+    if (roma_tcp_nodelay_listener(s->listener) != 0)
+        roma_warn("cannot set TCP_NODELAY on the listening socket: answers may be delayed");
     roma_info("serving TensorFlow Serving REST on %s:%d (%zu models, controller %s, gpu policy %s)",
               s->cfg.listen_host, s->cfg.listen_port, s->nmodels, s->cfg.controller, s->cfg.gpu_policy);
     return 0;

@@ -29,6 +29,7 @@
 
 #include "../common/buf.h"
 #include "../common/log.h"
+#include "../common/tcp.h"
 #include "rest.h"
 
 typedef struct job {
@@ -254,6 +255,8 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
         evhttp_free(http);
         goto out;
     }
+    if (roma_tcp_nodelay_listener(s.listener) != 0)
+        roma_warn("cannot set TCP_NODELAY on the listening socket: answers may be delayed");
     if (start_threads(&s, opt->threads) != 0) {
         roma_error("cannot start %d inference threads", opt->threads);
         stop_threads(&s);
