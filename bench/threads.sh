@@ -6,11 +6,13 @@
 # ceil(max) intra- and inter-op threads that sleep when idle (no spinning),
 # pinned to ceil(cores) CPUs (the
 # quota gives the fraction), at most ceil(cores) inferences at once; in one
-# run, the two policies alternating at each point.
-# Usage: bash bench/threads.sh [SECONDS] [CONNECTIONS] [MODEL]   (needs root + cgroup v1 cpu)
+# run, the two policies alternating at each point, ROUNDS times (default 3:
+# on a shared 2-core VM one measurement moves by 10-20%), each figure the
+# median of its rounds.
+# Usage: bash bench/threads.sh [SECONDS] [CONNECTIONS] [MODEL] [ROUNDS]   (needs root + cgroup v1 cpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-10}; conns=${2:-1}; model=${3:-resnet}
+secs=${1:-10}; conns=${2:-1}; model=${3:-resnet}; rounds=${4:-3}
 cg=/sys/fs/cgroup/cpu/roma-bench-threads
 [ -w /sys/fs/cgroup/cpu ] || { echo "bench: needs a writable cgroup v1 cpu controller (root)" >&2; exit 1; }
 make -s build/roma
@@ -47,11 +49,16 @@ print("%.1f %.1f %.1f" % (p["50"] / 1e3, p["99"] / 1e3, rps))
 PY
 }
 
-echo "model $model, $conns connection(s), ${secs}s per point"
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+echo "model $model, $conns connection(s), ${secs}s per point, median of $rounds alternating rounds"
 echo "| cores | TF default p50 ms | p99 ms | req/s | ROMA p50 ms | p99 ms | req/s |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 for cores in 0.5 1 1.5 2; do
-  read -r d50 d99 drps < <(run "$cores" default)
-  read -r r50 r99 rrps < <(run "$cores" roma)
-  echo "| $cores | $d50 | $d99 | $drps | $r50 | $r99 | $rrps |"
+  d50=(); d99=(); drps=(); r50=(); r99=(); rrps=()
+  for _ in $(seq "$rounds"); do
+    read -r a b c < <(run "$cores" default); d50+=("$a"); d99+=("$b"); drps+=("$c")
+    read -r a b c < <(run "$cores" roma); r50+=("$a"); r99+=("$b"); rrps+=("$c")
+  done
+  echo "| $cores | $(median "${d50[@]}") | $(median "${d99[@]}") | $(median "${drps[@]}") | $(median "${r50[@]}") | $(median "${r99[@]}") | $(median "${rrps[@]}") |"
 done
