@@ -207,7 +207,8 @@ def stop_serve(proc):
 
 
 class CorePoller(threading.Thread):
-    """Polls /roma/v1/workers every POLL_EVERY s: rows (t, model, cores)."""
+    """Polls /roma/v1/workers every POLL_EVERY s: rows (t, model, cores,
+    cpu_seconds), the last the worker's CPU used so far."""
 
     def __init__(self, port, t0):
         super().__init__(daemon=True)
@@ -222,7 +223,7 @@ class CorePoller(threading.Thread):
             try:
                 for w in get_json(self.url, timeout=POLL_EVERY)["workers"]:
                     for model in w["models"]:
-                        self.rows.append((round(t, 3), model, w["cores"]))
+                        self.rows.append((round(t, 3), model, w["cores"], w["cpu_seconds"]))
             except OSError:
                 pass
             self.stop_event.wait(POLL_EVERY)
@@ -242,6 +243,12 @@ def bench(workload_path, summary_path, csv_path=None):
         return json.load(f)
 
 
+def worker_cpu_seconds(port):
+    """Each model's CPU worker: CPU seconds used so far (GET /roma/v1/workers)."""
+    workers = get_json(f"http://127.0.0.1:{port}/roma/v1/workers")["workers"]
+    return {w["models"][0]: w["cpu_seconds"] for w in workers if w["device"] == "cpu"}
+
+
 def run_one(run, args, out_dir):
     """One controller: fresh roma serve, warm-up, measured bench, SIGTERM."""
     run_dir = os.path.join(out_dir, "experiment", run)
@@ -258,19 +265,24 @@ def run_one(run, args, out_dir):
     proc = start_serve(paths["roma.yaml"], os.path.join(run_dir, "serve.log"), args.port)
     try:
         bench(paths["warmup.yaml"], os.path.join(run_dir, "warmup.json"))
+        cpu_before = worker_cpu_seconds(args.port)
         poller = CorePoller(args.port, time.monotonic())
         poller.start()
         try:
             summary = bench(paths["workload.yaml"], paths["summary.json"], paths["requests.csv"])
         finally:
             poller.stop()
+        cpu_after = worker_cpu_seconds(args.port)
     finally:
         stop_serve(proc)
 
     with open(paths["cores.csv"], "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["t", "model", "cores"])
+        w.writerow(["t", "model", "cores", "cpu_seconds"])
         w.writerows(poller.rows)
+    for model, m in summary["models"].items():  # what the run's requests cost, for calibrate.py
+        if model in cpu_after:
+            m["worker_cpu_seconds"] = round(cpu_after[model] - cpu_before[model], 3)
     summary["core_seconds"] = sum(m.get("core_seconds", 0) for m in summary["models"].values())
     return summary
 

@@ -109,6 +109,11 @@ static void write_metrics(serve_state *s, struct evbuffer *o) {
             evbuffer_add_printf(o, "%s{model=\"%s\"} %.6g\n", gauges[g][0], m->cfg->name, v);
         }
     }
+    evbuffer_add_printf(o, "# HELP roma_worker_cpu_seconds_total CPU time (user + system) the worker's "
+                           "processes used, restarts included.\n# TYPE roma_worker_cpu_seconds_total counter\n");
+    for (size_t i = 0; i < s->nworkers; i++)
+        evbuffer_add_printf(o, "roma_worker_cpu_seconds_total{worker=\"%s\"} %.3f\n", s->workers[i].name,
+                            supervisor_cpu_seconds(&s->workers[i]));
 }
 
 static void write_models(serve_state *s, struct evbuffer *o) {
@@ -145,8 +150,8 @@ static void write_workers(serve_state *s, struct evbuffer *o) {
                             (int)w->pid, w->port, w->gpu < 0 ? w->cores : 0, w->active_slots);
         if (w->cgroup[0]) evbuffer_add_printf(o, "\"%s\"", w->cgroup);
         else evbuffer_add_printf(o, "null");
-        evbuffer_add_printf(o, ", \"state\": \"%s\", \"restarts\": %d}", supervisor_state_name(w->state),
-                            w->restarts);
+        evbuffer_add_printf(o, ", \"state\": \"%s\", \"restarts\": %d, \"cpu_seconds\": %.3f}",
+                            supervisor_state_name(w->state), w->restarts, supervisor_cpu_seconds(w));
     }
     evbuffer_add_printf(o, "]}");
 }

@@ -98,6 +98,7 @@ struct serve_worker {
     worker_state state;
     int restarts, failures_in_a_row;
     double started_at, backoff;
+    double cpu_exited;         /* CPU seconds of its processes that exited (wait4) */
     char cgroup[4096];         /* "" in fallback mode */
     double cores;              /* allocation read back after the last write */
     serve_slot slots[SERVE_MAX_SLOTS];
@@ -147,6 +148,9 @@ void supervisor_on_child_exit(serve_state *s);
 void supervisor_stop(serve_state *s);
 const char *supervisor_state_name(worker_state st);
 void supervisor_set_cores(serve_state *s, serve_worker *w, double cores);
+/* CPU seconds (user + system) the worker's processes have used since
+ * roma serve started, restarts included: what its cores were spent on. */
+double supervisor_cpu_seconds(const serve_worker *w);
 
 /* dispatch.c */
 void dispatch_on_request(struct evhttp_request *req, void *arg);

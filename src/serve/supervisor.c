@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include "../common/file.h"
 #include "../common/log.h"
 
 #define MAX_FAILED_STARTS 8
@@ -192,12 +194,43 @@ static void worker_exited(serve_state *s, serve_worker *w, int status) {
     dispatch_worker_lost(s, w);
 }
 
+static double rusage_seconds(const struct rusage *ru) {
+    return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec +
+           ru->ru_stime.tv_usec / 1e6;
+}
+
 void supervisor_on_child_exit(serve_state *s) {
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+    struct rusage ru;
+    while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0)
         for (size_t i = 0; i < s->nworkers; i++)
-            if (s->workers[i].pid == pid) worker_exited(s, &s->workers[i], status);
+            if (s->workers[i].pid == pid) {
+                s->workers[i].cpu_exited += rusage_seconds(&ru);
+                worker_exited(s, &s->workers[i], status);
+            }
+}
+
+/* utime + stime of a live process, all its threads, from /proc/<pid>/stat
+ * (fields 14 and 15, after the command name, which may hold spaces). */
+static double proc_cpu_seconds(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    size_t len;
+    char *text = roma_read_file(path, &len);
+    if (!text) return 0; /* exited a moment ago: wait4 will count it */
+    double seconds = 0;
+    unsigned long long utime, stime;
+    const char *after = strrchr(text, ')');
+    if (after && sscanf(after + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                        &stime) == 2)
+        seconds = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    free(text);
+    return seconds;
+}
+
+double supervisor_cpu_seconds(const serve_worker *w) {
+    return w->cpu_exited + (w->pid > 0 ? proc_cpu_seconds(w->pid) : 0);
 }
 
 void supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {

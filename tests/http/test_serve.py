@@ -293,6 +293,7 @@ FAMILIES = {
     "roma_sla_seconds": "gauge",
     "roma_sla_violations_total": "counter",
     "roma_core_seconds_total": "counter",
+    "roma_worker_cpu_seconds_total": "counter",
 }
 
 
@@ -383,6 +384,11 @@ def test_metrics_gauges_match_the_operations_api(pair):
         assert close(m.one("roma_sla_seconds", model=name), models[name]["sla"])
         if workers[name]["cgroup"]:
             assert close(cgroup_cores(workers[name]["cgroup"]), workers[name]["cores"])
+    # CPU used: the same counter in both, and loading a model costs some
+    for name, w in workers.items():
+        cpu = m.one("roma_worker_cpu_seconds_total", worker=w["name"])
+        assert cpu > 0, f"worker {w['name']} loaded a model with no CPU time?\n{m.text}"
+        assert abs(cpu - w["cpu_seconds"]) < 0.5, (cpu, w)
     # core-seconds: the integral of the allocation (0.2 cores while idle)
     c0, t0 = m.one("roma_core_seconds_total", model="mlp_b"), time.monotonic()
     time.sleep(4 * PERIOD_S)
@@ -400,6 +406,12 @@ def test_metrics_gauges_match_the_operations_api(pair):
 KILL_THREADS = 8
 
 
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_worker_kill9_under_load_loses_no_request(tmp_path):
     s = Serve(tmp_path, [model_entry("mlp", sla=1.0, cmin=0.2, cmax=2, initial=1)],
               period=f"{PERIOD_S}s", controller="static", name="kill").start()
@@ -411,6 +423,7 @@ def test_worker_kill9_under_load_loses_no_request(tmp_path):
         states = []
         try:
             assert wait_until(lambda: load.count() >= 200, 15), "load did not get going"
+            cpu_killed = s.worker("mlp")["cpu_seconds"]
             os.kill(old_pid, signal.SIGKILL)
             t_kill = time.monotonic()
 
@@ -449,6 +462,11 @@ def test_worker_kill9_under_load_loses_no_request(tmp_path):
         assert any(st in ("restarting", "starting") for st in states), \
             f"never saw the worker restarting; states {states[:10]}"
         assert w1["restarts"] >= 1, w1
+        # the CPU counter keeps what the killed process used, and adds the new one's
+        cpu_new = proc_cpu_seconds(w1["pid"])
+        cpu1 = s.worker("mlp")["cpu_seconds"]
+        assert cpu1 >= cpu_killed + cpu_new - 0.02, \
+            f"cpu_seconds {cpu1}: less than {cpu_killed} before the kill + {cpu_new} of the new process"
         assert pid_alive(w1["pid"]) and not pid_alive(old_pid)
         if w1["cgroup"]:
             assert w1["pid"] in cgroup_pids(w1["cgroup"]), \
