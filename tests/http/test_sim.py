@@ -1,6 +1,6 @@
 """Black-box tests of `roma sim`, the discrete-event simulator.
 
-- experiments/paper.yaml (the paper-scale scenario in the repo) runs every
+- experiments/paper.yaml and paper-h200.yaml (the paper-scale scenarios in the repo) run every
   run it lists; the JSON has roma bench's summary schema per run plus the
   simulator's fields; sent counts agree with the workload.
 - Determinism: the same scenario and seed give byte-identical JSON and
@@ -18,9 +18,12 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from roma_http import PROJECT_ROOT, require_binary
 
 PAPER = PROJECT_ROOT / "experiments" / "paper.yaml"
+PAPER_H200 = PROJECT_ROOT / "experiments" / "paper-h200.yaml"  # same, measured GPU times
 BENCH_KEYS = {"target", "duration", "elapsed", "window", "rate_asked", "rate_achieved", "sent", "ok",
               "errors", "send_lag_p99", "max_in_flight", "connections", "interrupted", "models"}
 SIM_KEYS = {"controller", "policy", "devices", "cores", "core_seconds", "violation_rate_strict",
@@ -70,13 +73,14 @@ def small_scenario(tmp_path, scenario=SMALL, load=SMALL_LOAD):
     return path
 
 
-def test_paper_scenario_runs_every_run(tmp_path):
+@pytest.mark.parametrize("scenario", [PAPER, PAPER_H200], ids=lambda p: p.name)
+def test_paper_scenario_runs_every_run(tmp_path, scenario):
     out, md = tmp_path / "paper.json", tmp_path / "paper.md"
     t0 = time.monotonic()
-    p = sim("-c", PAPER, "--out", out, "--md", md)
-    print(f"paper.yaml took {time.monotonic() - t0:.2f} s")
+    p = sim("-c", scenario, "--out", out, "--md", md)
+    print(f"{scenario.name} took {time.monotonic() - t0:.2f} s")
     result = json.loads(out.read_text())
-    runs_part = PAPER.read_text().split("\nruns:\n")[1]
+    runs_part = scenario.read_text().split("\nruns:\n")[1]
     names = [line.split("name:")[1].split(",")[0].strip()
              for line in runs_part.splitlines() if line.strip().startswith("- {name:")]
     assert list(result["runs"]) == names
