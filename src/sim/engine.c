@@ -66,7 +66,6 @@ typedef struct {
     double *cpu_work, *gpu_work; /* per send: drawn service work */
     roma_policy policy;
     double *node_share; /* per node: the share of its cores workers get (contention) */
-    double *node_free;  /* per node: what the overhead leaves of each of its CPUs */
     double now, last_integral;
     size_t cfs_periods; /* CFS period boundaries passed (quota model) */
     size_t done, inflight;
@@ -115,14 +114,15 @@ static size_t fifo_pop(sim_fifo *q, double arrival_of_head) {
 
 static int quota_model(const sim *x) { return x->s->cfs_period > 0; }
 
-/* The cores a CPU worker can use now: what the node's overhead leaves of
- * the ceil(cores) CPUs it is pinned to (roma serve pins it there; the
- * dispatcher and clients run anywhere, so on its CPUs too).  Under the
- * quota model that is all of them while the period's budget lasts and
- * nothing once it is spent (CFS throttles the cgroup until the next
- * period); in the fluid model the quota caps it at `cores` at all times. */
+/* The cores a CPU worker can use now: the ceil(cores) CPUs it is pinned
+ * to (roma serve pins it there).  Under the quota model that is all of
+ * them while the period's budget lasts and nothing once it is spent (CFS
+ * throttles the cgroup until the next period); in the fluid model the
+ * quota caps it at `cores` at all times.  The dispatcher and the clients
+ * are not pinned: Linux runs them on idle CPUs first, so they slow a
+ * worker only when the whole node is short (node_share). */
 static double usable_cores(const sim *x, const sim_worker *w) {
-    double pinned = ceil(w->cores - 1e-9) * x->node_free[w->node];
+    double pinned = ceil(w->cores - 1e-9);
     if (quota_model(x)) return w->budget > 0 ? pinned : 0;
     return fmin(w->cores, pinned);
 }
@@ -362,11 +362,9 @@ static void setup(sim *x, uint64_t seed) {
     x->cpu_work = malloc((x->nsends + 1) * sizeof(double));
     x->gpu_work = malloc((x->nsends + 1) * sizeof(double));
     x->node_share = malloc(s->nnodes * sizeof(double));
-    x->node_free = malloc(s->nnodes * sizeof(double));
-    if (!x->m || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work || !x->node_share ||
-        !x->node_free)
+    if (!x->m || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work || !x->node_share)
         abort();
-    for (size_t i = 0; i < s->nnodes; i++) x->node_share[i] = x->node_free[i] = 1;
+    for (size_t i = 0; i < s->nnodes; i++) x->node_share[i] = 1;
     for (size_t i = 0; i < s->nmodels; i++) {
         const sim_model *cfg = &s->models[i];
         x->model_of[cfg->workload_model] = i;
@@ -392,7 +390,6 @@ static void teardown(sim *x) {
     free(x->cpu_work);
     free(x->gpu_work);
     free(x->node_share);
-    free(x->node_free);
 }
 
 static void alloc_result(sim_result *out, size_t nsends, size_t nmodels) {
@@ -419,14 +416,13 @@ static double node_overhead(const sim *x, size_t node) {
     return busy;
 }
 
-/* After every event: what the overhead leaves of each CPU of a node, each
- * node's share (1 unless its busy workers and the overhead want more than
- * its physical cores, then cores / demand, as CFS splits a saturated
- * machine), and every CPU worker's completion time at its new speed. */
+/* After every event: each node's share (1 unless its busy workers and the
+ * overhead want more than its physical cores, then cores / demand, as CFS
+ * splits a saturated machine), and every CPU worker's completion time at
+ * its new speed. */
 static void update_contention(sim *x) {
     for (size_t node = 0; node < x->s->nnodes; node++) {
         double overhead = node_overhead(x, node), cores = x->s->nodes[node].cores;
-        x->node_free[node] = fmax(0.05, 1 - overhead / cores);
         double demand = overhead;
         for (size_t i = 0; i < x->nworkers; i++) {
             const sim_worker *w = &x->workers[i];

@@ -41,13 +41,16 @@
  * has.  cpu.overhead is the CPU time one request costs on its node outside
  * its worker (the dispatcher, the client, the network stack: for a 780 KB
  * JSON body, milliseconds), spent at the rate its load profile asks for
- * and spread over all the node's CPUs.  A worker is pinned to ceil(cores)
- * CPUs, as roma serve pins it, so it can use ceil(cores) x what the
- * overhead leaves of a CPU while it has quota left (see Quotas; fluid:
- * min(cores, that)).  Whenever the busy workers (each using min(those
- * cores, its running requests)) and the overhead want more than
- * `cores`, every worker of the node slows down in proportion, as CFS
- * shares a saturated machine.  With the defaults (cores = cpus, overhead
+ * and not pinned: Linux runs it on idle CPUs first.  A worker is pinned
+ * to ceil(cores) CPUs, as roma serve pins it, and can use them all while
+ * it has quota left (see Quotas; fluid: min(cores, ceil(cores))).
+ * Whenever the busy workers (each using min(those cores, its running
+ * requests)) and the overhead want more than `cores`, every worker of the
+ * node slows down in proportion, as CFS shares a saturated machine.  (An
+ * earlier model also took the overhead off every pinned CPU at all times;
+ * against three rounds of `make experiment` it made `static-max`, whose
+ * two busy-in-turn workers leave a CPU idle, 10-19 points too pessimistic:
+ * experiments/README.md.)  With the defaults (cores = cpus, overhead
  * 0) quotas add up to at most cpus, so workers slow only while bursts of
  * theirs on a fresh quota overlap (never with cfs_period 0).
  *

@@ -157,8 +157,7 @@ static void test_fixed_cores_throughput(void **state) {
 /* Two workers held at 1 core each on a node that really has 1 core: while
  * both are busy each runs at half speed, so 1000 + 1000 requests of 10 ms
  * take 20 s, not 10.  With overhead outside the workers (2 ms per request at
- * 100 req/s each: 0.4 core) each worker's pinned CPU keeps 0.6 of itself,
- * and the 0.4 + 0.6 + 0.6 wanted share the 1 core. */
+ * 100 req/s each: 0.4 core), the 0.4 + 1 + 1 wanted share the 1 core. */
 static void check_contention(const char *overhead, double want) {
     char scen[1024];
     snprintf(scen, sizeof(scen),
@@ -182,9 +181,9 @@ static void check_contention(const char *overhead, double want) {
 static void test_contention(void **state) {
     (void)state;
     check_contention("", 20);
-    /* for the 10 s of load each worker runs at 0.6 / 1.6 = 0.375, so does
-     * 3.75 s of its 10 s of work; the rest then runs at half speed. */
-    check_contention(", overhead: 0.002", 10 + 2 * (10 - 10 * 0.375));
+    /* for the 10 s of load each worker runs at 1 / 2.4, so does 4.17 s of
+     * its 10 s of work; the rest then runs at half speed. */
+    check_contention(", overhead: 0.002", 10 + 2 * (10 - 10 / 2.4));
 }
 
 /* Two 25 ms requests, at 0 s and 0.19 s, on an idle worker at 0.2 core
