@@ -179,8 +179,9 @@ def simulate(make_scenario, cal_dir, name):
         with open(stem + ".json") as f:
             for run, summary in json.load(f)["runs"].items():
                 draws.setdefault(run, []).append(summary)
-        if seed > 1:
-            os.remove(stem + ".yaml"), os.remove(stem + ".json")
+        if seed > 1:  # keep seed 1's files only
+            for ext in (".yaml", ".json"):
+                os.remove(stem + ext)
     return {run: {"violation_rate_strict": statistics.fmean(d["violation_rate_strict"] for d in ds),
                   "core_seconds": statistics.fmean(d["core_seconds"] for d in ds),
                   "violations": [d["violation_rate_strict"] for d in ds]}
