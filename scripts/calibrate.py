@@ -83,7 +83,7 @@ def profile_workload(port, seconds, rate):
 
 
 def cpu_seconds(pid):
-    """utime + stime of a process (all its threads), from /proc."""
+    """utime + stime of a process (all its threads), from /proc: roma serve's."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -92,8 +92,7 @@ def cpu_seconds(pid):
 def cpu_snapshot(port, serve_pid):
     """CPU seconds so far: each model's worker, roma serve, and the finished
     children of this process (roma bench runs)."""
-    workers = ex.get_json(f"http://127.0.0.1:{port}/roma/v1/workers")["workers"]
-    snap = {w["models"][0]: cpu_seconds(w["pid"]) for w in workers}
+    snap = ex.worker_cpu_seconds(port)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     snap["outside"] = cpu_seconds(serve_pid) + kids.ru_utime + kids.ru_stime
     return snap
