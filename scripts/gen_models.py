@@ -5,7 +5,7 @@ Why: ROMA's tests and benchmarks need real TensorFlow SavedModels that the TF C
 API (TF_LoadSessionFromSavedModel, tags={"serve"}) can load, with stable,
 documented signature names, and that are cheap enough to run on one CPU core.
 
-Usage:  gen_models.py --out DIR [--only mlp,resnet,mobilenet]
+Usage:  gen_models.py --out DIR [--only mlp,resnet,mobilenet,resnet50]
 
 Writes, in TensorFlow Serving's layout:
   DIR/<name>/1/saved_model.pb + variables/   (signature "serving_default")
@@ -17,12 +17,16 @@ Models (batch dimension is dynamic, shown as -1):
   mlp        input "x"     float32 [-1, 8]           -> "y"     float32 [-1, 2] (softmax)
   resnet     input "image" float32 [-1, 192, 192, 3] -> "probs" float32 [-1, 10]
   mobilenet  input "image" float32 [-1, 224, 224, 3] -> "probs" float32 [-1, 10]
+  resnet50   input "image" float32 [-1, 224, 224, 3] -> "probs" float32 [-1, 1000]
+             (only when named in --only: 98 MB, for bench/worker.sh)
 Instances in request.json are uniform in [-1, 1], rounded to 3 decimals.
 
 resnet: small ResNet, 3 stages x 2 basic residual blocks (conv+BN+ReLU),
         widths 32/64/128, global average pool, softmax.
 mobilenet: MobileNet v1 layout (13 depthwise-separable blocks), width 1.0.
 Each takes roughly 10-25 ms per image on one CPU core (see time_models.py).
+resnet50: Keras' ResNet-50 (tf.keras.applications, weights=None), the model
+        the ROMA paper served; about 120 ms per image on one core.
 
 Graph tensor names (for the C API): feed "serving_default_<input>:0",
 fetch "StatefulPartitionedCall:0" (single output).  `saved_model_cli show
@@ -90,12 +94,19 @@ def build_mobilenet(size=224, alpha=1.0):
     return keras.Model(x, out, name="mobilenet")
 
 
+def build_resnet50():
+    # classifier_activation softmax, as in the published model
+    return keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3), classes=1000)
+
+
 # name -> (builder, input name, per-instance input shape, output name)
 MODELS = {
     "mlp": (build_mlp, "x", [8], "y"),
     "resnet": (build_resnet, "image", [192, 192, 3], "probs"),
     "mobilenet": (build_mobilenet, "image", [224, 224, 3], "probs"),
+    "resnet50": (build_resnet50, "image", [224, 224, 3], "probs"),
 }
+DEFAULT_MODELS = ["mlp", "resnet", "mobilenet"]  # what tests use; resnet50 on request
 
 
 def calibrate_bn(model, in_shape, rng):
@@ -168,7 +179,7 @@ def main():
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--only", help="comma-separated subset of: " + ",".join(MODELS))
     args = ap.parse_args()
-    names = args.only.split(",") if args.only else list(MODELS)
+    names = args.only.split(",") if args.only else DEFAULT_MODELS
     unknown = set(names) - set(MODELS)
     if unknown:
         ap.error(f"unknown model(s): {','.join(sorted(unknown))}")
