@@ -202,7 +202,6 @@ static float short_quotient_float(uint64_t m, int k) {
  * not make it wait. */
 static inline __attribute__((always_inline)) int scan_short_number(scanner *s, size_t i) {
     static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
-    static const uint64_t upow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
     const char *p = s->p;
     if (s->end - p < 24) return 0;
     const char *end = p + number_length(load8(p));
@@ -220,9 +219,12 @@ static inline __attribute__((always_inline)) int scan_short_number(scanner *s, s
         if (nf == 0 || nf == 8 || p != end) return 0;
         s->integers_only = 0;
         s->p = end;
-        /* below 10^14 < 2^53 and over an exact power of ten: one correctly
-         * rounded division, as in Clinger's fast path */
-        uint64_t m = digits_value(whole, ni) * upow10[nf] + digits_value(frac, nf);
+        /* The number after its sign lies within `whole` (end is at most 8
+         * bytes on), so its digits are those ni + nf bytes with the point
+         * cut out, summed at once: below 10^7, an exact double. */
+        uint64_t before = whole & ((1ULL << (8 * ni)) - 1);
+        uint64_t after = (whole >> (8 * (ni + 1))) << (8 * ni); /* ni + 1 <= 7 */
+        uint64_t m = digits_value(before | after, ni + nf);
         if (s->req->floats && m != 0) {
             float f = short_quotient_float(m, nf);
             s->req->floats[i] = neg ? -f : f;
