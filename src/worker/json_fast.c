@@ -221,7 +221,8 @@ static inline __attribute__((always_inline)) int scan_short_number(scanner *s, s
         s->p = end;
         /* The number after its sign lies within `whole` (end is at most 8
          * bytes on), so its digits are those ni + nf bytes with the point
-         * cut out, summed at once: below 10^7, an exact double. */
+         * cut out, summed at once: below 10^7, so over an exact power of
+         * ten one correctly rounded division, as in Clinger's fast path. */
         uint64_t before = whole & ((1ULL << (8 * ni)) - 1);
         uint64_t after = (whole >> (8 * (ni + 1))) << (8 * ni); /* ni + 1 <= 7 */
         uint64_t m = digits_value(before | after, ni + nf);
