@@ -117,6 +117,25 @@ static roma_code parse_listen(walker *w, const yaml_node_t *root, serve_config *
     return ROMA_OK;
 }
 
+/* A list of GPU indexes such as [0, 1] (where names it in messages). */
+static roma_code parse_gpus(walker *w, const yaml_node_t *gpus, const char *where, int **out,
+                            size_t *n) {
+    if (gpus->type != YAML_SEQUENCE_NODE)
+        return bad(w, gpus, "%s must be a list of GPU indexes such as [0, 1] or []", where);
+    for (yaml_node_item_t *i = gpus->data.sequence.items.start; i < gpus->data.sequence.items.top; i++) {
+        const yaml_node_t *g = yaml_document_get_node(w->doc, *i);
+        const char *s = scalar(g);
+        char *end;
+        long idx = s ? strtol(s, &end, 10) : -1;
+        if (!s || *end || idx < 0 || idx > 1024)
+            return bad(w, g, "%s entries must be GPU indexes (0, 1, ...)", where);
+        *out = realloc(*out, sizeof(int) * (*n + 1));
+        if (!*out) abort();
+        (*out)[(*n)++] = (int)idx;
+    }
+    return ROMA_OK;
+}
+
 static roma_code parse_node(walker *w, const yaml_node_t *root, serve_config *c) {
     static const char *const keys[] = {"cpus", "gpus", NULL};
     const yaml_node_t *node = get(w, root, "node");
@@ -126,21 +145,7 @@ static roma_code parse_node(walker *w, const yaml_node_t *root, serve_config *c)
     if ((rc = get_number(w, node, "cpus", &c->node_cpus, "node")) != ROMA_OK) return rc;
     if (c->node_cpus <= 0) return bad(w, node, "node.cpus must be > 0 (cores ROMA may hand out)");
     const yaml_node_t *gpus = get(w, node, "gpus");
-    if (!gpus) return ROMA_OK;
-    if (gpus->type != YAML_SEQUENCE_NODE)
-        return bad(w, gpus, "node.gpus must be a list of GPU indexes such as [0, 1] or []");
-    for (yaml_node_item_t *i = gpus->data.sequence.items.start; i < gpus->data.sequence.items.top; i++) {
-        const yaml_node_t *g = yaml_document_get_node(w->doc, *i);
-        const char *s = scalar(g);
-        char *end;
-        long idx = s ? strtol(s, &end, 10) : -1;
-        if (!s || *end || idx < 0 || idx > 1024)
-            return bad(w, g, "node.gpus entries must be GPU indexes (0, 1, ...)");
-        c->gpus = realloc(c->gpus, sizeof(int) * (c->ngpus + 1));
-        if (!c->gpus) abort();
-        c->gpus[c->ngpus++] = (int)idx;
-    }
-    return ROMA_OK;
+    return gpus ? parse_gpus(w, gpus, "node.gpus", &c->gpus, &c->ngpus) : ROMA_OK;
 }
 
 static roma_code parse_sections(walker *w, const yaml_node_t *root, serve_config *c) {
@@ -178,6 +183,133 @@ static roma_code parse_sections(walker *w, const yaml_node_t *root, serve_config
     return ROMA_OK;
 }
 
+int serve_is_dns_label(const char *name) {
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > 63 || name[0] == '-' || name[n - 1] == '-') return 0;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+static roma_code parse_cluster_nodes(walker *w, const yaml_node_t *list, serve_cluster_config *k) {
+    static const char *const keys[] = {"name", "cpus", "gpus", NULL};
+    if (list->type != YAML_SEQUENCE_NODE)
+        return bad(w, list, "cluster.nodes must be a list of {name, cpus, gpus}");
+    size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+    k->nodes = calloc(n ? n : 1, sizeof(*k->nodes));
+    if (!k->nodes) abort();
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *e = yaml_document_get_node(w->doc, list->data.sequence.items.start[i]);
+        serve_cluster_node *node = &k->nodes[k->nnodes++];
+        char where[64];
+        roma_code rc;
+        snprintf(where, sizeof(where), "cluster.nodes[%zu]", i);
+        node->cpus = -1;
+        if ((rc = check_keys(w, e, where, keys)) != ROMA_OK) return rc;
+        if ((rc = get_string(w, e, "name", &node->name, where)) != ROMA_OK) return rc;
+        if ((rc = get_number(w, e, "cpus", &node->cpus, where)) != ROMA_OK) return rc;
+        if (!node->name || node->cpus <= 0)
+            return bad(w, e, "%s needs name: (the Kubernetes node) and cpus: > 0 (cores ROMA may "
+                       "hand out there)", where);
+        for (size_t j = 0; j + 1 < k->nnodes; j++)
+            if (strcmp(k->nodes[j].name, node->name) == 0)
+                return bad(w, e, "cluster.nodes names '%s' twice", node->name);
+        const yaml_node_t *gpus = get(w, e, "gpus");
+        if (gpus && (rc = parse_gpus(w, gpus, "cluster.nodes[].gpus", &node->gpus, &node->ngpus)) != ROMA_OK)
+            return rc;
+    }
+    return ROMA_OK;
+}
+
+static roma_code parse_models_volume(walker *w, const yaml_node_t *vol, serve_cluster_config *k) {
+    static const char *const keys[] = {"claim", "host_path", NULL};
+    roma_code rc;
+    if ((rc = check_keys(w, vol, "cluster.models_volume", keys)) != ROMA_OK) return rc;
+    if ((rc = get_string(w, vol, "claim", &k->models_claim, "cluster.models_volume")) != ROMA_OK ||
+        (rc = get_string(w, vol, "host_path", &k->models_host_path, "cluster.models_volume")) != ROMA_OK)
+        return rc;
+    if (!k->models_claim == !k->models_host_path)
+        return bad(w, vol, "cluster.models_volume needs exactly one of claim: (a "
+                   "PersistentVolumeClaim) or host_path: (a directory on every node)");
+    if (k->models_host_path && k->models_host_path[0] != '/')
+        return bad(w, vol, "cluster.models_volume.host_path must be an absolute path, got '%s'",
+                   k->models_host_path);
+    return ROMA_OK;
+}
+
+static roma_code parse_cluster_kind(walker *w, const yaml_node_t *cl, serve_cluster_config *k) {
+    const yaml_node_t *n = get(w, cl, "kind");
+    const char *kind = n ? scalar(n) : "local";
+    if (kind && strcmp(kind, "local") == 0) k->kind = SERVE_CLUSTER_LOCAL;
+    else if (kind && strcmp(kind, "kubernetes") == 0) k->kind = SERVE_CLUSTER_KUBERNETES;
+    else return bad(w, n, "cluster.kind must be local or kubernetes, got '%s'", kind ? kind : "?");
+    return ROMA_OK;
+}
+
+static roma_code parse_cluster(walker *w, const yaml_node_t *root, serve_cluster_config *k) {
+    static const char *const keys[] = {"kind", "namespace", "api_server", "token_file", "ca_file",
+                                       "insecure_http", "worker_port", "models_volume", "nodes",
+                                       NULL};
+    const yaml_node_t *cl = get(w, root, "cluster");
+    double port = 8501;
+    roma_code rc;
+    k->worker_port = 8501;
+    if (!cl) return ROMA_OK;
+    if ((rc = check_keys(w, cl, "cluster", keys)) != ROMA_OK) return rc;
+    if ((rc = parse_cluster_kind(w, cl, k)) != ROMA_OK) return rc;
+    if (k->kind == SERVE_CLUSTER_LOCAL) {
+        if (cl->data.mapping.pairs.top - cl->data.mapping.pairs.start > 1)
+            return bad(w, cl, "cluster: with kind local takes no other keys (set kind: kubernetes)");
+        return ROMA_OK;
+    }
+    k->namespace_name = strdup("roma");
+    k->token_file = strdup("/var/run/secrets/kubernetes.io/serviceaccount/token");
+    k->ca_file = strdup("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+    if ((rc = get_string(w, cl, "namespace", &k->namespace_name, "cluster")) != ROMA_OK ||
+        (rc = get_string(w, cl, "api_server", &k->api_server, "cluster")) != ROMA_OK ||
+        (rc = get_string(w, cl, "token_file", &k->token_file, "cluster")) != ROMA_OK ||
+        (rc = get_string(w, cl, "ca_file", &k->ca_file, "cluster")) != ROMA_OK)
+        return rc;
+    if (!serve_is_dns_label(k->namespace_name))
+        return bad(w, get(w, cl, "namespace"), "cluster.namespace '%s' is not a DNS label (1-63 of "
+                   "a-z, 0-9 and '-', starting and ending with a letter or digit)", k->namespace_name);
+    const yaml_node_t *http = get(w, cl, "insecure_http");
+    if (http) {
+        const char *v = scalar(http);
+        if (!v || (strcmp(v, "true") != 0 && strcmp(v, "false") != 0))
+            return bad(w, http, "cluster.insecure_http must be true or false");
+        k->insecure_http = strcmp(v, "true") == 0;
+    }
+    if (k->api_server) {
+        int https = strncmp(k->api_server, "https://", 8) == 0;
+        int plain = strncmp(k->api_server, "http://", 7) == 0;
+        if (!https && !plain)
+            return bad(w, get(w, cl, "api_server"), "cluster.api_server must be an https:// URL, "
+                       "got '%s'", k->api_server);
+        if (plain && !k->insecure_http)
+            return bad(w, get(w, cl, "api_server"), "cluster.api_server '%s' is plain http: the "
+                       "token would travel unencrypted; use https://, or set insecure_http: true "
+                       "(tests only)", k->api_server);
+    }
+    if ((rc = get_number(w, cl, "worker_port", &port, "cluster")) != ROMA_OK) return rc;
+    if (port < 1 || port > 65535 || port != floor(port))
+        return bad(w, get(w, cl, "worker_port"), "cluster.worker_port must be a port (1-65535)");
+    k->worker_port = (int)port;
+    const yaml_node_t *vol = get(w, cl, "models_volume"), *nodes = get(w, cl, "nodes");
+    if (vol && (rc = parse_models_volume(w, vol, k)) != ROMA_OK) return rc;
+    return nodes ? parse_cluster_nodes(w, nodes, k) : ROMA_OK;
+}
+
+static int serve_cluster_has_node(const serve_cluster_config *k, const char *name) {
+    for (size_t i = 0; i < k->nnodes; i++)
+        if (strcmp(k->nodes[i].name, name) == 0) return 1;
+    return 0;
+}
+
+double serve_config_node_cpus(const serve_config *cfg, const char *name) {
+    for (size_t i = 0; name && i < cfg->cluster.nnodes; i++)
+        if (strcmp(cfg->cluster.nodes[i].name, name) == 0) return cfg->cluster.nodes[i].cpus;
+    return cfg->node_cpus;
+}
+
 static roma_code check_base_path(walker *w, const yaml_node_t *n, const serve_model_config *m) {
     struct stat st;
     if (stat(m->base_path, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -188,9 +320,10 @@ static roma_code check_base_path(walker *w, const yaml_node_t *n, const serve_mo
     return ROMA_OK;
 }
 
-static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, double c_node_cpus,
+static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, const serve_config *c,
                              serve_model_config *m) {
-    static const char *const keys[] = {"name", "base_path", "sla", "alpha", "profiled", "cores", NULL};
+    static const char *const keys[] = {"name", "base_path", "sla",  "alpha",
+                                       "profiled", "cores",  "node", NULL};
     static const char *const core_keys[] = {"min", "max", "initial", NULL};
     char where[160];
     roma_code rc;
@@ -217,6 +350,13 @@ static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, doub
     if ((rc = get_number(w, n, "alpha", &m->alpha, where)) != ROMA_OK) return rc;
     if (m->alpha < 0 || m->alpha > 1) return bad(w, n, "%s: alpha must be within [0, 1]", where);
     if ((rc = get_duration(w, n, "profiled", &m->profiled, where)) != ROMA_OK) return rc;
+    if ((rc = get_string(w, n, "node", &m->node, where)) != ROMA_OK) return rc;
+    if (m->node && c->cluster.kind != SERVE_CLUSTER_KUBERNETES)
+        return bad(w, get(w, n, "node"), "%s: node: places a model on a Kubernetes node; it needs "
+                   "cluster: {kind: kubernetes}", where);
+    if (m->node && c->cluster.nnodes > 0 && !serve_cluster_has_node(&c->cluster, m->node))
+        return bad(w, get(w, n, "node"), "%s: node '%s' is not in cluster.nodes", where, m->node);
+    double c_node_cpus = serve_config_node_cpus(c, m->node);
     const yaml_node_t *cores = get(w, n, "cores");
     if (cores) {
         if ((rc = check_keys(w, cores, "cores", core_keys)) != ROMA_OK) return rc;
@@ -234,6 +374,7 @@ static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, doub
     if (m->cores_initial < m->cores_min || m->cores_initial > m->cores_max)
         return bad(w, cores ? cores : n, "%s: cores.initial %g is outside [min %g, max %g]", where,
                    m->cores_initial, m->cores_min, m->cores_max);
+    if (c->cluster.kind == SERVE_CLUSTER_KUBERNETES) return ROMA_OK; /* a path in the pods */
     return check_base_path(w, get(w, n, "base_path"), m);
 }
 
@@ -249,7 +390,7 @@ static roma_code parse_models(walker *w, const yaml_node_t *root, serve_config *
     double min_sum = 0;
     for (size_t i = 0; i < n; i++) {
         const yaml_node_t *mn = yaml_document_get_node(w->doc, models->data.sequence.items.start[i]);
-        roma_code rc = parse_model(w, mn, i, c->node_cpus, &c->models[c->nmodels++]);
+        roma_code rc = parse_model(w, mn, i, c, &c->models[c->nmodels++]);
         if (rc != ROMA_OK) return rc;
         for (size_t k = 0; k + 1 < c->nmodels; k++)
             if (strcmp(c->models[k].name, c->models[i].name) == 0)
@@ -257,7 +398,9 @@ static roma_code parse_models(walker *w, const yaml_node_t *root, serve_config *
                            c->models[i].name);
         min_sum += c->models[i].cores_min;
     }
-    if (min_sum > c->node_cpus + 1e-9)
+    /* In a cluster the scheduler spreads the pods: each node's normalisation
+     * fits what lands there (serve_config_node_cpus). */
+    if (c->cluster.kind == SERVE_CLUSTER_LOCAL && min_sum > c->node_cpus + 1e-9)
         return bad(w, models,
                    "the models' cores.min add up to %g, above node.cpus %g: lower some min or "
                    "raise node.cpus",
@@ -281,7 +424,8 @@ static void set_defaults(serve_config *c) {
 
 roma_code serve_config_parse(const char *text, size_t len, const char *name, serve_config *cfg,
                              roma_err *err) {
-    static const char *const keys[] = {"listen", "node", "control", "dispatch", "store", "models", NULL};
+    static const char *const keys[] = {"listen",  "node",   "control", "dispatch",
+                                       "store",   "models", "cluster", NULL};
     yaml_parser_t parser;
     yaml_document_t doc;
     walker w = {&doc, name, err};
@@ -302,6 +446,7 @@ roma_code serve_config_parse(const char *text, size_t len, const char *name, ser
     if (rc == ROMA_OK) rc = parse_listen(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_node(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_sections(&w, root, cfg);
+    if (rc == ROMA_OK) rc = parse_cluster(&w, root, &cfg->cluster);
     if (rc == ROMA_OK) rc = parse_models(&w, root, cfg);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -324,7 +469,20 @@ void serve_config_free(serve_config *c) {
     for (size_t i = 0; i < c->nmodels; i++) {
         free(c->models[i].name);
         free(c->models[i].base_path);
+        free(c->models[i].node);
     }
+    serve_cluster_config *k = &c->cluster;
+    for (size_t i = 0; i < k->nnodes; i++) {
+        free(k->nodes[i].name);
+        free(k->nodes[i].gpus);
+    }
+    free(k->nodes);
+    free(k->namespace_name);
+    free(k->api_server);
+    free(k->token_file);
+    free(k->ca_file);
+    free(k->models_claim);
+    free(k->models_host_path);
     free(c->models);
     free(c->gpus);
     free(c->listen_host);

@@ -12,6 +12,22 @@
  *       alpha: 0.5
  *       profiled: 0.015     # optional: service time on a GPU, seconds
  *       cores: {min: 0.2, max: 2, initial: 1}
+ *       node: node-a        # cluster mode: the Kubernetes node to run on (optional)
+ *   cluster:                # optional; kind: local (the default) is one machine
+ *     kind: kubernetes      # local | kubernetes
+ *     namespace: roma       # where the worker pods live (a DNS label)
+ *     api_server: https://10.96.0.1:443   # default: the in-cluster service
+ *     token_file: /var/run/secrets/kubernetes.io/serviceaccount/token
+ *     ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+ *     insecure_http: false  # true allows an http:// api_server (tests only)
+ *     worker_port: 8501     # roma worker's REST port inside its pod
+ *     models_volume: {claim: models}   # or {host_path: /srv/models}
+ *     nodes:                # cores ROMA may hand out per node (default node.cpus)
+ *       - {name: node-a, cpus: 6, gpus: [0]}
+ *
+ * In cluster mode a model's base_path is not read on this machine: worker
+ * pods serve <models volume>/<model name>, as TF Serving's image serves
+ * /models/$MODEL_NAME.
  *
  * Parsed once into plain structs and validated: every mistake is reported
  * with the key, the line and the fix.  Pure (reads only the file and, to
@@ -32,7 +48,33 @@ typedef struct {
     double alpha;    /* [0, 1] */
     double profiled; /* seconds; 0 when not given */
     double cores_min, cores_max, cores_initial;
+    char *node;      /* cluster mode: the node it is pinned to, or NULL */
 } serve_model_config;
+
+typedef enum { SERVE_CLUSTER_LOCAL, SERVE_CLUSTER_KUBERNETES } serve_cluster_kind;
+
+/* One Kubernetes node ROMA hands cores out on. */
+typedef struct {
+    char *name;
+    double cpus;     /* cores ROMA may hand out there */
+    int *gpus;       /* GPU indexes on that node */
+    size_t ngpus;
+} serve_cluster_node;
+
+/* The cluster section.  With kind local every other field is unset. */
+typedef struct {
+    serve_cluster_kind kind;
+    char *namespace_name;    /* a DNS label; default "roma" */
+    char *api_server;        /* NULL: from KUBERNETES_SERVICE_HOST/_PORT */
+    char *token_file;        /* default: the service account's token */
+    char *ca_file;           /* default: the service account's ca.crt */
+    int insecure_http;       /* an http:// api_server is allowed */
+    int worker_port;         /* roma worker's port in its pod; default 8501 */
+    char *models_claim;      /* PersistentVolumeClaim holding the models, or NULL */
+    char *models_host_path;  /* hostPath holding the models, or NULL */
+    serve_cluster_node *nodes; /* empty: every node gets node.cpus */
+    size_t nnodes;
+} serve_cluster_config;
 
 typedef struct {
     char *listen_host;
@@ -48,6 +90,7 @@ typedef struct {
     int64_t store_max_rows;
     serve_model_config *models;
     size_t nmodels;
+    serve_cluster_config cluster;
 } serve_config;
 
 /* Parses and validates the YAML file at path.  On success the caller frees
@@ -62,5 +105,13 @@ void serve_config_free(serve_config *cfg);
 
 /* The model called name, or NULL. */
 serve_model_config *serve_config_model(const serve_config *cfg, const char *name);
+
+/* The cores ROMA may hand out on the Kubernetes node called name:
+ * cluster.nodes' entry for it, else node.cpus. */
+double serve_config_node_cpus(const serve_config *cfg, const char *name);
+
+/* name is a DNS-1123 label (1-63 of a-z, 0-9, '-', starting and ending
+ * alphanumeric): what Kubernetes takes for namespaces and label values. */
+int serve_is_dns_label(const char *name);
 
 #endif

@@ -1,0 +1,153 @@
+/* test_serve_config.c - roma.yaml's cluster: section (src/serve/config.h).
+ *
+ * Table-driven: each case is a whole YAML file; a good one is parsed and
+ * its fields read back, a bad one must fail with a message that names the
+ * key and, where there is one, the fix.  The local default (no cluster:)
+ * keeps today's behaviour: base paths checked on this machine, the sum of
+ * cores.min against node.cpus.
+ */
+#include "unit.h"
+
+#include "serve/config.h"
+
+/* A model whose base_path does not exist here: only cluster mode takes it. */
+#define POD_MODEL "models:\n  - {name: m, base_path: /nonexistent/m, sla: 0.2, cores: {min: 0.5, max: 2}}\n"
+
+static void test_kubernetes_defaults(void **state) {
+    const char *yaml = "cluster: {kind: kubernetes}\n" POD_MODEL;
+    serve_config c;
+    roma_err err = {0};
+    assert_int_equal(serve_config_parse(yaml, strlen(yaml), "t.yaml", &c, &err), ROMA_OK);
+    assert_int_equal(c.cluster.kind, SERVE_CLUSTER_KUBERNETES);
+    assert_string_equal(c.cluster.namespace_name, "roma");
+    assert_null(c.cluster.api_server);
+    assert_string_equal(c.cluster.token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+    assert_string_equal(c.cluster.ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+    assert_int_equal(c.cluster.worker_port, 8501);
+    assert_int_equal(c.cluster.insecure_http, 0);
+    assert_int_equal(c.cluster.nnodes, 0);
+    serve_config_free(&c);
+}
+
+static void test_kubernetes_full(void **state) {
+    const char *yaml =
+        "node: {cpus: 4}\n"
+        "cluster:\n"
+        "  kind: kubernetes\n"
+        "  namespace: ml-serving\n"
+        "  api_server: http://127.0.0.1:6443\n"
+        "  insecure_http: true\n"
+        "  token_file: /tmp/token\n"
+        "  ca_file: /tmp/ca.crt\n"
+        "  worker_port: 9000\n"
+        "  models_volume: {claim: models}\n"
+        "  nodes:\n"
+        "    - {name: node-a, cpus: 6, gpus: [0, 1]}\n"
+        "    - {name: node-b, cpus: 3}\n"
+        "models:\n"
+        "  - {name: a, base_path: /m/a, sla: 0.2, node: node-a, cores: {min: 1, max: 6}}\n"
+        "  - {name: b, base_path: /m/b, sla: 0.2, node: node-b, cores: {min: 1, max: 3}}\n";
+    serve_config c;
+    roma_err err = {0};
+    assert_int_equal(serve_config_parse(yaml, strlen(yaml), "t.yaml", &c, &err), ROMA_OK);
+    assert_string_equal(c.cluster.namespace_name, "ml-serving");
+    assert_string_equal(c.cluster.api_server, "http://127.0.0.1:6443");
+    assert_int_equal(c.cluster.insecure_http, 1);
+    assert_int_equal(c.cluster.worker_port, 9000);
+    assert_string_equal(c.cluster.models_claim, "models");
+    assert_null(c.cluster.models_host_path);
+    assert_int_equal(c.cluster.nnodes, 2);
+    assert_int_equal(c.cluster.nodes[0].ngpus, 2);
+    assert_int_equal(c.cluster.nodes[0].gpus[1], 1);
+    assert_string_equal(c.models[0].node, "node-a");
+    CHECK_NEAR("node-a", serve_config_node_cpus(&c, "node-a"), 6);
+    CHECK_NEAR("node-b", serve_config_node_cpus(&c, "node-b"), 3);
+    CHECK_NEAR("unlisted", serve_config_node_cpus(&c, "node-z"), 4);
+    CHECK_NEAR("unplaced", serve_config_node_cpus(&c, NULL), 4);
+    serve_config_free(&c);
+}
+
+static void test_local_unchanged(void **state) {
+    const char *yaml = "cluster: {kind: local}\n" POD_MODEL;
+    serve_config c;
+    roma_err err = {0};
+    assert_int_equal(serve_config_parse(yaml, strlen(yaml), "t.yaml", &c, &err), ROMA_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.msg, "is not a directory"));
+}
+
+typedef struct {
+    const char *name;
+    const char *yaml;
+    const char *want; /* in the message */
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"kind", "cluster: {kind: swarm}\n" POD_MODEL, "cluster.kind must be local or kubernetes"},
+    {"namespace upper", "cluster: {kind: kubernetes, namespace: Roma}\n" POD_MODEL,
+     "cluster.namespace 'Roma' is not a DNS label"},
+    {"namespace dash", "cluster: {kind: kubernetes, namespace: roma-}\n" POD_MODEL, "not a DNS label"},
+    {"namespace long",
+     "cluster: {kind: kubernetes, namespace: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n" POD_MODEL,
+     "not a DNS label"},
+    {"plain http", "cluster: {kind: kubernetes, api_server: 'http://10.0.0.1'}\n" POD_MODEL,
+     "set insecure_http: true"},
+    {"scheme", "cluster: {kind: kubernetes, api_server: '10.0.0.1:6443'}\n" POD_MODEL,
+     "must be an https:// URL"},
+    {"insecure value", "cluster: {kind: kubernetes, insecure_http: yes}\n" POD_MODEL,
+     "insecure_http must be true or false"},
+    {"port", "cluster: {kind: kubernetes, worker_port: 70000}\n" POD_MODEL, "worker_port must be a port"},
+    {"unknown key", "cluster: {kind: kubernetes, namespase: roma}\n" POD_MODEL,
+     "unknown key 'namespase' in cluster"},
+    {"local extra", "cluster: {kind: local, namespace: roma}\n" POD_MODEL, "takes no other keys"},
+    {"volume both", "cluster: {kind: kubernetes, models_volume: {claim: a, host_path: /b}}\n" POD_MODEL,
+     "exactly one of claim"},
+    {"volume none", "cluster: {kind: kubernetes, models_volume: {}}\n" POD_MODEL, "exactly one of claim"},
+    {"volume relative", "cluster: {kind: kubernetes, models_volume: {host_path: srv}}\n" POD_MODEL,
+     "must be an absolute path"},
+    {"node cpus", "cluster: {kind: kubernetes, nodes: [{name: a}]}\n" POD_MODEL, "cpus: > 0"},
+    {"node twice", "cluster: {kind: kubernetes, nodes: [{name: a, cpus: 1}, {name: a, cpus: 2}]}\n" POD_MODEL,
+     "names 'a' twice"},
+    {"node gpus", "cluster: {kind: kubernetes, nodes: [{name: a, cpus: 1, gpus: [x]}]}\n" POD_MODEL,
+     "must be GPU indexes"},
+    {"model node local",
+     "models:\n  - {name: m, base_path: /tmp, sla: 0.2, node: a}\n", "it needs cluster: {kind: kubernetes}"},
+    {"model node unknown",
+     "cluster: {kind: kubernetes, nodes: [{name: a, cpus: 4}]}\n"
+     "models:\n  - {name: m, base_path: /m, sla: 0.2, node: b}\n", "node 'b' is not in cluster.nodes"},
+    {"model above its node",
+     "cluster: {kind: kubernetes, nodes: [{name: a, cpus: 1}]}\n"
+     "models:\n  - {name: m, base_path: /m, sla: 0.2, node: a, cores: {max: 2}}\n", "above node.cpus 1"},
+};
+
+static void test_bad_inputs(void **state) {
+    for (size_t i = 0; i < ARRAY_LEN(bad_cases); i++) {
+        const bad_case *bc = &bad_cases[i];
+        serve_config c;
+        roma_err err = {0};
+        roma_code rc = serve_config_parse(bc->yaml, strlen(bc->yaml), "t.yaml", &c, &err);
+        CASE_CHECK_INT(bc->name, rc, ROMA_INVALID_ARGUMENT);
+        if (!strstr(err.msg, bc->want))
+            fail_msg("case '%s': message \"%s\" lacks \"%s\"", bc->name, err.msg, bc->want);
+        CASE_CHECK(bc->name, strncmp(err.msg, "t.yaml:", 7) == 0);
+    }
+}
+
+static void test_dns_label(void **state) {
+    assert_true(serve_is_dns_label("roma"));
+    assert_true(serve_is_dns_label("a-1"));
+    assert_true(serve_is_dns_label("9"));
+    assert_false(serve_is_dns_label(""));
+    assert_false(serve_is_dns_label(NULL));
+    assert_false(serve_is_dns_label("-a"));
+    assert_false(serve_is_dns_label("a_b"));
+    assert_false(serve_is_dns_label("a.b"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kubernetes_defaults), cmocka_unit_test(test_kubernetes_full),
+        cmocka_unit_test(test_local_unchanged),     cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_dns_label),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
