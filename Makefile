@@ -1,7 +1,9 @@
-# ROMA build.  `make` builds build/roma; `make test` runs every test;
-# `make asan` builds build-asan/ with AddressSanitizer + UBSan.
-# TensorFlow's C library and headers come from the tensorflow-cpu wheel in
-# .venv (scripts/setup.sh installs it); build/roma finds them via rpath.
+# ROMA build.  `make` builds build/roma and build/roma-worker; `make test`
+# runs every test; `make asan` builds build-asan/ with AddressSanitizer + UBSan.
+# Only roma-worker (src/tf, src/worker) links TensorFlow: its C library and
+# headers come from the tensorflow-cpu wheel in .venv (scripts/setup.sh
+# installs it) and roma-worker finds them via rpath.  build/roma (serve,
+# bench, sim, k8s) links none and execs roma-worker for `roma worker`.
 
 TF_DIR    ?= $(shell ls -d $(CURDIR)/.venv/lib/python3*/site-packages/tensorflow 2>/dev/null | head -1)
 BUILD     ?= build
@@ -12,20 +14,29 @@ CPPFLAGS  += -std=gnu11 -D_GNU_SOURCE -I$(TF_DIR)/include -Isrc $(shell pkg-conf
 LIBS      := $(shell pkg-config --libs libevent_pthreads jansson) -lpthread -lm -lsqlite3 -lyaml
 TF_LIBS   := -L$(TF_DIR) -l:libtensorflow_cc.so.2 -l:libtensorflow_framework.so.2 -Wl,-rpath,$(TF_DIR)
 
-LIB_SRC   := $(wildcard src/common/*.c src/tf/*.c src/worker/*.c src/control/*.c src/serve/*.c src/bench/*.c src/sim/*.c)
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# route.c is the worker's TensorFlow-free part that roma serve routes with.
+NOTF_WORKER := src/worker/route.c
+COMMON_SRC := $(wildcard src/common/*.c) $(NOTF_WORKER)
+CORE_SRC  := $(COMMON_SRC) $(wildcard src/control/*.c src/serve/*.c src/bench/*.c src/sim/*.c src/k8s/*.c)
+TF_SRC    := $(filter-out $(NOTF_WORKER),$(wildcard src/tf/*.c src/worker/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
+TF_OBJ    := $(TF_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(wildcard tests/unit/test_*.c)
+# Unit tests of the worker's modules (they include worker/ or tf/ headers) link TensorFlow.
+TF_TEST_SRC := $(shell grep -lE '\#include "(\.\./src/)?(worker|tf)/' $(TEST_SRC))
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TF_TEST_BIN := $(TF_TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .DEFAULT_GOAL := all
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-bench: $(BUILD)/roma $(BUILD)/bench/tfrun
+bench: all $(BUILD)/bench/tfrun
 	bash bench/worker.sh
 
 .PHONY: bench all tests test unit-test http-test asan clean check-tf models experiment
 
-all: $(BUILD)/roma
+all: $(BUILD)/roma $(BUILD)/roma-worker
 
 check-tf:
 	@test -n "$(TF_DIR)" -a -f "$(TF_DIR)/libtensorflow_cc.so.2" || \
@@ -35,14 +46,21 @@ $(BUILD)/%.o: %.c | check-tf
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
 
-$(BUILD)/roma: $(BUILD)/src/main.o $(LIB_OBJ)
+$(BUILD)/roma: $(BUILD)/src/main.o $(CORE_OBJ)
+	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
+
+$(BUILD)/roma-worker: $(BUILD)/src/worker_main.o $(COMMON_OBJ) $(TF_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) $(TF_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ)
+$(filter-out $(TF_TEST_BIN),$(TEST_BIN)): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) -lcmocka
+
+$(TF_TEST_BIN): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_OBJ) $(TF_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) $(TF_LIBS) -lcmocka
 
-$(BUILD)/bench/tfrun: $(BUILD)/bench/tfrun.o $(LIB_OBJ)
+$(BUILD)/bench/tfrun: $(BUILD)/bench/tfrun.o $(COMMON_OBJ) $(TF_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) $(TF_LIBS)
 
@@ -51,7 +69,7 @@ tests: $(TEST_BIN)
 unit-test: $(TEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-http-test: $(BUILD)/roma
+http-test: all
 	.venv/bin/python -m pytest -q tests/http
 
 test: unit-test http-test

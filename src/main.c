@@ -5,14 +5,23 @@
  *                 server process; `roma serve` starts these)
  *   roma bench    open-loop load against any TF Serving REST endpoint
  *   roma sim      discrete-event simulation of roma serve
+ *   roma k8s      Kubernetes manifests for a roma.yaml
+ *
+ * Only the worker needs TensorFlow, so it is a program of its own,
+ * roma-worker, installed next to roma: `roma worker ARGS` execs it.  This
+ * binary links no TensorFlow, so the control plane's image and a client
+ * machine running `roma bench` carry none and start without its banner.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
+#include "common/file.h"
+#include "k8s/render.h"
 #include "serve/serve.h"
 #include "sim/sim.h"
-#include "worker/worker.h"
 
 #define ROMA_VERSION "0.1.0"
 
@@ -28,8 +37,26 @@ static void usage(FILE *f) {
             "            TF Serving REST endpoint; latency percentiles and SLA violations\n"
             "  sim       discrete-event simulation of roma serve (same policies and controllers)\n"
             "            on the nodes, GPUs and models of a scenario (roma sim -c scenario.yaml)\n"
+            "  k8s       Kubernetes manifests for a roma.yaml (roma k8s render -c roma.yaml)\n"
             "  version   print the version\n\n"
             "roma <command> --help shows a command's flags.\n");
+}
+
+/* `roma worker ARGS`: runs the roma-worker program beside this one with
+ * ARGS; returns only when it cannot. */
+static int exec_worker(int argc, char **argv) {
+    char exe[4096];
+    if (roma_sibling_exe("roma-worker", exe, sizeof(exe)) != 0) {
+        fprintf(stderr, "roma worker: cannot find this program's directory: %s\n", strerror(errno));
+        return 127;
+    }
+    argv[0] = "roma-worker";
+    execv(exe, argv);
+    fprintf(stderr,
+            "roma worker: cannot run %s: %s; the worker is a separate program (it links "
+            "TensorFlow): build it with `make` (build/roma-worker) or install it next to roma\n",
+            exe, strerror(errno));
+    return 127;
 }
 
 int main(int argc, char **argv) {
@@ -37,10 +64,11 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "worker") == 0) return worker_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "worker") == 0) return exec_worker(argc - 1, argv + 1);
     if (strcmp(argv[1], "serve") == 0) return serve_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0) return bench_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "sim") == 0) return sim_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "k8s") == 0) return k8s_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("roma %s\n", ROMA_VERSION);
         return 0;

@@ -1,8 +1,11 @@
 /* file.c - see file.h. */
 #include "file.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 char *roma_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -18,4 +21,18 @@ char *roma_read_file(const char *path, size_t *len) {
     }
     if (len) *len = (size_t)n;
     return text;
+}
+
+int roma_sibling_exe(const char *name, char *out, size_t cap) {
+    ssize_t n = cap > 0 ? readlink("/proc/self/exe", out, cap - 1) : -1;
+    if (n < 0) return -1;
+    out[n] = '\0';
+    char *slash = strrchr(out, '/');
+    size_t dir = slash ? (size_t)(slash - out) + 1 : 0;
+    if (dir + strlen(name) + 1 > cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(out + dir, name);
+    return 0;
 }

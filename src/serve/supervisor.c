@@ -84,8 +84,7 @@ static void add_arg(worker_args *a, const char *fmt, ...) {
 
 static void build_args(const serve_worker *w, worker_args *a) {
     a->n = 0;
-    add_arg(a, "roma");
-    add_arg(a, "worker");
+    add_arg(a, "roma-worker");
     add_arg(a, "--rest_api_host=127.0.0.1");
     add_arg(a, "--rest_api_port=%d", w->port);
     add_arg(a, "--rest_api_num_threads=%d", w->max_threads);
@@ -108,14 +107,18 @@ static void probe_later(serve_worker *w, double seconds);
 
 static void spawn(serve_state *s, serve_worker *w) {
     static worker_args args; /* large; the loop thread is the only caller */
+    static char exe[4096];   /* roma-worker, the TensorFlow program next to roma */
     build_args(w, &args);
+    if (roma_sibling_exe("roma-worker", exe, sizeof(exe)) != 0 || access(exe, X_OK) != 0)
+        roma_error("worker %s: cannot run %s: %s (build it with make; it is installed next to "
+                   "roma)", w->name, exe, strerror(errno));
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         /* Only async-signal-safe calls until exec. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(127);
-        execv(s->self_exe, args.argv);
+        execv(exe, args.argv);
         _exit(127);
     }
     if (pid < 0) {

@@ -1,0 +1,66 @@
+/* route.c - see route.h. */
+#include "route.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PREFIX "/v1/models/"
+
+int rest_error(roma_buf *out, roma_code code, const char *msg) {
+    out->len = 0;
+    roma_buf_puts(out, "{\"error\": ");
+    roma_buf_json_string(out, msg, strlen(msg));
+    roma_buf_putc(out, '}');
+    return roma_code_http_status(code);
+}
+
+/* Copies the path segment at *p (up to '/', ':' or the end) into dst. */
+static int take_segment(const char **p, char *dst, size_t cap) {
+    size_t n = strcspn(*p, "/:");
+    if (n == 0 || n >= cap) return 0;
+    memcpy(dst, *p, n);
+    dst[n] = '\0';
+    *p += n;
+    return 1;
+}
+
+/* TF Serving: a bad request under /v1/ is 400 "Malformed request", any
+ * other path 404. */
+static roma_code bad_path(const char *method, const char *path, roma_err *err) {
+    if (strncmp(path, "/v1/", 4) != 0)
+        return roma_fail(err, ROMA_NOT_FOUND, "Not found: %s %s (the API is under /v1/models/)",
+                         method, path);
+    if (strcmp(method, "GET") == 0 && (strcmp(path, "/v1/models") == 0 || strcmp(path, PREFIX) == 0))
+        return roma_fail(err, ROMA_INVALID_ARGUMENT, "Missing model name in request.");
+    return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                     "Malformed request: %s %s (expected POST " PREFIX
+                     "NAME[/versions/N|/labels/L]:predict|classify|regress or GET " PREFIX
+                     "NAME[/versions/N|/labels/L][/metadata])",
+                     method, path);
+}
+
+roma_code rest_parse_route(const char *method, const char *path, rest_route *r,
+                           roma_err *err) {
+    const char *p = path;
+    memset(r, 0, sizeof(*r));
+    if (strncmp(p, PREFIX, strlen(PREFIX)) != 0) return bad_path(method, path, err);
+    p += strlen(PREFIX);
+    if (!take_segment(&p, r->model, sizeof(r->model))) return bad_path(method, path, err);
+    if (strncmp(p, "/versions/", 10) == 0) {
+        p += 10;
+        if (!take_segment(&p, r->version, sizeof(r->version)) ||
+            strspn(r->version, "0123456789") != strlen(r->version))
+            return bad_path(method, path, err);
+    } else if (strncmp(p, "/labels/", 8) == 0) {
+        p += 8;
+        if (!take_segment(&p, r->label, sizeof(r->label))) return bad_path(method, path, err);
+    }
+    int post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
+    if (post && strcmp(p, ":predict") == 0) r->verb = REST_PREDICT;
+    else if (post && strcmp(p, ":classify") == 0) r->verb = REST_CLASSIFY;
+    else if (post && strcmp(p, ":regress") == 0) r->verb = REST_REGRESS;
+    else if (get && (strcmp(p, "") == 0 || strcmp(p, "/") == 0)) r->verb = REST_STATUS;
+    else if (get && strcmp(p, "/metadata") == 0) r->verb = REST_METADATA;
+    else return bad_path(method, path, err);
+    return ROMA_OK;
+}
