@@ -30,9 +30,11 @@ if ! .venv/bin/python -c "import tensorflow, sys; sys.exit(tensorflow.__version_
   echo "setup: installing tensorflow-cpu==$TF_VERSION into .venv (large wheel, a few minutes)"
   .venv/bin/pip install -q "tensorflow-cpu==$TF_VERSION"
 fi
-.venv/bin/python -c "import pytest, requests, matplotlib" 2>/dev/null || .venv/bin/pip install -q pytest requests matplotlib
+# kubernetes-validate 1.37.0 carries the Kubernetes 1.35 schemas tests/k8s validates against.
+.venv/bin/python -c "import pytest, requests, matplotlib, kubernetes_validate" 2>/dev/null ||
+  .venv/bin/pip install -q pytest requests matplotlib kubernetes-validate==1.37.0
 
-make -j2 build/roma
+make -j2 all
 if [ ! -f models/.complete ]; then
   echo "setup: writing test models into models/"
   TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python scripts/gen_models.py --out models

@@ -12,6 +12,9 @@ make -j2 unit-test
 echo "== HTTP tests (build/roma)"
 .venv/bin/python -m pytest -q tests/http
 
+echo "== Kubernetes tests (build/roma)"
+.venv/bin/python -m pytest -q tests/k8s
+
 echo "== sanitizer build: unit tests"
 make -j2 asan >/dev/null
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
@@ -20,3 +23,6 @@ for t in build-asan/tests/test_*; do echo "== $t"; "$t"; done
 
 echo "== sanitizer build: HTTP tests (build-asan/roma)"
 ROMA_BIN=build-asan/roma .venv/bin/python -m pytest -q tests/http
+
+echo "== sanitizer build: Kubernetes tests (build-asan/roma)"
+ROMA_BIN=build-asan/roma .venv/bin/python -m pytest -q tests/k8s
