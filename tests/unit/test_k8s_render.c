@@ -188,7 +188,7 @@ static void test_cpu_worker(void **state) {
 static void test_gpu_workers(void **state) {
     json_t *o = render_ok(TWO_NODES, &(k8s_render_options){0});
     for (int g = 0; g < 2; g++) {
-        char name[64], index[8];
+        char name[64], index[16];
         snprintf(name, sizeof(name), "roma-worker-gpu-node-a-%d", g);
         snprintf(index, sizeof(index), "%d", g);
         json_t *pod = find(o, "Pod", name), *c = container(pod);
