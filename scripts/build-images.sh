@@ -41,7 +41,7 @@ base_files() {
   local root=$1
   mkdir -p "$root/etc" "$root/tmp" "$root/etc/roma" "$root/var/lib/roma" "$root/models"
   chmod 1777 "$root/tmp"
-  chown 65532:65532 "$root/var/lib/roma"
+  [ "$(id -u)" != 0 ] || chown 65532:65532 "$root/var/lib/roma" # the pods mount an emptyDir there anyway
   printf 'root:x:0:0:root:/root:/sbin/nologin\nroma:x:65532:65532:roma:/var/lib/roma:/sbin/nologin\n' >"$root/etc/passwd"
   printf 'root:x:0:\nroma:x:65532:\n' >"$root/etc/group"
   printf '/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n/usr/local/lib/roma\n' >"$root/etc/ld.so.conf"
