@@ -354,8 +354,7 @@ static void add_rbac(json_t *out, const char *ns) {
     json_array_append_new(out, rb);
 }
 
-static void add_control_plane(json_t *out, const serve_config *cfg, const char *ns,
-                              const char *image) {
+static json_t *config_map(const serve_config *cfg, const char *ns) {
     json_t *cm = object("v1", "ConfigMap", "roma-config", ns, labels("control-plane"));
     char *config = pod_config(cfg, ns);
     json_t *data = json_pack("{s:s}", "roma.yaml", config);
@@ -366,15 +365,19 @@ static void add_control_plane(json_t *out, const serve_config *cfg, const char *
         free(models);
     }
     json_object_set_new(cm, "data", data);
-    json_array_append_new(out, cm);
+    return cm;
+}
 
+static json_t *service(const char *ns) {
     json_t *svc = object("v1", "Service", "roma", ns, labels("control-plane"));
     json_object_set_new(svc, "spec", json_pack("{s:o, s:[{s:s, s:i, s:s, s:s}]}", "selector",
                                                labels("control-plane"), "ports", "name", "http",
                                                "port", SERVE_PORT, "targetPort", "http",
                                                "protocol", "TCP"));
-    json_array_append_new(out, svc);
+    return svc;
+}
 
+static json_t *deployment(const char *ns, const char *image) {
     json_t *container = json_pack(
         "{s:s, s:s, s:s, s:[s, s, s, s], s:[{s:s, s:i, s:s}], s:{s:{s:s, s:s}, s:{s:s}}, "
         "s:o, s:o, s:[o, o, o], s:o}",
@@ -397,7 +400,7 @@ static void add_control_plane(json_t *out, const serve_config *cfg, const char *
                                                "selector", "matchLabels", labels("control-plane"),
                                                "template", "metadata", "labels",
                                                labels("control-plane"), "spec", pod_spec));
-    json_array_append_new(out, dep);
+    return dep;
 }
 
 /* The models volume(s) and where a worker mounts them: one volume at
@@ -592,7 +595,9 @@ roma_code k8s_render(const serve_config *cfg, const k8s_render_options *opt, jso
     json_t *out = json_array();
     json_array_append_new(out, object("v1", "Namespace", ns, NULL, labels(NULL)));
     add_rbac(out, ns);
-    add_control_plane(out, cfg, ns, image);
+    json_array_append_new(out, config_map(cfg, ns));
+    json_array_append_new(out, service(ns));
+    json_array_append_new(out, deployment(ns, image));
     for (size_t i = 0; i < cfg->nmodels; i++)
         json_array_append_new(out, cpu_worker(cfg, &cfg->models[i], ns, worker_image));
     const serve_cluster_config *k = &cfg->cluster;
