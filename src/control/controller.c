@@ -1,7 +1,8 @@
 /* controller.c - CPU core controllers (see controller.h).
  *
  * A period runs in three phases over the node's models: each kind proposes
- * cores for every model (cores_before_norm), the node normalisation fits the
+ * cores for every model (cores_before_norm) from what its window tells
+ * (measured, backlog or idle: controller.h), the node normalisation fits the
  * proposals into the node's cpus (cores), and the roma controller then
  * back-calculates its integral state from what will really be actuated, so
  * that a model held down by its max or by its neighbours does not wind up.
@@ -17,6 +18,17 @@
  * whole tenths the slack cannot change a sum of rounded shares whose exact
  * total is a whole number of tenths (node cpus and mins on the 0.1 grid). */
 #define TENTH_SLACK 1e-9
+
+/* The bound on roma's speed error (1/s): an SLA or response time of 1 us.
+ * Real ones are of ms at least (|e| up to some 1e3), and past 1e6 the
+ * proposal is saturated anyway (B*e = 2.1e5 cores).  The bound keeps xc
+ * finite, and small enough that xc_prev + B*e, where xc_prev = cores - B*e
+ * from the last period, loses nothing near a tenth (doubles near 2e5 are
+ * exact to 3e-11). */
+#define SPEED_ERROR_MAX 1e6
+
+/* What a window tells the laws (controller.h, "Windows"). */
+typedef enum { WINDOW_IDLE, WINDOW_MEASURED, WINDOW_BACKLOG } window_kind;
 
 static const char *const ctl_names[] = {
     [ROMA_CTL_ROMA] = "roma",
@@ -56,52 +68,95 @@ static double clamp(double x, double lo, double hi) {
     return x < lo ? lo : x > hi ? hi : x;
 }
 
-/* rt_mean is a usable measurement (NaN fails the comparison too). */
-static int measured(const roma_ctl_model *m) {
-    return m->completed > 0 && m->rt_mean > 0;
+/* The window's kind and the response time the laws work on: the mean of
+ * the completed requests, or the oldest waiting request's wait (a lower
+ * bound on the window's response time; 0 when unknown), or none.  NaN
+ * fails every comparison, so a NaN mean counts as no measurement and a NaN
+ * wait as 0. */
+static window_kind read_window(const roma_ctl_model *m, double *rt) {
+    *rt = 0;
+    if (m->completed > 0 && m->rt_mean > 0) {
+        *rt = m->rt_mean;
+        return WINDOW_MEASURED;
+    }
+    if (m->backlog == 0) return WINDOW_IDLE;
+    if (m->oldest_wait > 0) *rt = m->oldest_wait;
+    return WINDOW_BACKLOG;
+}
+
+/* The current cores, where a law that holds starts from. */
+static double current_cores(const roma_ctl_model *m) {
+    return clamp(isnan(m->cores) ? m->min : m->cores, m->min, m->max);
 }
 
 /* ---- proposals ------------------------------------------------------------ */
 
-static double propose_roma(const roma_ctl_params *p, roma_ctl_model *m) {
-    if (!measured(m)) return m->min; /* idle: nothing to learn, give cores back */
+static double propose_roma(const roma_ctl_params *p, roma_ctl_model *m, window_kind w) {
+    if (w == WINDOW_IDLE) return m->min; /* nothing to learn, give cores back */
+    /* The bounded error keeps xc finite; one that came in otherwise (a
+     * caller's state never initialised) restarts from the cores. */
+    if (!isfinite(m->xc)) m->xc = current_cores(m);
     m->xc += p->B * m->error;
-    return clamp(ceil_tenth(m->xc + p->D * m->error), m->min, m->max);
+    double next = ceil_tenth(m->xc + p->D * m->error);
+    /* A lower bound on rt can only argue for more cores (controller.h). */
+    if (w == WINDOW_BACKLOG) next = fmax(next, current_cores(m));
+    return clamp(next, m->min, m->max);
 }
 
-static double propose_rules(const roma_ctl_params *p, roma_ctl_model *m) {
-    double current = clamp(m->cores, m->min, m->max);
+static double propose_rules(const roma_ctl_params *p, roma_ctl_model *m, window_kind w, double rt) {
+    double current = current_cores(m);
     if (m->cooldown > 0) {
         m->cooldown--;
         return current;
     }
     double next = current;
-    if (!measured(m) || m->rt_mean < p->rules_down * m->sla)
+    if (w == WINDOW_IDLE || (w == WINDOW_MEASURED && rt < p->rules_down * m->sla))
         next -= p->rules_step;
-    else if (m->rt_mean > p->rules_up * m->sla)
+    else if (rt > p->rules_up * m->sla)
         next += p->rules_step;
     next = clamp(next, m->min, m->max);
     if (fabs(next - current) > ROMA_CTL_EPS) m->cooldown = p->rules_cooldown;
     return next;
 }
 
-/* The error each kind's law works on (0 without a measurement). */
-static double error_of(roma_ctl_kind kind, const roma_ctl_params *p, const roma_ctl_model *m) {
-    if (!measured(m)) return 0;
-    if (kind != ROMA_CTL_ROMA_NORM) return 1 / m->sla - 1 / m->rt_mean;
-    double target = p->norm_setpoint * m->sla;
-    return clamp((m->rt_mean - target) / target, -1, p->norm_error_max);
+/* The error each kind's law works on: 0 when idle, never negative on a
+ * backlog (a lower bound cannot show a model early), never NaN (an SLA
+ * that is NaN carries no set point: no error) and bounded (SPEED_ERROR_MAX,
+ * norm_error_max). */
+static double error_of(roma_ctl_kind kind, const roma_ctl_params *p, const roma_ctl_model *m,
+                       window_kind w, double rt) {
+    if (w == WINDOW_IDLE) return 0;
+    double e;
+    if (kind != ROMA_CTL_ROMA_NORM) {
+        e = clamp(1 / m->sla - 1 / rt, -SPEED_ERROR_MAX, SPEED_ERROR_MAX);
+    } else {
+        double target = p->norm_setpoint * m->sla;
+        e = clamp((rt - target) / target, -1, p->norm_error_max);
+    }
+    if (isnan(e)) e = 0; /* inf - inf, 0/0: clamp lets NaN through */
+    return w == WINDOW_BACKLOG ? fmax(e, 0) : e;
 }
 
 static double propose(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_model *m) {
-    m->error = error_of(kind, p, m);
+    double rt;
+    window_kind w = read_window(m, &rt);
+    m->error = error_of(kind, p, m, w, rt);
     switch (kind) {
     case ROMA_CTL_ROMA:
-    case ROMA_CTL_ROMA_NORM: return propose_roma(p, m);
-    case ROMA_CTL_RULES: return propose_rules(p, m);
+    case ROMA_CTL_ROMA_NORM: return propose_roma(p, m, w);
+    case ROMA_CTL_RULES: return propose_rules(p, m, w, rt);
     case ROMA_CTL_STATIC: return clamp(m->initial, m->min, m->max);
     }
-    return clamp(m->cores, m->min, m->max); /* not a kind: hold */
+    return current_cores(m); /* not a kind: hold */
+}
+
+/* What normalisation may work on: a number in [min, max].  No law proposes
+ * NaN from sane inputs, but one NaN in the node's sum would make the scale
+ * NaN and pin every model of the node at its min (NaN compares false
+ * everywhere), so a model whose law has nothing sane to say keeps the
+ * cores it has; +-inf are clamped like any other value. */
+static double sane_proposal(const roma_ctl_model *m, double x) {
+    return isnan(x) ? current_cores(m) : clamp(x, m->min, m->max);
 }
 
 /* ---- node normalisation ----------------------------------------------------
@@ -191,7 +246,8 @@ void roma_ctl_update(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_mode
                      size_t n, double node_cpus) {
     roma_ctl_params defaults = roma_ctl_default_params();
     if (!p) p = &defaults;
-    for (size_t i = 0; i < n; i++) models[i].cores_before_norm = propose(kind, p, &models[i]);
+    for (size_t i = 0; i < n; i++)
+        models[i].cores_before_norm = sane_proposal(&models[i], propose(kind, p, &models[i]));
     fit_node(models, n, node_cpus);
     /* Anti-windup: remember what was actuated.  For an idle model error is
      * 0, so its integral state restarts from min. */

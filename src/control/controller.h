@@ -2,10 +2,28 @@
  * worker gets for the next control period (DESIGN 4.1).
  *
  * Every `control.period` the caller fills in, for each CPU worker of one
- * node, the mean response time and the number of requests completed during
- * the window just ended, calls roma_ctl_update once for the whole node, and
- * actuates the resulting `cores` (cgroup quota, pod resize, or the
- * simulator's service rate).  Kinds:
+ * node, what the window just ended saw (the mean response time and the
+ * number of requests completed on CPU, the arrivals, and the backlog at its
+ * end), calls roma_ctl_update once for the whole node, and actuates the
+ * resulting `cores` (cgroup quota, pod resize, or the simulator's service
+ * rate).
+ *
+ * Windows, for every kind but static:
+ *   measured  requests completed on CPU with a usable mean: rt = rt_mean.
+ *   backlog   none completed (or no usable mean) but requests wait for the
+ *             CPU worker (queued or held by it): the model is stalled, not
+ *             idle, because its requests take longer than a period at its
+ *             cores or its worker is down.  The oldest has waited
+ *             oldest_wait, so the window's response time is at least that:
+ *             each law runs on rt = oldest_wait as on a measurement, except
+ *             that a lower bound can show a model is late but never that it
+ *             is early: the error is taken as at least 0 and the cores
+ *             never fall below the current ones (a stall that has lasted
+ *             past the SLA grows every kind; a young one holds).
+ *   idle      nothing completed on CPU and nothing waits (nothing arrived,
+ *             or a GPU served all that did): min, as published.
+ *
+ * Kinds:
  *
  *   roma    ROMA's PI controller on speeds (1/time), exactly as published:
  *             e     = 1/SLA - 1/rt
@@ -13,8 +31,11 @@
  *             cores = clamp(ceil_0.1(xc + D*e), min, max)
  *             (node normalisation, below)
  *             xc    = cores - B*e        anti-windup on the actuated cores
- *           A window with no completed request drops the model to min and
- *           resets its integral state to min.
+ *           An idle window drops the model to min and resets its integral
+ *           state to min.  The published law leaves e unbounded; here it is
+ *           held to +-1e6 1/s (an SLA or a response time of 1 us), beyond
+ *           which the cores saturate anyway: an absurd SLA (1e-320 s gives
+ *           1/SLA = inf) would otherwise make xc infinite, then NaN.
  *   roma-norm  the same law on a relative time error, so one set of gains
  *           holds for ms and s SLAs alike, aimed below the SLA so that few
  *           requests (not only few windows) violate it:
@@ -25,9 +46,10 @@
  *           from its peak allocation to min in one period and makes the
  *           allocation swing (measured: results/experiment.md).
  *   rules   a threshold autoscaler, the baseline: +step when
- *           rt > rules_up*SLA, -step when rt < rules_down*SLA or when no
- *           request completed, clamped to [min, max]; after any change the
- *           model holds for rules_cooldown periods.
+ *           rt > rules_up*SLA, -step when rt < rules_down*SLA or when the
+ *           window is idle, clamped to [min, max]; after any change the
+ *           model holds for rules_cooldown periods.  On a backlog window
+ *           only the step up applies.
  *   static  `initial` cores, never changed.
  *
  * Node normalisation, common to all kinds: when the cores proposed for the
@@ -38,7 +60,10 @@
  * to rounding (never above their proposal).  So as long as the mins fit
  * (sum of min <= cpus, which config validation guarantees) the node never
  * gets more than cpus cores (to within ROMA_CTL_EPS), and whatever happens
- * no model ever leaves [min, max].
+ * no model ever leaves [min, max].  A proposal that is not a number (which
+ * no law makes from sane inputs) is replaced by the model's current cores
+ * before normalisation: one NaN in the node's sum would make the scale NaN
+ * and pin every model of the node at its min.
  *
  * Pure functions over the caller's array: no globals, no clock reads, no
  * I/O, no allocation.  The caller serialises calls (the controller timer in
@@ -86,12 +111,19 @@ typedef struct {
     /* input: the window that just ended */
     double rt_mean;   /* mean response time of requests completed on CPU */
     size_t completed; /* how many completed; 0 means rt_mean is ignored */
+    size_t arrivals;  /* inference requests that joined the model's queue; only
+                         reported (it tells an idle model from one a GPU serves) */
+    size_t backlog;   /* at the window's end: requests in the model's queue or
+                         held (running or pipelined) by its CPU worker */
+    double oldest_wait; /* seconds the oldest of them had waited; ignored without
+                           a backlog */
     /* state kept between periods; cores is the output to actuate */
     double xc;    /* roma: integral state */
     double cores; /* cores allocated for the next period */
     int cooldown; /* rules: periods left before the next change */
     /* the last decision, for GET /roma/v1/controller */
-    double error;             /* e = 1/SLA - 1/rt (1/s), any kind; 0 without requests */
+    double error;             /* the law's error: e = 1/SLA - 1/rt (1/s) for roma, rules
+                                 and static, the relative error for roma-norm; 0 when idle */
     double cores_before_norm; /* cores proposed before node normalisation */
 } roma_ctl_model;
 
@@ -103,8 +135,11 @@ void roma_ctl_init(roma_ctl_model *m);
  * reads each model's config, input and state, writes its new state, cores
  * and last decision.  p NULL means roma_ctl_default_params().  A window with
  * completed > 0 but a non-positive or NaN rt_mean carries no usable
- * measurement and counts as a window with no requests.  Config (sla > 0,
- * 0 <= min <= max, sum of mins <= node_cpus) is the caller's to validate. */
+ * measurement and counts as a window with no completions (backlog or idle).
+ * Config (sla > 0, 0 <= min <= max, sum of mins <= node_cpus) is the
+ * caller's to validate; an SLA that is absurd or not even a number (0,
+ * 1e-320, NaN) still leaves every model of the node in [min, max] and the
+ * other models' decisions sane. */
 void roma_ctl_update(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_model *models,
                      size_t n, double node_cpus);
 

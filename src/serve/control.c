@@ -1,16 +1,35 @@
 /* control.c - the control period of `roma serve` (DESIGN.md §4.1).
  *
  * Every control.period the mean response time of each model's CPU-served
- * requests in the closing window goes to the configured controller (a pure
- * function over all models of the node), and the cores it decides are
- * written to each CPU worker's cgroup and read back; the read-back value is
- * what counts (metrics, core-seconds, the worker's slots).
+ * requests in the closing window, its arrivals and its backlog go to the
+ * configured controller (a pure function over all models of the node), and
+ * the cores it decides are written to each CPU worker's cgroup and read
+ * back; the read-back value is what counts (metrics, core-seconds, the
+ * worker's slots).
  */
 #include "serve.h"
 
 #include <event2/buffer.h>
 #include <math.h>
 #include <stdio.h>
+
+/* The requests waiting for m's CPU worker (in m's queue, or in the worker's
+ * slots: running or pipelined) and how long the oldest has waited.  The
+ * queue's head is its oldest: arrivals join at the tail, retries go back to
+ * the head. */
+static void read_backlog(const serve_model *m, double now, roma_ctl_model *c) {
+    double oldest = m->queue.head ? m->queue.head->arrival : now;
+    size_t n = m->queue.len;
+    const serve_worker *w = m->cpu_worker;
+    for (int i = 0; w && i < w->nslots; i++) {
+        const serve_request *r = w->slots[i].req;
+        if (!r) continue;
+        n++;
+        if (r->arrival < oldest) oldest = r->arrival;
+    }
+    c->backlog = n;
+    c->oldest_wait = now - oldest;
+}
 
 void control_tick(evutil_socket_t fd, short what, void *arg) {
     serve_state *s = arg;
@@ -24,8 +43,11 @@ void control_tick(evutil_socket_t fd, short what, void *arg) {
         m->ctl->sla = m->sla;
         m->ctl->rt_mean = m->rt_mean_window;
         m->ctl->completed = m->win_count;
+        m->ctl->arrivals = m->win_arrivals;
+        read_backlog(m, now, m->ctl);
         m->win_rt_sum = 0;
         m->win_count = 0;
+        m->win_arrivals = 0;
     }
     roma_ctl_update(s->ctl_kind, &s->ctl_params, s->ctl, s->nmodels, s->cfg.node_cpus);
     for (size_t i = 0; i < s->nmodels; i++) {
@@ -49,9 +71,11 @@ void control_write_decisions(const serve_state *s, struct evbuffer *out) {
         const roma_ctl_model *c = &s->ctl[i];
         evbuffer_add_printf(out,
                             "%s{\"name\": \"%s\", \"sla\": %g, \"rt_mean\": %g, \"completed\": %zu, "
+                            "\"arrivals\": %zu, \"backlog\": %zu, \"oldest_wait\": %g, "
                             "\"error\": %g, \"integral\": %g, \"cores_before_normalisation\": %g, "
                             "\"cores\": %g, \"cores_actuated\": %g}",
                             i ? ", " : "", s->models[i].cfg->name, c->sla, c->rt_mean, c->completed,
+                            c->arrivals, c->backlog, c->backlog ? c->oldest_wait : 0,
                             c->error, c->xc, c->cores_before_norm, c->cores,
                             s->models[i].cpu_worker ? s->models[i].cpu_worker->cores : 0);
     }

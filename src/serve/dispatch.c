@@ -377,6 +377,7 @@ static serve_request *accept_request(serve_state *s, struct evhttp_request *req,
     r->id = ++s->next_id;
     r->counted = route->verb == REST_PREDICT || route->verb == REST_CLASSIFY ||
                  route->verb == REST_REGRESS;
+    m->win_arrivals += (size_t)r->counted; /* the controller's window */
     r->arrival = serve_now();
     s->inflight++;
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_close, r);

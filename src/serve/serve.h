@@ -73,6 +73,7 @@ struct serve_model {
     roma_rt_ring recent;       /* last finished response times, any device */
     double win_rt_sum;         /* CPU-served requests finished this period */
     size_t win_count;
+    size_t win_arrivals;       /* inference requests queued this period */
     double rt_mean_window;     /* the last closed window's mean (0: none) */
     uint64_t completed, violations;
     double core_seconds;       /* integral of the allocation up to last_tick */

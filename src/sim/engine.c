@@ -49,6 +49,7 @@ typedef struct {
     roma_rt_ring recent;
     double win_rt_sum; /* the window's CPU-served response times */
     size_t win_count;
+    size_t win_arrivals; /* requests queued this window */
     roma_ctl_model ctl;
     sim_worker *cpu, *gpu; /* NULL when the run gives it none */
 } sim_model_state;
@@ -268,6 +269,7 @@ static void arrive(sim *x, size_t send) {
         return;
     }
     fifo_push(&m->queue, send, arrival_of(x, send));
+    m->win_arrivals++;
     if (++x->inflight > x->out->info.max_inflight) x->out->info.max_inflight = x->inflight;
     if (m->cpu) dispatch_cpu(x, m->cpu);
     if (m->gpu && m->queue.len) dispatch_gpu(x, m->gpu);
@@ -290,6 +292,16 @@ static void log_decision(sim_result *out, double t, size_t model, const roma_ctl
                                                        (uint32_t)c->completed, c->cores};
 }
 
+/* The requests waiting for m's CPU worker (queued, or held by it) and how
+ * long the oldest has waited, into the controller's input (as roma serve's
+ * control_tick does). */
+static void read_backlog(const sim *x, const sim_model_state *m, roma_ctl_model *c) {
+    double oldest = m->queue.len ? arrival_of(x, m->queue.items[m->queue.head]) : x->now;
+    for (size_t i = 0; i < m->cpu->nheld; i++) oldest = fmin(oldest, arrival_of(x, m->cpu->held[i].send));
+    c->backlog = m->queue.len + m->cpu->nheld;
+    c->oldest_wait = x->now - oldest;
+}
+
 /* One control period, node by node, as control_tick in roma serve. */
 static void tick(sim *x) {
     roma_ctl_model ctl[SIM_MAX_MODELS];
@@ -303,7 +315,9 @@ static void tick(sim *x) {
             if (!m->cpu || m->cpu->node != node) continue;
             m->ctl.rt_mean = m->win_count ? m->win_rt_sum / (double)m->win_count : 0;
             m->ctl.completed = m->win_count;
-            m->win_rt_sum = 0, m->win_count = 0;
+            m->ctl.arrivals = m->win_arrivals;
+            read_backlog(x, m, &m->ctl);
+            m->win_rt_sum = 0, m->win_count = 0, m->win_arrivals = 0;
             ctl[n] = m->ctl, idx[n++] = i;
         }
         if (n == 0) continue;

@@ -23,8 +23,10 @@
  *     worker there slows down in proportion;
  *   - every control period, node by node, the run's controller gets each
  *     CPU worker's mean response time of the window (requests served on
- *     CPU) and sets its cores, which take effect at once with a full
- *     quota (writing a cgroup's quota refills it).
+ *     CPU), the model's arrivals and its backlog (queued or held by the
+ *     CPU worker, and the oldest one's wait) and sets its cores, which
+ *     take effect at once with a full quota (writing a cgroup's quota
+ *     refills it).
  *
  * Events at the same time go completions first (lowest worker first),
  * then quotas running out, then the CFS period boundary, then the control

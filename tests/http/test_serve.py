@@ -9,7 +9,8 @@ except where a slow model is the point (`resnet`, ~16 ms per inference on a
 whole core).
 
 Covered: forwarding (predictions, X-Roma-Device, 404, 400 passed through),
-a load step moving one model's cores (API and cgroup) up and back down,
+a load step moving one model's cores (API and cgroup) up and back down, a
+stalled worker (SIGSTOP) with requests waiting given cores instead of min,
 kill -9 of a worker under load, 429 past dispatch.queue_limit, PATCH of
 sla/alpha, /metrics families and counts, graceful SIGTERM with requests in
 flight, and configuration errors (exit 2, the key named).  Three more tests
@@ -397,6 +398,44 @@ def test_metrics_gauges_match_the_operations_api(pair):
     expected = MIN_CORES * dt
     assert 0.7 * expected <= c1 - c0 <= 1.3 * expected + 0.02, \
         f"core-seconds grew by {c1 - c0:.4f} in {dt:.2f} s at {MIN_CORES} cores (expected ~{expected:.3f})"
+
+
+# --------------------------------------------------------------------------
+# (2b) a stalled worker: a backlog with no completion is not idleness
+# --------------------------------------------------------------------------
+
+def test_stalled_worker_gets_cores_not_min(tmp_path):
+    """control.c: a window in which nothing completes while requests wait for the
+    worker is a stall, not idleness; the controller sees the backlog (and how long
+    its oldest request has waited) and grows the model's cores.  It used to take
+    such a window as idle and hold the model at cores.min.  The worker is stopped
+    with SIGSTOP while 4 requests are outstanding, then continued."""
+    s = Serve(tmp_path, [model_entry("mlp", sla=0.05, cmin=MIN_CORES, cmax=2, initial=MIN_CORES)],
+              period=f"{PERIOD_S}s", controller="roma", name="stall").start()
+    try:
+        pid = s.worker("mlp")["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            b = Burst(s.url("/v1/models/mlp:predict"), request_body("mlp"), 4, timeout=60).start()
+
+            def stalled():
+                r = s.get("/roma/v1/controller")
+                c = {m["name"]: m for m in r.json()["models"]}["mlp"]
+                return c if (c["completed"] == 0 and c["backlog"] == 4
+                             and c["cores"] > MIN_CORES + EPS) else None
+
+            c = wait_until(stalled, 20 * PERIOD_S)
+            assert c, f"no decision with the stalled backlog that grew the cores: " \
+                      f"{s.get('/roma/v1/controller').text}"
+            assert c["oldest_wait"] > 0.05 and c["error"] > 0, c
+            assert wait_until(lambda: s.worker("mlp")["cores"] > MIN_CORES + EPS, 4 * PERIOD_S), \
+                f"the worker's allocation stayed at min: {s.worker('mlp')}"
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        results = b.join()
+        assert all(r.status == 200 for r in results), results
+    finally:
+        stop_and_check(s)
 
 
 # --------------------------------------------------------------------------

@@ -20,7 +20,14 @@
  * returns, and share a node too small for both models without exceeding
  * it); the rules controller's thresholds, clamping, cooldown and
  * normalisation; static cores that are always `initial` (normalised only
- * when the initials do not fit).
+ * when the initials do not fit); windows with no completion: a backlog
+ * whose oldest request has waited past the SLA grows every kind (known
+ * answers), a young one or one of unknown age holds (never falls), a
+ * stalled model keeps growing period after period, while no arrivals and
+ * an empty backlog (or arrivals a GPU served) still go to min; a backlog
+ * changes nothing in a window with completions; an absurd or NaN SLA and a
+ * NaN proposal leave the node sane (finite, in [min, max], the neighbours
+ * not pinned at min).
  */
 #include "unit.h"
 
@@ -546,6 +553,238 @@ static void test_static_never_changes(void **state) {
     CHECK_NEAR("room again 1", big[1].cores, 1);
 }
 
+/* ---- windows with no completion ------------------------------------------- */
+
+static void backlog(roma_ctl_model *m, size_t waiting, double oldest_wait) {
+    m->backlog = waiting;
+    m->oldest_wait = oldest_wait;
+}
+
+static void test_backlog_grows_every_kind(void **state) {
+    /* SLA 1, [0.2, 4], at 1 core (xc 1): nothing completed, 5 requests
+     * waiting, the oldest for 3 s, so the window's rt is at least 3 s:
+     *   roma:      e = 1 - 1/3 = 0.6667; xc = 1 + 0.14 = 1.14;
+     *              + 0.11333 = 1.2533 -> 1.3; xc = 1.3 - 0.14 = 1.16
+     *   roma-norm: e = (3 - 0.4) / 0.4 = 6.5, capped at 3; xc = 1.63;
+     *              + 0.51 = 2.14 -> 2.2; xc = 2.2 - 0.63 = 1.57
+     *   rules:     3 > 0.8: + 0.5 -> 1.5, cooldown 2
+     *   static:    1, as ever
+     * (The old controller took such a window as idle: 0.2, or 0.5 for rules.) */
+    static const struct {
+        const char *name;
+        roma_ctl_kind kind;
+        double error, cores, xc;
+        int cooldown;
+    } cases[] = {
+        {"roma", ROMA_CTL_ROMA, 2.0 / 3, 1.3, 1.16, 0},
+        {"roma-norm", ROMA_CTL_ROMA_NORM, 3, 2.2, 1.57, 0},
+        {"rules", ROMA_CTL_RULES, 2.0 / 3, 1.5, NAN, 2},
+        {"static", ROMA_CTL_STATIC, 2.0 / 3, 1, NAN, 0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        roma_ctl_model m = model(1, 0.2, 4, 1);
+        measure(&m, 0, 0);
+        m.arrivals = 0; /* all 5 came before the window: a stall, not idleness */
+        backlog(&m, 5, 3);
+        roma_ctl_update(cases[i].kind, NULL, &m, 1, 16);
+        CHECK_NEAR(cases[i].name, m.error, cases[i].error);
+        CHECK_NEAR(cases[i].name, m.cores, cases[i].cores);
+        if (!isnan(cases[i].xc)) CHECK_NEAR(cases[i].name, m.xc, cases[i].xc);
+        CASE_CHECK_INT(cases[i].name, m.cooldown, cases[i].cooldown);
+    }
+}
+
+static void test_backlog_lower_bound_never_shrinks(void **state) {
+    /* A backlog younger than the SLA (0.1 s: arrived at the end of the
+     * window), of unknown age (0, NaN), or with a NaN mean from completions:
+     * the lower bound says nothing against the cores, so every kind holds.
+     * roma starts from xc 0.8 < cores 1 (the state after a step up), where
+     * a zero error alone would give ceil(0.8) = 0.8; it holds 1, and its
+     * anti-windup remembers the 1 it holds (xc = 1 - B*0). */
+    static const roma_ctl_kind kinds[] = {ROMA_CTL_ROMA, ROMA_CTL_ROMA_NORM, ROMA_CTL_RULES};
+    static const struct {
+        const char *name;
+        double rt;
+        size_t completed;
+        double wait;
+    } cases[] = {
+        {"young", 0, 0, 0.1}, {"zero wait", 0, 0, 0}, {"NaN wait", 0, 0, NAN},
+        {"NaN mean", NAN, 3, 0.1}, {"negative mean", -1, 3, 0.1},
+    };
+    char name[64];
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
+        for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+            snprintf(name, sizeof(name), "%s, %s", roma_ctl_name(kinds[k]), cases[i].name);
+            roma_ctl_model m = model(1, 0.2, 4, 1);
+            m.xc = 0.8;
+            measure(&m, cases[i].rt, cases[i].completed);
+            backlog(&m, 2, cases[i].wait);
+            roma_ctl_update(kinds[k], NULL, &m, 1, 16);
+            CHECK_NEAR(name, m.error, 0);
+            CHECK_NEAR(name, m.cores, 1);
+            CASE_CHECK_INT(name, m.cooldown, 0);
+            if (kinds[k] != ROMA_CTL_RULES) CHECK_NEAR(name, m.xc, 1);
+        }
+    }
+}
+
+static void test_stalled_model_keeps_growing(void **state) {
+    /* From min 0.2, SLA 1: a model whose requests take longer than a period
+     * completes nothing while its oldest request waits 1.5, 2.5, ... s.
+     * Each kind's cores never fall, and rise at once (rules: every third
+     * period, its cooldown).  The old controller held it at min. */
+    static const roma_ctl_kind kinds[] = {ROMA_CTL_ROMA, ROMA_CTL_ROMA_NORM, ROMA_CTL_RULES};
+    char name[64];
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
+        roma_ctl_model m = model(1, 0.2, 4, 0.2);
+        double prev = m.cores;
+        for (int t = 0; t < 6; t++) {
+            snprintf(name, sizeof(name), "%s period %d", roma_ctl_name(kinds[k]), t);
+            measure(&m, 0, 0);
+            m.arrivals = 1;
+            backlog(&m, 3 + (size_t)t, 1.5 + t);
+            roma_ctl_update(kinds[k], NULL, &m, 1, 4);
+            CASE_CHECK(name, m.cores >= prev - TOL);
+            if (t == 0 || (kinds[k] != ROMA_CTL_RULES && m.cores < 4))
+                CASE_CHECK(name, m.cores > prev + TOL);
+            prev = m.cores;
+        }
+    }
+}
+
+static void test_idle_still_goes_to_min(void **state) {
+    /* Nothing completed on CPU and nothing waits: min, integral state reset
+     * to min, whether nothing arrived or a GPU served all that did; the
+     * stale rt_mean and oldest_wait are ignored. */
+    static const size_t arrivals[] = {0, 40};
+    for (size_t i = 0; i < ARRAY_LEN(arrivals); i++) {
+        roma_ctl_model m = model(1, 0.3, 4, 2.5);
+        measure(&m, 9, 0);
+        m.arrivals = arrivals[i];
+        backlog(&m, 0, 7);
+        roma_ctl_update(ROMA_CTL_ROMA, NULL, &m, 1, 16);
+        CHECK_NEAR("roma idle", m.cores, 0.3);
+        CHECK_NEAR("roma idle xc", m.xc, 0.3);
+        CHECK_NEAR("roma idle error", m.error, 0);
+        roma_ctl_model r = model(1, 0.5, 3, 1.5);
+        measure(&r, 0.9, 0);
+        r.arrivals = arrivals[i];
+        roma_ctl_update(ROMA_CTL_RULES, NULL, &r, 1, 16);
+        CHECK_NEAR("rules idle", r.cores, 1.0);
+    }
+}
+
+static void test_completions_ignore_backlog(void **state) {
+    /* Where requests completed, the backlog changes nothing: the same node
+     * twice, once with long backlogs, period after period, every kind. */
+    static const roma_ctl_kind kinds[] = {ROMA_CTL_ROMA, ROMA_CTL_ROMA_NORM, ROMA_CTL_RULES,
+                                          ROMA_CTL_STATIC};
+    uint64_t s = 42;
+    char name[64];
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
+        roma_ctl_model a[3], b[3];
+        for (size_t i = 0; i < 3; i++) a[i] = b[i] = model(0.5 + (double)i, 0.2, 3, 1);
+        for (int t = 0; t < 40; t++) {
+            snprintf(name, sizeof(name), "%s period %d", roma_ctl_name(kinds[k]), t);
+            for (size_t i = 0; i < 3; i++) {
+                double rt = a[i].sla * (0.05 + 3 * rnd(&s));
+                measure(&a[i], rt, 1 + (size_t)(rnd(&s) * 9));
+                measure(&b[i], rt, a[i].completed);
+                b[i].arrivals = 100;
+                backlog(&b[i], 50, 30 * rnd(&s));
+            }
+            roma_ctl_update(kinds[k], NULL, a, 3, 4);
+            roma_ctl_update(kinds[k], NULL, b, 3, 4);
+            for (size_t i = 0; i < 3; i++) {
+                CASE_CHECK(name, a[i].cores == b[i].cores && a[i].xc == b[i].xc);
+                CASE_CHECK(name, a[i].error == b[i].error && a[i].cooldown == b[i].cooldown);
+            }
+        }
+    }
+}
+
+/* ---- non-finite and absurd input ------------------------------------------ */
+
+static int finite_state(const roma_ctl_model *m) {
+    return isfinite(m->cores) && isfinite(m->xc) && isfinite(m->error) &&
+           isfinite(m->cores_before_norm);
+}
+
+static void test_absurd_sla_roma(void **state) {
+    /* Model A's SLA is 1e-320 s (1/SLA = inf), B's is 1 s; node of 2 cores,
+     * both [0.2, 2] from 1 core, measured rt 0.5 (A) and 4 (B).
+     * Period 1: A: e = inf, held to 1e6: proposes max 2.  B: e = 0.75,
+     *   xc = 1.1575, + 0.1275 = 1.285 -> 1.3.  3.3 > 2: scale 0.60606:
+     *   A 1.212 -> 1.2, B 0.788 -> 0.7, the tenth left to B (larger
+     *   remainder): 1.2 + 0.8.  B's xc = 0.8 - 0.1575 = 0.6425.
+     * Period 2: A proposes 2 again.  B: xc = 0.8, + 0.1275 = 0.9275 -> 1.0;
+     *   3.0 > 2: A 1.333 -> 1.3, B 0.667 -> 0.6, the tenth to B: 1.3 + 0.7.
+     * With e = inf, A's integral state went -inf, then NaN (inf - inf), and
+     * the NaN proposal pinned both models at min from period 2 on. */
+    roma_ctl_model m[2] = {model(1e-320, 0.2, 2, 1), model(1, 0.2, 2, 1)};
+    static const double want_b[] = {0.8, 0.7};
+    for (int t = 0; t < 10; t++) {
+        char name[32];
+        snprintf(name, sizeof(name), "period %d", t);
+        measure(&m[0], 0.5, 5);
+        measure(&m[1], 4, 5);
+        roma_ctl_update(ROMA_CTL_ROMA, NULL, m, 2, 2);
+        check_node(name, m, 2, 2);
+        CASE_CHECK(name, finite_state(&m[0]) && finite_state(&m[1]));
+        CHECK_NEAR(name, m[0].cores_before_norm, 2);
+        if (t < 2) {
+            CHECK_NEAR(name, m[1].cores, want_b[t]);
+            CHECK_NEAR(name, m[0].cores, 2 - want_b[t]);
+        }
+        CASE_CHECK(name, m[1].cores > 0.2 + TOL && m[0].cores > 0.2 + TOL);
+        CHECK_NEAR(name, node_sum(m, 2), 2);
+    }
+}
+
+static void test_non_finite_input_every_kind(void **state) {
+    /* An SLA of 1e-320, 0, NaN or inf on model A, a sane neighbour B on a
+     * node too small for both wants; every kind, with completions and with
+     * a stalled backlog: the state stays finite, both stay in [min, max],
+     * the node is never exceeded, and B is not pinned at min. */
+    static const roma_ctl_kind kinds[] = {ROMA_CTL_ROMA, ROMA_CTL_ROMA_NORM, ROMA_CTL_RULES};
+    static const double slas[] = {1e-320, 0, NAN, INFINITY, -1};
+    char name[96];
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++) {
+        for (size_t i = 0; i < ARRAY_LEN(slas); i++) {
+            roma_ctl_model m[2] = {model(slas[i], 0.2, 2, 1), model(1, 0.2, 2, 1)};
+            for (int t = 0; t < 12; t++) {
+                snprintf(name, sizeof(name), "%s, SLA %g, period %d", roma_ctl_name(kinds[k]),
+                         slas[i], t);
+                measure(&m[0], 0.5, t % 3 ? 5 : 0);
+                backlog(&m[0], 4, 2.5);
+                measure(&m[1], 4, 5); /* B is late: it wants more than 1.5 */
+                roma_ctl_update(kinds[k], NULL, m, 2, 2);
+                check_node(name, m, 2, 2);
+                CASE_CHECK(name, finite_state(&m[0]) && finite_state(&m[1]));
+                if (t > 3) CASE_CHECK(name, m[1].cores > 0.2 + TOL);
+            }
+        }
+    }
+}
+
+static void test_nan_proposal_keeps_the_node(void **state) {
+    /* static proposes `initial`: A's is NaN (never validated, say), B's 3.
+     * The NaN proposal is replaced by A's current cores (NaN too, so min);
+     * B gets the rest of the 2-core node, 1.8.  Formerly the NaN sum pinned
+     * both at min (0.2 + 0.2). */
+    roma_ctl_model m[2] = {model(1, 0.2, 2, NAN), model(1, 0.2, 4, 3)};
+    roma_ctl_update(ROMA_CTL_STATIC, NULL, m, 2, 2);
+    CHECK_NEAR("NaN proposal", m[0].cores_before_norm, 0.2);
+    CHECK_NEAR("NaN proposal", m[0].cores, 0.2);
+    CHECK_NEAR("neighbour", m[1].cores, 1.8);
+    /* a model that has cores keeps them */
+    roma_ctl_model h[2] = {model(1, 0.2, 2, 1), model(1, 0.2, 4, 3)};
+    h[0].initial = NAN;
+    roma_ctl_update(ROMA_CTL_STATIC, NULL, h, 2, 8);
+    CHECK_NEAR("NaN proposal holds", h[0].cores, 1);
+    CHECK_NEAR("neighbour with room", h[1].cores, 3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_name_defaults_init),
@@ -562,6 +801,14 @@ int main(void) {
         cmocka_unit_test(test_static_never_changes),
         cmocka_unit_test(test_roma_norm_one_period),
         cmocka_unit_test(test_roma_norm_step_response),
+        cmocka_unit_test(test_backlog_grows_every_kind),
+        cmocka_unit_test(test_backlog_lower_bound_never_shrinks),
+        cmocka_unit_test(test_stalled_model_keeps_growing),
+        cmocka_unit_test(test_idle_still_goes_to_min),
+        cmocka_unit_test(test_completions_ignore_backlog),
+        cmocka_unit_test(test_absurd_sla_roma),
+        cmocka_unit_test(test_non_finite_input_every_kind),
+        cmocka_unit_test(test_nan_proposal_keeps_the_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

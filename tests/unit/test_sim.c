@@ -11,7 +11,10 @@
  * busy share = load, the mean response time of the pooled M/D/1, every
  * request on the GPU); the queue limit (429s only once the queue is full);
  * determinism (same seed, same outcomes bit for bit; another seed,
- * others); the roma controller moving cores with the load; the speed
+ * others); the roma controller moving cores with the load; a model whose
+ * requests take longer than a control period at its initial cores served
+ * by every controller kind (a backlog with no completion is not idle);
+ * the speed
  * and noise functions; and the scenario's checks with their messages.
  */
 #include "unit.h"
@@ -355,6 +358,45 @@ static void test_controller_moves_cores(void **state) {
     unload(&f);
 }
 
+/* A model whose requests take longer than a control period at its initial
+ * cores: 0.8 s each at one core (4 s at the initial 0.2), 2 req/s
+ * (1.6 cores of demand), periods of 1 s, SLA 2 s.  Most windows then
+ * complete nothing while requests wait.  Taken as idle windows, they sent
+ * the model back to min: measured before the fix (same scenario, seed 1),
+ * roma held it at 0.2-0.4 cores for the whole run (100% violations, 599 of
+ * the 609 requests given up after the workload's 30 s), roma-norm 74.5%
+ * (335 given up), rules 16.7%.  Taken as a backlog, every kind grows it:
+ * all requests answered, violations under half of those. */
+static void test_backlog_is_not_idle(void **state) {
+    (void)state;
+    static const struct {
+        const char *run;
+        double old_violations;
+    } runs[] = {{"roma", 1.0}, {"roma-norm", 0.745}, {"rules", 0.167}};
+    fixture f;
+    load(&f, "workload: load.yaml\ncontrol: {period: 1s}\nnodes: [{name: n, cpus: 4}]\n"
+             "models: [{name: slow, node: n, cores: {min: 0.2, max: 4, initial: 0.2},"
+             " cpu: {time: 800ms, cv: 0}}]\n"
+             "runs: [{name: roma, controller: roma}, {name: roma-norm, controller: roma-norm},"
+             " {name: rules, controller: rules}]\n",
+         "duration: 300s\nseed: 4\nmodels: [{name: slow, sla: 2s, arrivals: poisson, rate: 2}]\n");
+    size_t n = f.plan.schedule.len;
+    assert_int_equal(n, 609);
+    for (size_t k = 0; k < ARRAY_LEN(runs); k++) {
+        sim_result r;
+        sim_engine_run(&f.s, &f.s.runs[k], &f.w, &f.plan, 1, &r);
+        size_t late = 0, answered = 0;
+        for (size_t i = 0; i < n; i++) {
+            answered += r.outcomes[i].status == 200;
+            late += r.outcomes[i].status != 200 || r.outcomes[i].latency > 2;
+        }
+        CASE_CHECK_INT(runs[k].run, answered, n);
+        CASE_CHECK(runs[k].run, (double)late / (double)n < runs[k].old_violations / 2);
+        sim_result_free(&r);
+    }
+    unload(&f);
+}
+
 static void test_speed_and_noise(void **state) {
     (void)state;
     assert_true(sim_cpu_speed(0.5, 0) == 0.5);
@@ -457,6 +499,7 @@ int main(void) {
         cmocka_unit_test(test_queue_limit),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_controller_moves_cores),
+        cmocka_unit_test(test_backlog_is_not_idle),
         cmocka_unit_test(test_speed_and_noise),
         cmocka_unit_test(test_scenario_errors),
         cmocka_unit_test(test_scenario_defaults),
