@@ -249,6 +249,7 @@ static void on_worker_answer(struct evhttp_request *wreq, void *arg) {
     if (!r) return;
     int code = wreq ? evhttp_request_get_response_code(wreq) : 0;
     if (code == 0) {
+        supervisor_suspect(s, w); /* before the retry, so it waits for a live worker */
         retry_or_fail(s, r, w);
     } else {
         answer(s, r, w, code, evhttp_request_get_input_buffer(wreq), NULL);

@@ -98,6 +98,7 @@ struct serve_worker {
     pid_t pid;
     worker_state state;
     int restarts, failures_in_a_row;
+    int suspect;               /* a connection failed while ready: probing */
     double started_at, backoff;
     double cpu_exited;         /* CPU seconds of its processes that exited (wait4) */
     char cgroup[4096];         /* "" in fallback mode */
@@ -148,6 +149,9 @@ int supervisor_start(serve_state *s);
 void supervisor_on_child_exit(serve_state *s);
 void supervisor_stop(serve_state *s);
 const char *supervisor_state_name(worker_state st);
+/* Takes a ready worker whose connection failed out of dispatch until a
+ * probe answers (or SIGCHLD says it died). */
+void supervisor_suspect(serve_state *s, serve_worker *w);
 void supervisor_set_cores(serve_state *s, serve_worker *w, double cores);
 /* CPU seconds (user + system) the worker's processes have used since
  * roma serve started, restarts included: what its cores were spent on. */

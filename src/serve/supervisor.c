@@ -169,12 +169,27 @@ static void on_probe(struct evhttp_request *req, void *arg) {
     }
     w->state = WORKER_READY;
     w->failures_in_a_row = 0;
-    roma_info("worker %s: ready after %.1f s", w->name, serve_now() - w->started_at);
+    if (w->suspect) roma_info("worker %s: answers its probe again", w->name);
+    else roma_info("worker %s: ready after %.1f s", w->name, serve_now() - w->started_at);
+    w->suspect = 0;
     dispatch_worker(s, w);
 }
 
+/* A connection to a ready worker failed: when a worker is killed its
+ * sockets close before SIGCHLD arrives, so sending it more (the retry
+ * included) would only fail again.  Take it out of dispatch and probe it:
+ * alive, it is ready again within a probe; dead, SIGCHLD restarts it. */
+void supervisor_suspect(serve_state *s, serve_worker *w) {
+    if (w->state != WORKER_READY || s->draining) return;
+    roma_warn("worker %s: a connection to it failed; probing it before sending more", w->name);
+    w->state = WORKER_STARTING;
+    w->suspect = 1;
+    probe_later(w, 0);
+}
+
 static void worker_exited(serve_state *s, serve_worker *w, int status) {
-    int was_ready = w->state == WORKER_READY;
+    int was_ready = w->state == WORKER_READY || w->suspect;
+    w->suspect = 0;
     w->pid = 0;
     if (s->draining) { /* no restart while stopping: answer what it would serve */
         w->state = WORKER_FAILED;

@@ -487,15 +487,11 @@ def test_worker_kill9_under_load_loses_no_request(tmp_path):
         for r in results:
             codes[r.status] = codes.get(r.status, 0) + 1
         assert set(codes) <= {200, 503}, f"unexpected statuses {codes}"
-        n503 = codes.get(503, 0)
-        # Only the requests outstanding at the kill (one per client) can meet two failures.
-        assert n503 <= KILL_THREADS, f"{n503} answered 503 ({codes}); at most {KILL_THREADS} " \
-                                     "were outstanding when the worker died"
+        # The requests the killed worker held are re-sent once, to the restarted
+        # worker (the first failed connection takes it out of dispatch, so the
+        # retry does not go back to the dead port): none is answered 503.
+        assert codes.get(503, 0) == 0, f"requests held by the killed worker were not re-sent: {codes}"
         assert codes.get(200, 0) >= 0.9 * len(results), codes
-        for r in results:
-            if r.status == 503:
-                assert r.headers.get("Retry-After"), r.headers
-                assert isinstance(json.loads(r.body).get("error"), str), r.body
         late = [r for r in results if r.start > t_ready and r.status != 200]
         assert not late, f"requests sent after the worker was ready again failed: {late[:5]}"
         assert any(st in ("restarting", "starting") for st in states), \
