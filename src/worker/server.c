@@ -22,8 +22,10 @@
  * client's socket when it takes the job (libevent does not watch a
  * connection while its request is being handled, so it cannot tell us),
  * and 0 bytes there means the peer's FIN has arrived, as nginx and roma
- * serve read it.  roma serve closes its connection to the worker when its
- * own client goes away, so abandoned work is dropped here too.
+ * serve read it.  A full queue is swept the same way before a request is
+ * refused, so abandoned jobs hold no places.  roma serve closes its
+ * connection to the worker when its own client goes away, so abandoned
+ * work is dropped here too.
  */
 #include "server.h"
 
@@ -39,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "../common/buf.h"
 #include "../common/log.h"
@@ -73,6 +76,7 @@ typedef struct {
     int queued;        /* jobs in todo (locked) */
     int max_queued;    /* past it, requests are answered 503 (set once) */
     unsigned long long skipped; /* jobs not run: their client had gone (locked) */
+    long long swept_us; /* when the full queue was last swept (loop thread) */
     int stopping;      /* the pool: finish the queue, then exit (locked) */
     int running;       /* requests being handled now (locked) */
     int max_running;   /* cap on `running`, set by X-Roma-Max-Runs (locked) */
@@ -236,9 +240,10 @@ static void answer_overloaded(const server *s, struct evhttp_request *req) {
     char msg[320];
     roma_buf body = ROMA_BUF_INIT;
     snprintf(msg, sizeof(msg),
-             "Too many requests: %d are already queued for this worker's %d inference "
-             "threads (the limit, --rest_api_max_queued); retry after a moment, or add workers",
-             s->max_queued, s->nthreads);
+             "Too many requests: the queue is full (%d requests wait for the worker's %d "
+             "inference thread%s; the limit is --rest_api_max_queued); retry after a moment, "
+             "or add workers",
+             s->max_queued, s->nthreads, s->nthreads == 1 ? "" : "s");
     int status = rest_error(&body, ROMA_UNAVAILABLE, msg);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "application/json");
@@ -256,13 +261,54 @@ static evutil_socket_t request_fd(struct evhttp_request *req) {
     return bev ? bufferevent_getfd(bev) : -1;
 }
 
-static void on_request(struct evhttp_request *req, void *arg) {
-    server *s = arg;
-    /* Only this thread adds to the queue: it cannot grow past the check. */
+static long long monotonic_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* Takes the jobs whose client has gone out of the queue and answers them
+ * as skipped (through on_done), so that they hold no place a live request
+ * would be refused for.  Locked; loop thread. */
+static void drop_abandoned(server *s) {
+    job_queue keep = {0};
+    job *next;
+    int dropped = 0;
+    for (job *j = s->todo.head; j; j = next) {
+        next = j->next;
+        if (!client_gone(j->fd)) {
+            queue_push(&keep, j);
+            continue;
+        }
+        skip_job(j, ++s->skipped);
+        queue_push(&s->done, j);
+        s->queued--;
+        dropped = 1;
+    }
+    s->todo = keep;
+    if (dropped) event_active(s->done_ev, EV_READ, 0);
+}
+
+/* Whether a new request finds the queue full.  When it does, abandoned
+ * jobs are dropped first; that costs a syscall per job, so at most every
+ * SWEEP_EVERY_US under a flood of refused requests.  Only this thread adds
+ * to the queue: it cannot grow past the check. */
+#define SWEEP_EVERY_US 10000
+static int queue_full(server *s) {
     pthread_mutex_lock(&s->lock);
     int full = s->queued >= s->max_queued;
+    if (full && monotonic_us() - s->swept_us >= SWEEP_EVERY_US) {
+        drop_abandoned(s);
+        s->swept_us = monotonic_us();
+        full = s->queued >= s->max_queued;
+    }
     pthread_mutex_unlock(&s->lock);
-    if (full) return answer_overloaded(s, req);
+    return full;
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+    server *s = arg;
+    if (queue_full(s)) return answer_overloaded(s, req);
     job *j = calloc(1, sizeof(*j));
     if (!j) abort();
     j->req = req;

@@ -147,3 +147,20 @@ def test_past_the_queue_bound_503_at_once(worker):
     assert answers == [200] * MAX_QUEUED
     assert counter_value(worker) == before + MAX_QUEUED  # the refused one never ran
     assert worker.alive()
+
+
+def test_abandoned_requests_hold_no_queue_places(worker):
+    # The queue is full of requests whose clients left: a live request is
+    # still taken (they are swept out first), and none of them runs.
+    before = counter_value(worker)
+    skipped_before = worker.output().count(SKIP_LOG)
+    with inference_thread_busy(worker):
+        for _ in range(MAX_QUEUED):
+            send(worker, incr_request(1.0)).close()
+        time.sleep(0.2)  # all read and queued, and their FINs in
+        live = send(worker, incr_request(100.0))
+        status, _, body = read_answer(live)
+        live.close()
+    assert status == 200, body[:300]
+    assert json.loads(body)["outputs"] == before + 100.0
+    assert worker.output().count(SKIP_LOG) == skipped_before + MAX_QUEUED
