@@ -389,6 +389,18 @@ static void scanner_init(scanner *s, const char *from, const char *end, jf_reque
     s->integers_only = 1;
 }
 
+/* Every list at each depth has one length, so the numbers fill the shape:
+ * the dims multiply to the count of numbers really read.  Checked before a
+ * tensor is made of them, so that a shape that promises more than the body
+ * holds can never reach TensorFlow (the product is checked for overflow,
+ * or a wrapped product could match). */
+static int fills_shape(const jf_request *req) {
+    size_t n = 1;
+    for (int d = 0; d < req->ndims; d++)
+        if (req->dims[d] < 0 || __builtin_mul_overflow(n, (size_t)req->dims[d], &n)) return 0;
+    return n == req->count;
+}
+
 static int parse_one_thread(const char *body, size_t len, TF_DataType dtype, jf_request *req) {
     scanner s;
     scanner_init(&s, body, body + len, req, len / 2 + 1);
@@ -401,7 +413,9 @@ static int parse_one_thread(const char *body, size_t len, TF_DataType dtype, jf_
     req->big_integers = s.big_integers;
     req->beyond_float = s.beyond_float;
     memcpy(req->dims, s.counted, sizeof(int64_t) * (size_t)req->ndims);
-    return 1;
+    if (fills_shape(req)) return 1;
+    jf_free(req); /* cannot happen: every list at a depth was checked */
+    return 0;
 }
 
 /* ---- the helper thread ---------------------------------------------------
@@ -607,12 +621,6 @@ static const char *find_cut(const char *body, size_t len, size_t from) {
     return NULL;
 }
 
-/* Every list at each depth has one length, so the numbers fill the shape. */
-static int fills_shape(const jf_request *req) {
-    size_t n = 1;
-    for (int d = 0; d < req->ndims; d++) n *= (size_t)req->dims[d];
-    return n == req->count;
-}
 
 /* Moves the tail's numbers down to follow the head's; adds its flags. */
 static void join_numbers(scanner *s, const tail *t, size_t head_cap, jf_request *req) {

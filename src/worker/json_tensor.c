@@ -1,9 +1,10 @@
 /* json_tensor.c - see json_tensor.h.
  *
- * Conversion is two passes over the JSON: the shape is read off the first
- * element at every depth, then a recursive walk checks that every list at a
- * depth has that length (ragged lists are an error) and stores each leaf
- * straight into the tensor's buffer, so no intermediate arrays are built.
+ * Conversion is three passes over the JSON: the shape is read off the first
+ * element at every depth, a recursive walk checks that every list at a
+ * depth has that length (ragged lists are an error) before anything is
+ * allocated, and a last walk stores each leaf straight into the tensor's
+ * buffer, so no intermediate arrays are built.
  */
 #include "json_tensor.h"
 
@@ -266,19 +267,67 @@ typedef struct {
     size_t next; /* index of the next leaf to store */
 } fill_state;
 
-static roma_code fill(fill_state *f, const json_t *v, int depth, roma_err *err) {
-    if (depth == f->ndims) {
-        if (json_is_array(v))
+/* Checks that v has the shape dims[0..ndims) (read off the first element
+ * at each depth): every list at a depth has that depth's length, and only
+ * leaves lie below the last.  Run over every value before the tensor is
+ * allocated: the first elements alone may promise far more leaves than
+ * the body holds (a long first row, then empty rows), and the allocation
+ * would then ask for hundreds of GB.  Once it passes, the tensor's element
+ * count is the number of leaves really present. */
+#define NOT_RAGGED \
+    "lists must not be ragged: every element at one depth must have the same shape"
+
+static roma_code check_shape(const json_t *v, const int64_t *dims, int ndims, int depth,
+                             roma_err *err) {
+    if (depth == ndims) {
+        if (!json_is_array(v)) return ROMA_OK;
+        if (depth == JT_MAX_DIMS)
             return roma_fail(err, ROMA_INVALID_ARGUMENT,
-                             "JSON Value: a list nested deeper than its siblings; "
-                             "every element at one depth must have the same shape");
-        return store_leaf(v, f->dtype, f->data, f->next++, err);
-    }
-    if (!json_is_array(v) || (int64_t)json_array_size(v) != f->dims[depth])
+                             "JSON Value: lists nested more than %d deep: a tensor has at most "
+                             "%d dimensions",
+                             JT_MAX_DIMS, JT_MAX_DIMS);
         return roma_fail(err, ROMA_INVALID_ARGUMENT,
-                         "JSON Value: expected a list of %lld elements at depth %d, got %s; "
-                         "lists must not be ragged",
-                         (long long)f->dims[depth], depth, json_type_name(v));
+                         "Encountered list at unexpected level %d: a list nested deeper than "
+                         "its siblings; " NOT_RAGGED,
+                         depth);
+    }
+    if (!json_is_array(v))
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "JSON Value: expecting a list of %lld elements at depth %d, got %s; "
+                         NOT_RAGGED,
+                         (long long)dims[depth], depth, json_type_name(v));
+    if ((int64_t)json_array_size(v) != dims[depth])
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "JSON Value: expecting a list of %lld elements at depth %d (the length "
+                         "of the first list at that depth), got a list of %zu; " NOT_RAGGED,
+                         (long long)dims[depth], depth, json_array_size(v));
+    for (size_t k = 0; k < json_array_size(v); k++) {
+        roma_code rc = check_shape(json_array_get(v, k), dims, ndims, depth + 1, err);
+        if (rc != ROMA_OK) return rc;
+    }
+    return ROMA_OK;
+}
+
+/* check_shape for every value; a stacked value's error names its index,
+ * as TF Serving's does ("Failed to process element: 1 of 'instances'"). */
+static roma_code check_values_shape(const json_t *const *values, size_t n, int stacked,
+                                    const int64_t *dims, int ndims, roma_err *err) {
+    for (size_t k = 0; k < (stacked ? n : 1); k++) {
+        roma_code rc = check_shape(values[k], dims, ndims, 0, err);
+        if (rc == ROMA_OK) continue;
+        if (stacked) {
+            roma_err inner = *err;
+            roma_fail(err, rc, "Failed to process element: %zu of 'instances' list. Error: %s", k,
+                      inner.msg);
+        }
+        return rc;
+    }
+    return ROMA_OK;
+}
+
+/* Stores every leaf of v in order (the shape is already checked). */
+static roma_code fill(fill_state *f, const json_t *v, int depth, roma_err *err) {
+    if (depth == f->ndims) return store_leaf(v, f->dtype, f->data, f->next++, err);
     for (size_t k = 0; k < json_array_size(v); k++) {
         roma_code rc = fill(f, json_array_get(v, k), depth + 1, err);
         if (rc != ROMA_OK) return rc;
@@ -296,7 +345,11 @@ roma_code jt_values_to_tensor(const json_t *const *values, size_t n, int stacked
                          tfb_dtype_name(dtype));
     if (stacked) dims[0] = (int64_t)n;
     if (n > 0) read_shape(values[0], dims + lead, &ndims);
+    roma_code rc = check_values_shape(values, n, stacked, dims + lead, ndims, err);
+    if (rc != ROMA_OK) return rc;
     ndims += lead;
+    /* The shape holds: count is the number of leaves present, which the
+     * body bounds; the overflow check only guards that reasoning. */
     size_t count = 1;
     for (int d = 0; d < ndims; d++) {
         if (dims[d] > 0 && count > SIZE_MAX / esize / (size_t)dims[d])
@@ -304,12 +357,18 @@ roma_code jt_values_to_tensor(const json_t *const *values, size_t n, int stacked
         count *= (size_t)dims[d];
     }
     TF_Tensor *t = TF_AllocateTensor(dtype, dims, ndims, count * esize);
-    void *data = TF_TensorData(t);
+    void *data = t ? TF_TensorData(t) : NULL;
+    if (!t || (!data && count > 0)) {
+        if (t) TF_DeleteTensor(t);
+        return roma_fail(err, ROMA_RESOURCE_EXHAUSTED,
+                         "cannot allocate a %s tensor of %zu elements: out of memory",
+                         tfb_dtype_name(dtype), count);
+    }
     if (dtype == TF_STRING)
         for (size_t i = 0; i < count; i++) TF_StringInit(&((TF_TString *)data)[i]);
     fill_state f = {dims + lead, ndims - lead, dtype, data, 0};
     for (size_t k = 0; k < (stacked ? n : 1); k++) {
-        roma_code rc = fill(&f, values[k], 0, err);
+        rc = fill(&f, values[k], 0, err);
         if (rc != ROMA_OK) {
             jt_tensors_free(&t, 1);
             return rc;

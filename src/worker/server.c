@@ -14,18 +14,34 @@
  * cores can run, so the next request is always read and waiting; the
  * header X-Roma-Max-Runs on each request caps how many are handled at once
  * (threads follow cores: the cap follows the cgroup quota).
+ *
+ * Overload.  The queue of jobs not yet started is bounded (max_queued):
+ * past it a request is answered 503 at once, with Retry-After, instead of
+ * waiting behind work that may never be wanted.  And a job whose client
+ * has closed its connection is not run: an inference thread peeks at the
+ * client's socket when it takes the job (libevent does not watch a
+ * connection while its request is being handled, so it cannot tell us),
+ * and 0 bytes there means the peer's FIN has arrived, as nginx and roma
+ * serve read it.  A full queue is swept the same way before a request is
+ * refused, so abandoned jobs hold no places.  roma serve closes its
+ * connection to the worker when its own client goes away, so abandoned
+ * work is dropped here too.
  */
 #include "server.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "../common/buf.h"
 #include "../common/log.h"
@@ -34,6 +50,7 @@
 
 typedef struct job {
     struct evhttp_request *req;
+    evutil_socket_t fd; /* the client's socket (-1: unknown), peeked before running */
     char method[8];
     char *path;
     const char *body;  /* inside req's input buffer: freed with req */
@@ -56,10 +73,13 @@ typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     job_queue todo, done;
+    int queued;        /* jobs in todo (locked) */
+    int max_queued;    /* past it, requests are answered 503 (set once) */
+    unsigned long long skipped; /* jobs not run: their client had gone (locked) */
+    long long swept_us; /* when the full queue was last swept (loop thread) */
     int stopping;      /* the pool: finish the queue, then exit (locked) */
     int running;       /* requests being handled now (locked) */
     int max_running;   /* cap on `running`, set by X-Roma-Max-Runs (locked) */
-    pthread_cond_t run_slot;
     int draining;      /* the loop: no longer accepting (loop thread only) */
     int inflight;      /* accepted, not yet answered (loop thread only) */
     struct evhttp *http;
@@ -87,26 +107,64 @@ static void job_free(job *j) {
     free(j);
 }
 
+/* The next job to run, once a run slot is free; NULL when stopping and
+ * the queue is empty.  A job is taken only when it can start, so `todo`
+ * holds exactly the jobs waiting (what max_queued bounds).  Locked. */
+static job *next_job(server *s) {
+    for (;;) {
+        job *j = s->todo.head;
+        if (j && j->max_runs > 0) s->max_running = j->max_runs;
+        if (j && s->running < s->max_running) {
+            s->todo.head = j->next;
+            if (!s->todo.head) s->todo.tail = NULL;
+            s->queued--;
+            return j;
+        }
+        if (!j && s->stopping) return NULL;
+        pthread_cond_wait(&s->wake, &s->lock);
+    }
+}
+
+/* Whether the client closed its socket: a FIN reads as 0 bytes (data
+ * waiting, such as a pipelined request, means it is still there).  The
+ * socket stays open while its request is unanswered: libevent neither
+ * reads nor writes it meanwhile, so nothing can close it under us. */
+static int client_gone(evutil_socket_t fd) {
+    char byte;
+    if (fd < 0) return 0;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* The answer to a job whose client left: nobody reads it, unless the
+ * client only shut down its sending side and still listens. */
+static void skip_job(job *j, unsigned long long skipped) {
+    roma_info("%s %s: the client closed its connection before the request ran; not run "
+              "(%llu skipped so far)",
+              j->method, j->path, skipped);
+    j->status = rest_error(&j->answer, ROMA_CANCELLED,
+                           "the client closed its connection before the request ran");
+}
+
 static void *inference_thread(void *arg) {
     server *s = arg;
     pthread_mutex_lock(&s->lock);
-    for (;;) {
-        while (!s->todo.head && !s->stopping) pthread_cond_wait(&s->wake, &s->lock);
-        job *j = s->todo.head;
-        if (!j) break; /* stopping and nothing left to do */
-        s->todo.head = j->next;
-        if (!s->todo.head) s->todo.tail = NULL;
-        if (j->max_runs > 0) s->max_running = j->max_runs;
-        while (s->running >= s->max_running) pthread_cond_wait(&s->run_slot, &s->lock);
-        s->running++;
+    job *j;
+    while ((j = next_job(s))) {
+        int gone = client_gone(j->fd);
+        unsigned long long skipped = gone ? ++s->skipped : s->skipped;
+        if (!gone) s->running++;
         pthread_mutex_unlock(&s->lock);
 
-        j->status = rest_handle(s->reg, s->parse_helper, j->method, j->path, j->body,
-                                j->body_len, &j->answer);
+        if (gone) skip_job(j, skipped);
+        else j->status = rest_handle(s->reg, s->parse_helper, j->method, j->path, j->body,
+                                     j->body_len, &j->answer);
 
         pthread_mutex_lock(&s->lock);
-        s->running--;
-        pthread_cond_signal(&s->run_slot);
+        if (!gone) {
+            s->running--;
+            pthread_cond_signal(&s->wake); /* a job may wait for this run slot */
+        }
         queue_push(&s->done, j);
         event_active(s->done_ev, EV_READ, 0);
     }
@@ -176,11 +234,85 @@ static const char *job_body(struct evhttp_request *req, size_t *len) {
     return (const char *)evbuffer_pullup(in, -1);
 }
 
+/* 503 at once: the queue is full.  Retry-After: by then the threads
+ * will have started some of the queue. */
+static void answer_overloaded(const server *s, struct evhttp_request *req) {
+    char msg[320];
+    roma_buf body = ROMA_BUF_INIT;
+    snprintf(msg, sizeof(msg),
+             "Too many requests: the queue is full (%d requests wait for the worker's %d "
+             "inference thread%s; the limit is --rest_api_max_queued); retry after a moment, "
+             "or add workers",
+             s->max_queued, s->nthreads, s->nthreads == 1 ? "" : "s");
+    int status = rest_error(&body, ROMA_UNAVAILABLE, msg);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Retry-After", "1");
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add(out, body.data, body.len);
+    evhttp_send_reply(req, status, NULL, out);
+    evbuffer_free(out);
+    roma_buf_free(&body);
+}
+
+static evutil_socket_t request_fd(struct evhttp_request *req) {
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    return bev ? bufferevent_getfd(bev) : -1;
+}
+
+static long long monotonic_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* Takes the jobs whose client has gone out of the queue and answers them
+ * as skipped (through on_done), so that they hold no place a live request
+ * would be refused for.  Locked; loop thread. */
+static void drop_abandoned(server *s) {
+    job_queue keep = {0};
+    job *next;
+    int dropped = 0;
+    for (job *j = s->todo.head; j; j = next) {
+        next = j->next;
+        if (!client_gone(j->fd)) {
+            queue_push(&keep, j);
+            continue;
+        }
+        skip_job(j, ++s->skipped);
+        queue_push(&s->done, j);
+        s->queued--;
+        dropped = 1;
+    }
+    s->todo = keep;
+    if (dropped) event_active(s->done_ev, EV_READ, 0);
+}
+
+/* Whether a new request finds the queue full.  When it does, abandoned
+ * jobs are dropped first; that costs a syscall per job, so at most every
+ * SWEEP_EVERY_US under a flood of refused requests.  Only this thread adds
+ * to the queue: it cannot grow past the check. */
+#define SWEEP_EVERY_US 10000
+static int queue_full(server *s) {
+    pthread_mutex_lock(&s->lock);
+    int full = s->queued >= s->max_queued;
+    if (full && monotonic_us() - s->swept_us >= SWEEP_EVERY_US) {
+        drop_abandoned(s);
+        s->swept_us = monotonic_us();
+        full = s->queued >= s->max_queued;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return full;
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     server *s = arg;
+    if (queue_full(s)) return answer_overloaded(s, req);
     job *j = calloc(1, sizeof(*j));
     if (!j) abort();
     j->req = req;
+    j->fd = request_fd(req);
     snprintf(j->method, sizeof(j->method), "%s", method_name(evhttp_request_get_command(req)));
     j->path = request_path(req);
     j->body = job_body(req, &j->body_len);
@@ -190,6 +322,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
     s->inflight++;
     pthread_mutex_lock(&s->lock);
     queue_push(&s->todo, j);
+    s->queued++;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
 }
@@ -229,8 +362,8 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     evthread_use_pthreads();
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.wake, NULL);
-    pthread_cond_init(&s.run_slot, NULL);
     s.max_running = opt->threads;
+    s.max_queued = opt->max_queued > 0 ? opt->max_queued : SRV_QUEUED_PER_THREAD * opt->threads;
     s.base = event_base_new();
     struct evhttp *http = s.http = evhttp_new(s.base);
     s.done_ev = event_new(s.base, -1, EV_PERSIST | EV_READ, on_done, &s);
@@ -266,8 +399,8 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     s.parse_helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
     if (!s.parse_helper) roma_warn("cannot start the JSON parse helper thread: large bodies are "
                                    "parsed on one thread");
-    roma_info("serving REST on %s:%d with %d inference threads", opt->host, opt->port,
-              opt->threads);
+    roma_info("serving REST on %s:%d with %d inference threads, at most %d requests queued",
+              opt->host, opt->port, opt->threads, s.max_queued);
     event_base_dispatch(s.base);
     stop_threads(&s);
     jf_helper_stop(s.parse_helper);
@@ -281,6 +414,5 @@ out:
     free(s.threads);
     pthread_mutex_destroy(&s.lock);
     pthread_cond_destroy(&s.wake);
-    pthread_cond_destroy(&s.run_slot);
     return rc;
 }

@@ -5,6 +5,9 @@
  * rest_handle and queue the answer back to the loop (event_active from the
  * pool thread), so a slow model never stalls accepting, reading or writing.
  * SIGTERM/SIGINT stop accepting, finish what was accepted, and return.
+ * The queue of requests waiting for a thread is bounded (503 past it), and
+ * a request whose client has closed its connection by the time a thread
+ * takes it is not run (answered CANCELLED, logged with a running count).
  */
 #ifndef ROMA_SERVER_H
 #define ROMA_SERVER_H
@@ -13,12 +16,21 @@
 
 #include "servables.h"
 
+/* The default bound on queued requests, per inference thread: deep enough
+ * for a closed-loop client with a few dozen connections (bench/worker.sh
+ * runs 32 against 2 threads), shallow enough that a backlog drains in a
+ * few seconds of the slower models. */
+#define SRV_QUEUED_PER_THREAD 16
+
 typedef struct {
     const char *host;     /* "0.0.0.0" */
     int port;
     int threads;          /* inference threads (concurrent TF_SessionRun calls) */
     int timeout_ms;       /* idle/read/write timeout of a connection; 0: none */
     size_t max_body;      /* larger request bodies are refused with 413 */
+    int max_queued;       /* requests waiting for a thread, past which new ones
+                             are answered 503 with Retry-After; 0:
+                             SRV_QUEUED_PER_THREAD * threads */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT.  Returns 0, or 1 when the port cannot be

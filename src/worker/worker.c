@@ -21,7 +21,7 @@
 typedef struct {
     const char *model_name, *model_base_path, *model_config_file, *device, *host;
     int rest_api_port, rest_api_num_threads, rest_api_timeout_in_ms;
-    int intra_op, inter_op, spinning;
+    int intra_op, inter_op, spinning, max_queued;
     long max_body_bytes;
 } worker_flags;
 
@@ -43,6 +43,9 @@ static void worker_usage(FILE *f) {
             "  --rest_api_num_threads=N           concurrent inferences (default: number of CPUs)\n"
             "  --rest_api_timeout_in_ms=30000     connection read/write timeout\n"
             "  --rest_api_max_body_bytes=67108864 larger request bodies are answered 413\n"
+            "  --rest_api_max_queued=N            requests waiting for a thread, past which new\n"
+            "                                     ones are answered 503 with Retry-After\n"
+            "                                     (default: 16 per inference thread)\n"
             "  --device=cpu|gpu:N                 run on the CPU, or only on GPU N\n");
 }
 
@@ -72,8 +75,8 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
     static const char *ints[] = {"rest_api_port", "rest_api_num_threads",
                                  "rest_api_timeout_in_ms", "tensorflow_intra_op_parallelism",
                                  "tensorflow_inter_op_parallelism", "rest_api_max_body_bytes",
-                                 "tensorflow_thread_spinning", "port"};
-    static const long hi[] = {65535, 1024, 86400000, 1024, 1024, 1L << 34, 1, 65535};
+                                 "tensorflow_thread_spinning", "rest_api_max_queued", "port"};
+    static const long hi[] = {65535, 1024, 86400000, 1024, 1024, 1L << 34, 1, 1L << 20, 65535};
     for (int i = 0; i < argc; i++) {
         const char *v;
         long x = 0;
@@ -95,6 +98,7 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
             case 4: f->inter_op = (int)x; break;
             case 5: f->max_body_bytes = x; break;
             case 6: f->spinning = (int)x; break;
+            case 7: f->max_queued = (int)x; break;
             default: roma_warn("--port (gRPC) is ignored: roma worker serves REST only"); break;
             }
         }
@@ -170,7 +174,7 @@ int worker_main(int argc, char **argv) {
         roma_error("%s", err.msg);
     } else {
         srv_options so = {f.host, f.rest_api_port, f.rest_api_num_threads,
-                          f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes};
+                          f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes, f.max_queued};
         rc = srv_run(&reg, &so);
         sv_free(&reg);
     }

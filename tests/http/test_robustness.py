@@ -330,3 +330,68 @@ def test_pipelined_requests(server):
         s.close()
     assert got.count(b"HTTP/1.1 200") == 3, got[:1000]
     assert_serving(server)
+
+
+# ---------------------------------------------------------------- ragged lists (issue 16)
+# The tensor's shape is read off the first element at each depth.  A long
+# first row followed by empty rows once made the worker ask TensorFlow for
+# hundreds of GB (and write gigabytes of empty strings) before looking at
+# the other rows: a 1.58 MB body killed it.  It must be a 400 naming the
+# ragged element, and the worker must go on serving.
+
+@pytest.fixture(scope="module")
+def matrix_server(workers):
+    return workers.serve(tfs_model("matrix_half_plus_two"), "matrix")
+
+
+def ragged_instances(leaf, first_len, empty_rows, signature=None):
+    """{"instances": [[leaf x first_len], [], [], ... (empty_rows)]} as bytes."""
+    head = '{"signature_name": "%s", ' % signature if signature else "{"
+    row = "[" + ",".join([leaf] * first_len) + "]"
+    return (head + '"instances": [' + row + ",[]" * empty_rows + "]}").encode()
+
+
+def post_or_report(w, path, raw):
+    """POST raw; a dropped connection fails the test with the worker's fate and output."""
+    try:
+        return w.post(path, raw=raw, timeout=120)
+    except requests.ConnectionError as e:
+        time.sleep(0.5)
+        pytest.fail(f"no answer ({e!r}); worker alive: {w.alive()}; "
+                    f"output:\n{w.output()[-3000:]}", pytrace=False)
+
+
+@pytest.mark.hostile
+def test_ragged_instances_body_is_400_and_worker_survives(matrix_server):
+    # The body of the report: a 250000-number row, then 360000 empty rows,
+    # whose first elements promise 360001 x 250000 floats (360 GB).
+    body = ragged_instances("1", 250_000, 360_000)
+    assert 1_550_000 < len(body) < 1_600_000
+    r = post_or_report(matrix_server, "/v1/models/matrix:predict", body)
+    assert_error(r, 400, "Failed to process element: 1 of 'instances' list",
+                 "expecting a list of 250000 elements", "got a list of 0", "ragged")
+    m = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]
+    want = [[0.5 * v + 2 for v in row] for row in m]
+    assert matrix_server.alive()
+    assert ok_json(matrix_server.predict("matrix", {"instances": [m]})) == {"predictions": [want]}
+
+
+@pytest.mark.hostile
+def test_ragged_columnar_body_is_400_and_worker_survives(matrix_server):
+    body = ragged_instances("1", 250_000, 360_000).replace(b'"instances"', b'"inputs"', 1)
+    r = post_or_report(matrix_server, "/v1/models/matrix:predict", body)
+    assert_error(r, 400, "got a list of 0", "ragged")
+    assert matrix_server.alive()
+    m = [[1.0, 2.0, 3.0]] * 3
+    assert ok_json(matrix_server.predict("matrix", {"inputs": [m]}))["outputs"][0][0] == [2.5, 3.0, 3.5]
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("leaf", ['"ab"', '{"b64": "YWI="}'])
+def test_ragged_string_instances_are_400_and_worker_survives(server, leaf):
+    # classify_x_to_y takes a DT_STRING input: the promised tensor is
+    # 200001 x 200000 strings of 24 bytes (about 1 TB).
+    body = ragged_instances(leaf, 200_000, 200_000, signature="classify_x_to_y")
+    r = post_or_report(server, "/v1/models/default:predict", body)
+    assert_error(r, 400, "Failed to process element: 1 of 'instances' list", "ragged")
+    assert_serving(server)

@@ -375,6 +375,102 @@ static void test_split_bodies_at_the_depth_limit(void **state) {
     jf_helper_stop(all);
 }
 
+/* ---- ragged bodies whose first elements promise a huge shape ------------
+ * (issue 16): refused by one thread and by two wherever cut, and then by
+ * the general path too, with an error and nothing allocated for the
+ * promised shape. */
+
+/* `levels` nested lists of `len` elements where only the first is a list
+ * (the others: `rest`); the innermost holds `len` numbers. */
+static void append_ragged(roma_buf *b, int levels, int len, const char *rest) {
+    roma_buf_putc(b, '[');
+    for (int i = 0; i < len; i++) {
+        if (i) roma_buf_puts(b, ", ");
+        if (levels == 1) roma_buf_printf(b, "%d", i % 10);
+        else if (i == 0) append_ragged(b, levels - 1, len, rest);
+        else roma_buf_puts(b, rest);
+    }
+    roma_buf_putc(b, ']');
+}
+
+static char *ragged_body(int levels, int len, const char *rest) {
+    roma_buf b = ROMA_BUF_INIT;
+    roma_buf_puts(&b, "{\"instances\": ");
+    append_ragged(&b, levels, len, rest);
+    roma_buf_puts(&b, "}");
+    return roma_buf_detach(&b, NULL);
+}
+
+static void check_general_path_refuses(const char *name, const char *body) {
+    tfb_tensor_info in = input_x;
+    tfb_signature sig = {.name = "serving_default", .ninputs = 1, .inputs = &in};
+    json_t *root;
+    roma_err err = {{0}};
+    TF_Tensor *t[1] = {NULL};
+    jt_format format;
+    assert_int_equal(jt_parse_body(body, strlen(body), &root, &err), ROMA_OK);
+    roma_code rc = jt_predict_inputs(root, &sig, t, &format, &err);
+    json_decref(root);
+    if (rc == ROMA_OK) jt_tensors_free(t, 1);
+    CASE_CHECK_INT(name, rc, ROMA_INVALID_ARGUMENT);
+    check_contains(name, err.msg, "ragged");
+}
+
+static void test_ragged_bodies_promising_huge_shapes_are_declined(void **state) {
+    static const struct {
+        const char *name;
+        int levels, len;
+        const char *rest;
+    } cases[] = {
+        {"long first row, then one-number rows", 2, 300, "[1]"},
+        {"long first row, then empty rows", 2, 300, "[]"},
+        {"long first row, then longer rows later", 2, 30, "[1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, "
+                                                         "3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, "
+                                                         "6, 7, 8, 9, 0, 1]"},
+        {"deep ragged", 4, 12, "[[[1]]]"},
+        {"deep ragged, numbers where lists were", 4, 12, "7"},
+        {"32 levels whose first elements multiply past 2^64", 32, 4, "[]"},
+    };
+    static const TF_DataType dtypes[] = {TF_FLOAT, TF_DOUBLE};
+    jf_helper *all = jf_helper_start(0);
+    assert_non_null(all);
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char *body = ragged_body(cases[i].levels, cases[i].len, cases[i].rest);
+        for (size_t d = 0; d < ARRAY_LEN(dtypes); d++) {
+            jf_request one;
+            CASE_CHECK_INT(cases[i].name, jf_parse(body, strlen(body), dtypes[d], NULL, &one), 0);
+            if (strlen(body) < 4000) check_every_cut(cases[i].name, body, dtypes[d], all, 0);
+        }
+        check_general_path_refuses(cases[i].name, body);
+        free(body);
+    }
+    jf_helper_stop(all);
+}
+
+/* The issue's 1.58 MB body (a 250000-number row, then 360000 empty rows)
+ * and one with one-number rows instead, through the production helper. */
+static void test_large_ragged_body_is_declined_on_two_threads(void **state) {
+    static const char *const rests[] = {"[]", "[1]"};
+    jf_helper *helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
+    assert_non_null(helper);
+    for (size_t i = 0; i < ARRAY_LEN(rests); i++) {
+        roma_buf b = ROMA_BUF_INIT;
+        roma_buf_puts(&b, "{\"instances\": [[1");
+        for (int k = 1; k < 250000; k++) roma_buf_puts(&b, ",1");
+        roma_buf_putc(&b, ']');
+        for (int k = 0; k < 360000 / (int)(i + 1); k++) roma_buf_printf(&b, ",%s", rests[i]);
+        roma_buf_puts(&b, "]}");
+        jf_request req;
+        CASE_CHECK_INT(rests[i], jf_parse(b.data, b.len, TF_FLOAT, NULL, &req), 0);
+        CASE_CHECK_INT(rests[i], jf_parse(b.data, b.len, TF_FLOAT, helper, &req), 0);
+        CASE_CHECK_INT(rests[i], jf_parse_split(b.data, b.len, TF_FLOAT, helper, b.len / 2, 0,
+                                                &req), 0);
+        check_general_path_refuses(rests[i], b.data);
+        roma_buf_free(&b);
+    }
+    jf_helper_stop(helper);
+}
+
 /* An image-like body of random numbers in shape dims, every list long
  * enough that the short-number path reads both halves. */
 static void append_tensor(roma_buf *b, const int *dims, int ndims, uint64_t *seed) {
@@ -440,6 +536,8 @@ int main(void) {
         cmocka_unit_test(test_body_without_trailing_nul_is_declined),
         cmocka_unit_test(test_split_bodies_match_one_thread),
         cmocka_unit_test(test_split_bodies_at_the_depth_limit),
+        cmocka_unit_test(test_ragged_bodies_promising_huge_shapes_are_declined),
+        cmocka_unit_test(test_large_ragged_body_is_declined_on_two_threads),
         cmocka_unit_test(test_split_random_tensors),
         cmocka_unit_test(test_large_body_split_in_the_middle),
     };

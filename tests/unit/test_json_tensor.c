@@ -451,6 +451,90 @@ static void test_values_errors(void **state) {
     }
 }
 
+/* ---- JSON -> tensor: ragged lists whose first elements promise more ------
+ * The shape is read off the first element at each depth; a long first
+ * list followed by short or empty ones must be refused before anything is
+ * allocated for the promised shape (issue 16: a 1.58 MB body asked
+ * TensorFlow for 360 GB and the worker died; strings wrote gigabytes). */
+
+/* A list whose first element is `first` (text), followed by `more` copies
+ * of `rest` (text). */
+static void append_list(roma_buf *b, const char *first, const char *rest, size_t more) {
+    roma_buf_putc(b, '[');
+    roma_buf_puts(b, first);
+    for (size_t k = 0; k < more; k++) {
+        roma_buf_putc(b, ',');
+        roma_buf_puts(b, rest);
+    }
+    roma_buf_putc(b, ']');
+}
+
+/* `levels` nested lists, each with `len` elements of which only the first
+ * is a list (the others: `rest`); the innermost holds `len` copies of leaf.
+ * Read off the first elements, its shape is len^levels. */
+static char *deep_ragged(int levels, size_t len, const char *leaf, const char *rest) {
+    roma_buf inner = ROMA_BUF_INIT;
+    append_list(&inner, leaf, leaf, len - 1);
+    for (int d = 1; d < levels; d++) {
+        roma_buf outer = ROMA_BUF_INIT;
+        append_list(&outer, inner.data, rest, len - 1);
+        roma_buf_free(&inner);
+        inner = outer;
+    }
+    return roma_buf_detach(&inner, NULL);
+}
+
+/* `{"instances": [<long row of n leaves>, [], [], ... rows times]}`. */
+static char *ragged_instances_body(size_t n, const char *leaf, size_t rows) {
+    roma_buf row = ROMA_BUF_INIT, body = ROMA_BUF_INIT;
+    append_list(&row, leaf, leaf, n - 1);
+    roma_buf_puts(&body, "{\"instances\": ");
+    append_list(&body, row.data, "[]", rows);
+    roma_buf_putc(&body, '}');
+    roma_buf_free(&row);
+    return roma_buf_detach(&body, NULL);
+}
+
+static void test_values_ragged_promising_huge_shapes_refused(void **state) {
+    /* Shapes read off the first elements: 100000 x 100000 (4e10 floats),
+     * 1000^4 (1e12), 4^32 (2^64: the element count itself overflows). */
+    char *rows = deep_ragged(2, 100000, "1", "[]");
+    char *deep = deep_ragged(4, 1000, "1", "[]");
+    char *deep_str = deep_ragged(4, 1000, "\"s\"", "[]");
+    char *deep_b64 = deep_ragged(4, 1000, "{\"b64\": \"aGk=\"}", "[]");
+    char *deeper_later = deep_ragged(3, 1000, "1", "[[1, [2]]]");
+    char *overflow = deep_ragged(32, 4, "1", "[]");
+    char *overflow_leaf = deep_ragged(32, 4, "1", "2");
+    const struct {
+        const char *name;
+        TF_DataType dtype;
+        const char *json;
+        const char *mentions;
+    } cases[] = {
+        {"long first row, then empty rows", TF_FLOAT, rows, "got a list of 0"},
+        {"long first row, empty rows, doubles", TF_DOUBLE, rows, "ragged"},
+        {"long first row, empty rows, int8", TF_INT8, rows, "ragged"},
+        {"deep ragged numbers", TF_FLOAT, deep, "at depth 3"},
+        {"deep ragged strings", TF_STRING, deep_str, "ragged"},
+        {"deep ragged b64 strings", TF_STRING, deep_b64, "ragged"},
+        {"deep ragged bools", TF_BOOL, deep, "ragged"},
+        {"siblings of other lengths deeper down", TF_FLOAT, deeper_later, "ragged"},
+        {"first elements' shape overflows the count", TF_FLOAT, overflow, "ragged"},
+        {"first elements' shape overflows, scalar siblings", TF_INT64, overflow_leaf,
+         "got an integer"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        roma_err err = {{0}};
+        TF_Tensor *t = NULL;
+        roma_code rc = value_to_tensor(cases[i].json, cases[i].dtype, &t, &err);
+        if (rc == ROMA_OK) jt_tensors_free(&t, 1);
+        CASE_CHECK_INT(cases[i].name, rc, ROMA_INVALID_ARGUMENT);
+        check_contains(cases[i].name, err.msg, cases[i].mentions);
+    }
+    free(rows), free(deep), free(deep_str), free(deep_b64), free(deeper_later);
+    free(overflow), free(overflow_leaf);
+}
+
 static void test_values_unsupported_dtype_is_unimplemented(void **state) {
     static const TF_DataType types[] = {TF_COMPLEX64, TF_HALF, TF_RESOURCE};
     for (size_t i = 0; i < ARRAY_LEN(types); i++) {
@@ -838,6 +922,60 @@ static void test_predict_inputs_errors(void **state) {
     }
 }
 
+/* The issue's body, row and columnar, numbers and strings: refused with
+ * the element named as TF Serving names it. */
+static void test_predict_ragged_instances_named_like_tfserving(void **state) {
+    char *numbers = ragged_instances_body(250000, "1", 360000);
+    char *strings = ragged_instances_body(100000, "\"ab\"", 300000);
+    char *named = NULL;
+    {
+        roma_buf b = ROMA_BUF_INIT, row = ROMA_BUF_INIT;
+        append_list(&row, "1", "1", 99999);
+        roma_buf_printf(&b, "{\"instances\": [{\"x\": %s}", row.data);
+        for (int k = 0; k < 100000; k++) roma_buf_puts(&b, ", {\"x\": []}");
+        roma_buf_puts(&b, "]}");
+        roma_buf_free(&row);
+        named = roma_buf_detach(&b, NULL);
+    }
+    char *columnar = NULL;
+    {
+        char *value = deep_ragged(3, 5000, "1", "[]");
+        roma_buf b = ROMA_BUF_INIT;
+        roma_buf_printf(&b, "{\"inputs\": %s}", value);
+        free(value);
+        columnar = roma_buf_detach(&b, NULL);
+    }
+    const struct {
+        const char *name;
+        int sig;
+        const char *body;
+        const char *mentions;
+    } cases[] = {
+        {"ragged float instances", SIG_ONE_FLOAT, numbers,
+         "Failed to process element: 1 of 'instances' list"},
+        {"ragged string instances", SIG_ONE_STRING, strings,
+         "Failed to process element: 1 of 'instances' list"},
+        {"ragged named instances", SIG_ONE_FLOAT, named,
+         "Failed to process element: 1 of 'instances' list"},
+        {"ragged columnar value", SIG_ONE_FLOAT, columnar, "ragged"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        sig_fixture f;
+        make_sig(cases[i].sig, &f);
+        json_t *root = parse_body(cases[i].body);
+        TF_Tensor *in[3] = {0};
+        jt_format format;
+        roma_err err = {{0}};
+        roma_code rc = jt_predict_inputs(root, &f.sig, in, &format, &err);
+        json_decref(root);
+        if (rc == ROMA_OK) jt_tensors_free(in, f.sig.ninputs);
+        CASE_CHECK_INT(cases[i].name, rc, ROMA_INVALID_ARGUMENT);
+        check_contains(cases[i].name, err.msg, cases[i].mentions);
+        check_contains(cases[i].name, err.msg, "ragged");
+    }
+    free(numbers), free(strings), free(named), free(columnar);
+}
+
 static void test_predict_inputs_nan_instances(void **state) {
     sig_fixture f;
     make_sig(SIG_ONE_FLOAT, &f);
@@ -998,6 +1136,7 @@ int main(void) {
         cmocka_unit_test(test_values_strings_and_b64),
         cmocka_unit_test(test_values_shapes),
         cmocka_unit_test(test_values_errors),
+        cmocka_unit_test(test_values_ragged_promising_huge_shapes_refused),
         cmocka_unit_test(test_values_unsupported_dtype_is_unimplemented),
         cmocka_unit_test(test_values_integers_into_floats),
         cmocka_unit_test(test_values_lossy_numbers_rejected_like_tfserving),
@@ -1010,6 +1149,7 @@ int main(void) {
         cmocka_unit_test(test_write_whole_float_appends_dot_zero_like_tfserving),
         cmocka_unit_test(test_predict_inputs),
         cmocka_unit_test(test_predict_inputs_errors),
+        cmocka_unit_test(test_predict_ragged_instances_named_like_tfserving),
         cmocka_unit_test(test_predict_inputs_nan_instances),
         cmocka_unit_test(test_write_predict),
         cmocka_unit_test(test_write_predict_row_errors),
