@@ -621,26 +621,37 @@ class FakeApiServer:
             return copy.deepcopy(pod)
 
     def delete_pod(self, name, namespace=None, grace_s=0.0):
-        """Delete a pod: with grace_s > 0 a MODIFIED with deletionTimestamp first; DELETED
-        after the grace period.  The pod's on_delete hook runs at once (stop the process)."""
+        """Delete a pod.  grace_s = 0: its on_delete hook (stop the process) runs, then
+        DELETED; returns the deleted pod.  grace_s > 0 (graceful, as kubectl delete does):
+        MODIFIED with metadata.deletionTimestamp at once (returned), then in the background
+        the hook, and DELETED once it returned or grace_s passed, whichever is first."""
         ns = namespace or self.namespace
         with self._lock:
             pod = self._pods.get((ns, name))
             if pod is None:
                 raise not_found(name)
             kp = self._kube[(ns, name)]
-            if grace_s > 0 and "deletionTimestamp" not in pod["metadata"]:
+            if "deletionTimestamp" in pod["metadata"]:
+                return copy.deepcopy(pod)     # already terminating
+            if grace_s > 0:
                 new = copy.deepcopy(pod)
                 new["metadata"]["deletionTimestamp"] = _now()
                 new["metadata"]["deletionGracePeriodSeconds"] = int(math.ceil(grace_s))
                 self._emit("MODIFIED", new, pod)
-                threading.Timer(grace_s, self._finish_delete, args=(ns, name)).start()
-                result = copy.deepcopy(new)
-            else:
-                result = None
+                threading.Thread(target=self._terminate, args=(ns, name, kp, grace_s), daemon=True).start()
+                return copy.deepcopy(new)
         if kp.on_delete is not None:
             kp.on_delete(name)
-        return result if result is not None else self._finish_delete(ns, name)
+        return self._finish_delete(ns, name)
+
+    def _terminate(self, ns, name, kp, grace_s):
+        if kp.on_delete is not None:
+            t = threading.Thread(target=kp.on_delete, args=(name,), daemon=True)
+            t.start()
+            t.join(timeout=grace_s)
+        else:
+            time.sleep(grace_s)
+        self._finish_delete(ns, name)
 
     def _finish_delete(self, ns, name):
         with self._lock:
@@ -651,6 +662,13 @@ class FakeApiServer:
             self._emit("DELETED", gone, pod)
             self._wake_kubelet()   # room on the node: Deferred resizes are retried
             return copy.deepcopy(gone)
+
+    def node_cpu(self, name="node-a"):
+        """{"allocatable": cores, "capacity": cores, "allocated": cores the kubelet allocated}."""
+        with self._lock:
+            n = self._nodes[name]
+            return {"allocatable": n["allocatable_m"] / 1000, "capacity": n["capacity_m"] / 1000,
+                    "allocated": self._node_used_m(name, exclude=None) / 1000}
 
     def pod(self, name, namespace=None):
         """A copy of the pod as stored (None when it does not exist)."""
@@ -948,6 +966,7 @@ class FakeApiServer:
 
     def _prober_loop(self):
         """Readiness: GET the pod's ready_url; Ready follows its answer."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         while True:
             with self._lock:
                 if not self._running:
@@ -955,7 +974,7 @@ class FakeApiServer:
                 probes = [(k, kp.ready_url) for k, kp in self._kube.items() if kp.ready_url]
             for key, url in probes:
                 try:
-                    with urllib.request.urlopen(url, timeout=1) as r:
+                    with opener.open(url, timeout=1) as r:
                         ok = r.status == 200
                 except OSError:
                     ok = False
@@ -1087,7 +1106,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def _send_json(self, code, obj, headers=None):
-        data = json.dumps(obj).encode() + b"\n"
+        data = json.dumps(obj, separators=(",", ":")).encode() + b"\n"
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Cache-Control", "no-cache, private")
@@ -1289,7 +1308,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return {"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1", "metadata": meta}}
 
     def _chunk(self, event):
-        data = json.dumps(event).encode() + b"\n"
+        data = json.dumps(event, separators=(",", ":")).encode() + b"\n"   # compact, as Go writes it
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 

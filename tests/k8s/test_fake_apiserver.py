@@ -358,8 +358,8 @@ def test_kep_flow_replayed(fake_api, kube):
     assert pending and pending["reason"] == "Infeasible" and pending["observedGeneration"] == gen
     assert cpus(p) == ("100", "2", "2", "2")
     rv = p["metadata"]["resourceVersion"]
-    fake_api.delete_pod("neighbour")                          # room appears: never retried
-    fake_api.set_node("node-a", cpu=4)
+    fake_api.delete_pod("neighbour")                          # room appears, even for 100 CPUs:
+    fake_api.set_node("node-a", cpu=200)                      # an Infeasible verdict is never retried
     time.sleep(0.6)
     p = fake_api.pod("a")
     assert p["metadata"]["resourceVersion"] == rv and cond(p, "PodResizePending")["reason"] == "Infeasible"
