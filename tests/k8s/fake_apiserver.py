@@ -42,10 +42,16 @@ methods), the scheduler, events, server-side apply, JSON patch (415), protobuf, 
 actuation, pod-level resources, init containers, admission plugins, resource quotas,
 HTTP/2, exact error wording (the structure, codes and reasons are what clients act on).
 
-Control interface (Python, thread-safe): create_pod, delete_pod, pod, set_node,
+Control interface (Python, thread-safe): create_pod, delete_pod, pod, node_cpu, set_node,
 set_kubelet_delays, pause_kubelet, set_actuation_error, set_watch_window, compact,
 send_bookmarks, set_latency, inject_errors, stop/start (API down and back on the same port),
-wait_for, requests_seen.
+wait_for, requests_seen (method, path, content type, body of every request).
+
+Use (see conftest.py and worker_pods.py):
+    with FakeApiServer(workdir=tmp) as fake:          # namespace "roma", node-a with 4 CPUs
+        fake.create_pod("mlp-0", cpu="1", labels={"roma/model": "mlp"}, port=8501)
+        # the client: api_server fake.url (plain http; tls=True gives fake.ca_file),
+        # a token file holding ROMA_TOKEN (the Role of issue 12) or ADMIN_TOKEN (everything)
 """
 
 import base64

@@ -178,6 +178,7 @@ def test_expired_resource_version_gets_410_then_relist_works(fake_api, kube):
     assert st["reason"] in ("Expired", "Gone") and "too old resource version" in st["message"]
     assert w.next() is None, "the stream ends after the ERROR event"
 
+    fake_api.set_watch_window(1000)   # a window of 2 would expire a watcher slower than the kubelet
     relist = kube.list().json()
     new_rv = relist["metadata"]["resourceVersion"]
     w2 = kube.watch(resourceVersion=new_rv)
