@@ -466,7 +466,9 @@ class FakeApiServer:
             return self
         httpd = _Server(("127.0.0.1", self.port or 0), _Handler, self)
         if self.tls:
-            httpd.socket = self._tls_context().wrap_socket(httpd.socket, server_side=True)
+            # the handshake runs in the connection's thread, not in the accepting one
+            httpd.socket = self._tls_context().wrap_socket(httpd.socket, server_side=True,
+                                                           do_handshake_on_connect=False)
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._serving = True
