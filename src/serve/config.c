@@ -11,10 +11,10 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "../common/duration.h"
-#include "../common/file.h"
-#include "../control/controller.h"
-#include "../control/policy.h"
+#include "common/duration.h"
+#include "common/file.h"
+#include "control/controller.h"
+#include "control/policy.h"
 
 typedef struct {
     yaml_document_t *doc;
@@ -310,6 +310,38 @@ double serve_config_node_cpus(const serve_config *cfg, const char *name) {
     return cfg->node_cpus;
 }
 
+static roma_code parse_ops(walker *w, const yaml_node_t *root, serve_config *c) {
+    static const char *const keys[] = {"token_file", "read", NULL};
+    const yaml_node_t *ops = get(w, root, "ops");
+    char *read = NULL;
+    roma_code rc;
+    if (!ops) return ROMA_OK;
+    if ((rc = check_keys(w, ops, "ops", keys)) != ROMA_OK) return rc;
+    if ((rc = get_string(w, ops, "token_file", &c->ops_token_file, "ops")) != ROMA_OK) return rc;
+    if ((rc = get_string(w, ops, "read", &read, "ops")) != ROMA_OK) return rc;
+    if (read && strcmp(read, "open") == 0) c->ops_read = SERVE_OPS_READ_OPEN;
+    else if (read && strcmp(read, "token") == 0) c->ops_read = SERVE_OPS_READ_TOKEN;
+    else if (read)
+        rc = bad(w, get(w, ops, "read"), "ops.read '%s' is unknown: use open (read-only "
+                 "endpoints need no token) or token (they need it too)", read);
+    free(read);
+    return rc;
+}
+
+#define RANGE_TEXT_(x) #x
+#define RANGE_TEXT(x) RANGE_TEXT_(x) /* a macro's value as a string literal */
+
+const char *serve_config_sla_problem(double sla) {
+    if (isfinite(sla) && sla >= SERVE_SLA_MIN && sla <= SERVE_SLA_MAX) return NULL;
+    return "sla must be a number of seconds within [" RANGE_TEXT(SERVE_SLA_MIN) ", " RANGE_TEXT(
+        SERVE_SLA_MAX) "] (1 ms to 1 hour), e.g. 0.2";
+}
+
+const char *serve_config_alpha_problem(double alpha) {
+    if (isfinite(alpha) && alpha >= 0 && alpha <= 1) return NULL;
+    return "alpha must be a number within [0, 1]";
+}
+
 static roma_code check_base_path(walker *w, const yaml_node_t *n, const serve_model_config *m) {
     struct stat st;
     if (stat(m->base_path, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -332,7 +364,6 @@ static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, cons
     m->cores_min = 0.1;
     m->cores_max = 1;
     m->cores_initial = -1;
-    m->sla = -1;
     if ((rc = check_keys(w, n, where, keys)) != ROMA_OK) return rc;
     if ((rc = get_string(w, n, "name", &m->name, where)) != ROMA_OK) return rc;
     if ((rc = get_string(w, n, "base_path", &m->base_path, where)) != ROMA_OK) return rc;
@@ -343,12 +374,16 @@ static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, cons
         return bad(w, n, "%s: name '%s' must be 1-63 letters, digits, '.', '_' or '-' (it is "
                    "part of URLs, cgroup and metric names)", where, m->name);
     snprintf(where, sizeof(where), "model '%s'", m->name);
-    if ((rc = get_duration(w, n, "sla", &m->sla, where)) != ROMA_OK) return rc;
-    if (m->sla <= 0)
-        return bad(w, n, "%s: sla must be > 0 seconds (the target response time), e.g. sla: 0.2",
+    const yaml_node_t *sla = get(w, n, "sla");
+    const char *problem;
+    if (!sla)
+        return bad(w, n, "%s: sla is missing: the target response time in seconds, e.g. sla: 0.2",
                    where);
+    if ((rc = get_duration(w, n, "sla", &m->sla, where)) != ROMA_OK) return rc;
+    if ((problem = serve_config_sla_problem(m->sla))) return bad(w, sla, "%s: %s", where, problem);
     if ((rc = get_number(w, n, "alpha", &m->alpha, where)) != ROMA_OK) return rc;
-    if (m->alpha < 0 || m->alpha > 1) return bad(w, n, "%s: alpha must be within [0, 1]", where);
+    if ((problem = serve_config_alpha_problem(m->alpha)))
+        return bad(w, get(w, n, "alpha"), "%s: %s", where, problem);
     if ((rc = get_duration(w, n, "profiled", &m->profiled, where)) != ROMA_OK) return rc;
     if ((rc = get_string(w, n, "node", &m->node, where)) != ROMA_OK) return rc;
     if (m->node && c->cluster.kind != SERVE_CLUSTER_KUBERNETES)
@@ -424,8 +459,8 @@ static void set_defaults(serve_config *c) {
 
 roma_code serve_config_parse(const char *text, size_t len, const char *name, serve_config *cfg,
                              roma_err *err) {
-    static const char *const keys[] = {"listen",  "node",   "control", "dispatch",
-                                       "store",   "models", "cluster", NULL};
+    static const char *const keys[] = {"listen", "node",   "control", "dispatch", "store",
+                                       "models", "cluster", "ops",     NULL};
     yaml_parser_t parser;
     yaml_document_t doc;
     walker w = {&doc, name, err};
@@ -447,6 +482,7 @@ roma_code serve_config_parse(const char *text, size_t len, const char *name, ser
     if (rc == ROMA_OK) rc = parse_node(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_sections(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_cluster(&w, root, &cfg->cluster);
+    if (rc == ROMA_OK) rc = parse_ops(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_models(&w, root, cfg);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -489,6 +525,7 @@ void serve_config_free(serve_config *c) {
     free(c->controller);
     free(c->gpu_policy);
     free(c->store_path);
+    free(c->ops_token_file);
     memset(c, 0, sizeof(*c));
 }
 

@@ -5,11 +5,12 @@
  *   control: {period: 2s, controller: roma}      # roma | rules | static
  *   dispatch: {gpu_policy: roma, queue_limit: 1000}
  *   store:  {path: roma.db, max_rows: 1000000}
+ *   ops:    {token_file: /etc/roma/token, read: open}   # read: open | token
  *   models:
  *     - name: resnet
  *       base_path: models/resnet
- *       sla: 0.200          # seconds (or "200ms")
- *       alpha: 0.5
+ *       sla: 0.200          # seconds (or "200ms"), 1 ms to 1 hour
+ *       alpha: 0.5          # [0, 1]
  *       profiled: 0.015     # optional: service time on a GPU, seconds
  *       cores: {min: 0.2, max: 2, initial: 1}
  *       node: node-a        # cluster mode: the Kubernetes node to run on (optional)
@@ -29,6 +30,12 @@
  * pods serve <models volume>/<model name>, as TF Serving's image serves
  * /models/$MODEL_NAME.
  *
+ * ops: changes (PATCH /roma/v1/...) always need the bearer token kept in
+ * token_file; without token_file roma serve generates one at first start
+ * in <store dir>/roma.token (mode 0600) and reuses it.  read: open leaves
+ * the read-only endpoints (GET /roma/v1/..., /metrics) open; read: token
+ * asks the token for them too.
+ *
  * Parsed once into plain structs and validated: every mistake is reported
  * with the key, the line and the fix.  Pure (reads only the file and, to
  * check base paths, the file system).
@@ -39,12 +46,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/status.h"
+#include "common/status.h"
+
+/* SLAs accepted, seconds: 1 ms to 1 hour.  Outside, an SLA is a slip of
+ * units (200 for 200 ms) or a value whose 1/sla overflows (1e-320), and
+ * the controller would act on nonsense. */
+#define SERVE_SLA_MIN 0.001
+#define SERVE_SLA_MAX 3600.0
+
+typedef enum { SERVE_OPS_READ_OPEN, SERVE_OPS_READ_TOKEN } serve_ops_read;
 
 typedef struct {
     char *name;
     char *base_path;
-    double sla;      /* seconds, > 0 */
+    double sla;      /* seconds, [SERVE_SLA_MIN, SERVE_SLA_MAX] */
     double alpha;    /* [0, 1] */
     double profiled; /* seconds; 0 when not given */
     double cores_min, cores_max, cores_initial;
@@ -88,6 +103,8 @@ typedef struct {
     int queue_limit;      /* per model; past it requests get 429 */
     char *store_path;
     int64_t store_max_rows;
+    char *ops_token_file;   /* NULL: <store dir>/roma.token, generated at first start */
+    serve_ops_read ops_read;
     serve_model_config *models;
     size_t nmodels;
     serve_cluster_config cluster;
@@ -102,6 +119,13 @@ roma_code serve_config_parse(const char *text, size_t len, const char *name, ser
                              roma_err *err);
 
 void serve_config_free(serve_config *cfg);
+
+/* NULL when sla (seconds) is one roma serve accepts, else why not: a
+ * message naming the range.  The one check for roma.yaml and PATCH. */
+const char *serve_config_sla_problem(double sla);
+
+/* The same for alpha: finite, within [0, 1]. */
+const char *serve_config_alpha_problem(double alpha);
 
 /* The model called name, or NULL. */
 serve_model_config *serve_config_model(const serve_config *cfg, const char *name);

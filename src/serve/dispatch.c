@@ -163,6 +163,7 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
     evhttp_add_header(h, "Host", w->host_header);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "X-Roma-Max-Runs", w->runs_header);
+    evhttp_add_header(h, ROMA_WORKER_SECRET_HEADER, s->worker_secret);
     /* A reference, not a copy: the body stays in r->body for a retry. */
     evbuffer_add_buffer_reference(evhttp_request_get_output_buffer(wr), r->body);
     r->slot = slot;

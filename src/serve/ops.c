@@ -6,6 +6,12 @@
  *   PATCH /roma/v1/models/{name}    {"sla": seconds} and/or {"alpha": a}
  *   GET   /roma/v1/workers          worker processes, cgroups and states
  *   GET   /roma/v1/controller       the controller's last decision per model
+ *
+ * Every change (any method but GET and HEAD) needs the operations token
+ * as "Authorization: Bearer TOKEN" (RFC 6750); reads need it only with
+ * ops.read: token.  No token: 401 with WWW-Authenticate; a wrong one: 403.
+ * TF Serving's API (/v1/...) is not ours and stays open: its clients send
+ * no token.
  */
 #include "serve.h"
 
@@ -14,9 +20,11 @@
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
-#include "../common/buf.h"
-#include "../worker/rest.h"
+#include "common/buf.h"
+#include "common/secret.h"
+#include "worker/rest.h"
 
 static const double bucket_bounds[SERVE_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                     0.5,   1,    2.5,   5,    10,  30};
@@ -171,10 +179,10 @@ static int patch_model(serve_state *s, struct evhttp_request *req, const char *n
     int status = 200;
     if (!json_is_object(body) || (!sla && !alpha) || json_object_size(body) != (size_t)((sla != NULL) + (alpha != NULL)))
         status = rest_error(err, ROMA_INVALID_ARGUMENT, "send a JSON object {\"sla\": seconds} and/or {\"alpha\": 0..1}");
-    else if (sla && (!json_is_number(sla) || json_number_value(sla) <= 0))
-        status = rest_error(err, ROMA_INVALID_ARGUMENT, "sla must be a number of seconds > 0");
-    else if (alpha && (!json_is_number(alpha) || json_number_value(alpha) < 0 || json_number_value(alpha) > 1))
-        status = rest_error(err, ROMA_INVALID_ARGUMENT, "alpha must be a number within [0, 1]");
+    else if (sla && (!json_is_number(sla) || serve_config_sla_problem(json_number_value(sla))))
+        status = rest_error(err, ROMA_INVALID_ARGUMENT, serve_config_sla_problem(-1));
+    else if (alpha && (!json_is_number(alpha) || serve_config_alpha_problem(json_number_value(alpha))))
+        status = rest_error(err, ROMA_INVALID_ARGUMENT, serve_config_alpha_problem(-1));
     if (status == 200) {
         if (sla) m->sla = json_number_value(sla);
         if (alpha) m->alpha = json_number_value(alpha);
@@ -188,11 +196,56 @@ static void reply(struct evhttp_request *req, int status, struct evbuffer *o, co
     evhttp_send_reply(req, status, NULL, o);
 }
 
+/* The token of an "Authorization: Bearer TOKEN" header (the scheme is
+ * case-insensitive, RFC 7235), or NULL; *len is its length. */
+static const char *bearer_token(struct evhttp_request *req, size_t *len) {
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h) return NULL;
+    h += strspn(h, " \t");
+    if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) return NULL;
+    h += 6;
+    h += strspn(h, " \t");
+    size_t n = strlen(h);
+    while (n && (h[n - 1] == ' ' || h[n - 1] == '\t')) n--;
+    *len = n;
+    return n ? h : NULL;
+}
+
+/* Whether req may go on to its endpoint; when not, it is answered here. */
+static int authorized(serve_state *s, struct evhttp_request *req, int changes) {
+    size_t len = 0;
+    const char *token;
+    if (!changes && s->cfg.ops_read == SERVE_OPS_READ_OPEN) return 1;
+    token = bearer_token(req, &len);
+    if (token && s->ops_token[0] && roma_secret_equal(token, len, s->ops_token)) return 1;
+    roma_buf err = ROMA_BUF_INIT;
+    int status;
+    if (!token) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"roma\"");
+        status = rest_error(&err, ROMA_UNAUTHENTICATED,
+                            "this operations endpoint needs the token: send 'Authorization: "
+                            "Bearer TOKEN' with the token in the file roma serve logged at start "
+                            "(ops.token_file)");
+    } else {
+        status = rest_error(&err, ROMA_PERMISSION_DENIED,
+                            "wrong operations token: send the one in the file roma serve logged "
+                            "at start (ops.token_file)");
+    }
+    struct evbuffer *o = evbuffer_new();
+    evbuffer_add(o, err.data, err.len);
+    reply(req, status, o, "application/json");
+    evbuffer_free(o);
+    roma_buf_free(&err);
+    return 0;
+}
+
 int ops_handle(serve_state *s, struct evhttp_request *req, const char *path) {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     struct evbuffer *o;
     int status = 200;
     if (strcmp(path, "/metrics") != 0 && strncmp(path, "/roma/v1/", 9) != 0) return 0;
+    if (!authorized(s, req, cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)) return 1;
     o = evbuffer_new();
     if (cmd == EVHTTP_REQ_GET && strcmp(path, "/metrics") == 0) {
         write_metrics(s, o);

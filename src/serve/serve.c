@@ -2,8 +2,9 @@
  *
  * Start-up order: config (exit 2 on any mistake), cgroups (detected; when
  * not writable ROMA says so once and falls back to CPU affinity), the
- * SQLite store, the listening socket (exit 1 when taken), then the
- * workers and the control period.  SIGTERM/SIGINT stop accepting, let the
+ * SQLite store, the operations token (exit 2 when it cannot be read or
+ * made), the listening socket (exit 1 when taken), then the workers and
+ * the control period.  SIGTERM/SIGINT stop accepting, let the
  * dispatcher answer everything queued or in flight (at most 60 s), stop
  * the workers, remove the cgroups and exit 0.
  */
@@ -18,8 +19,9 @@
 
 #include <event2/thread.h>
 
-#include "../common/log.h"
-#include "../common/tcp.h"
+#include "common/log.h"
+#include "common/secret.h"
+#include "common/tcp.h"
 
 #define DRAIN_LIMIT_S 60
 
@@ -35,7 +37,8 @@ static void usage(FILE *f) {
             "Serves the models of roma.yaml over TensorFlow Serving's REST API, one worker per\n"
             "model on CPU (own cgroup) and one per GPU, resizing CPU cores every control period.\n"
             "Operations: GET /metrics, /roma/v1/models, /roma/v1/workers, /roma/v1/controller;\n"
-            "PATCH /roma/v1/models/NAME {\"sla\": s, \"alpha\": a}.  See README.md for the config.\n");
+            "PATCH /roma/v1/models/NAME {\"sla\": s, \"alpha\": a} with 'Authorization: Bearer\n"
+            "TOKEN' (the token file is logged at start).  See README.md for the config.\n");
 }
 
 static void setup_models(serve_state *s) {
@@ -61,6 +64,47 @@ static void setup_models(serve_state *s) {
     roma_policy_kind pk;
     roma_policy_parse(s->cfg.gpu_policy, &pk);
     roma_policy_init(&s->policy, pk, 42);
+}
+
+/* The operations token: ops.token_file, or <store dir>/roma.token, made
+ * at first start and reused.  Its path is logged, never the token. */
+static int load_ops_token(serve_state *s) {
+    char path[4096];
+    roma_err err;
+    int created = 0, loose = 0;
+    roma_code rc;
+    if (s->cfg.ops_token_file) {
+        snprintf(path, sizeof(path), "%s", s->cfg.ops_token_file);
+        rc = roma_secret_read_file(path, s->ops_token, sizeof(s->ops_token), &loose, &err);
+    } else {
+        const char *store_path = s->cfg.store_path, *slash = strrchr(store_path, '/');
+        snprintf(path, sizeof(path), "%.*sroma.token", slash ? (int)(slash - store_path + 1) : 0,
+                 store_path);
+        rc = roma_secret_load_or_create(path, s->ops_token, sizeof(s->ops_token), &created,
+                                        &loose, &err);
+    }
+    if (rc != ROMA_OK) {
+        roma_error("%s%s", err.msg, s->cfg.ops_token_file ? " (ops.token_file in the config; "
+                   "without it roma serve makes a token next to the store)" : "");
+        return -1;
+    }
+    if (loose) roma_warn("token file %s can be read by other users: chmod 600 %s", path, path);
+    roma_info("operations token %s %s: operations that change something need 'Authorization: "
+              "Bearer <the token>'%s", created ? "generated in" : "read from", path,
+              s->cfg.ops_read == SERVE_OPS_READ_TOKEN ? ", and so do reads (ops.read: token)" : "");
+    return 0;
+}
+
+/* The secret the workers of this start require (see common/secret.h): in
+ * the environment every worker inherits, set before any thread runs. */
+static int make_worker_secret(serve_state *s) {
+    roma_err err;
+    if (roma_secret_random(s->worker_secret, &err) != ROMA_OK) {
+        roma_error("%s", err.msg);
+        return -1;
+    }
+    setenv(ROMA_WORKER_SECRET_ENV, s->worker_secret, 1);
+    return 0;
 }
 
 static void setup_cgroups(serve_state *s) {
@@ -211,9 +255,18 @@ int serve_main(int argc, char **argv) {
     ssize_t n = readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
     s->self_exe[n > 0 ? n : 0] = '\0';
     setenv("TF_CPP_MIN_LOG_LEVEL", "2", 0); /* workers: TensorFlow's warnings and up */
+    if (make_worker_secret(s) != 0) {
+        serve_config_free(&s->cfg);
+        return 1;
+    }
     setup_models(s);
     if (store_open(s->cfg.store_path, s->cfg.store_max_rows, &s->store, &err) != ROMA_OK) {
         roma_error("%s", err.msg);
+        serve_config_free(&s->cfg);
+        return 2;
+    }
+    if (load_ops_token(s) != 0) {
+        store_close(s->store);
         serve_config_free(&s->cfg);
         return 2;
     }

@@ -19,8 +19,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../control/controller.h"
-#include "../control/policy.h"
+#include "common/secret.h"
+#include "control/controller.h"
+#include "control/policy.h"
 #include "cgroup.h"
 #include "config.h"
 #include "store.h"
@@ -138,6 +139,8 @@ typedef struct serve_state {
     int draining;
     struct event *tick_ev, *drain_ev, *sweep_ev, *sig_term, *sig_int, *sig_chld;
     char self_exe[4096];
+    char ops_token[ROMA_SECRET_MAX_LEN + 1];     /* Bearer token of the operations API */
+    char worker_secret[ROMA_SECRET_HEX_LEN + 1]; /* ROMA_WORKER_SECRET_HEADER, per start */
 } serve_state;
 
 /* serve.c */

@@ -141,6 +141,8 @@ static void probe_send(serve_worker *w) {
     char uri[320];
     struct evhttp_request *req = evhttp_request_new(on_probe, w);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    evhttp_add_header(evhttp_request_get_output_headers(req), ROMA_WORKER_SECRET_HEADER,
+                      w->state_owner->worker_secret);
     snprintf(uri, sizeof(uri), "/v1/models/%s", w->models[0]->cfg->name);
     if (evhttp_make_request(w->probe, req, EVHTTP_REQ_GET, uri) != 0) probe_later(w, 0.2);
 }

@@ -26,6 +26,10 @@
  * refused, so abandoned jobs hold no places.  roma serve closes its
  * connection to the worker when its own client goes away, so abandoned
  * work is dropped here too.
+ *
+ * Only roma serve.  A worker that roma serve started takes requests, and so
+ * the X-Roma-Max-Runs cap, only from it: each must carry the per-start
+ * secret (common/secret.h), else 403.
  */
 #include "server.h"
 
@@ -43,9 +47,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "../common/buf.h"
-#include "../common/log.h"
-#include "../common/tcp.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/secret.h"
+#include "common/tcp.h"
 #include "rest.h"
 
 typedef struct job {
@@ -84,6 +89,7 @@ typedef struct {
     int inflight;      /* accepted, not yet answered (loop thread only) */
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
+    const char *secret;  /* srv_options.secret */
     pthread_t *threads;
     int nthreads;
 } server;
@@ -306,8 +312,30 @@ static int queue_full(server *s) {
     return full;
 }
 
+/* Whether req comes from the roma serve that started this worker (always
+ * true for a standalone worker).  Answers 403 itself when not. */
+static int from_roma_serve(const server *s, struct evhttp_request *req) {
+    if (!s->secret) return 1;
+    const char *got = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                         ROMA_WORKER_SECRET_HEADER);
+    if (got && roma_secret_equal(got, strlen(got), s->secret)) return 1;
+    roma_buf b = ROMA_BUF_INIT;
+    int status = rest_error(&b, ROMA_PERMISSION_DENIED,
+                            "this worker was started by roma serve and answers only it (header "
+                            ROMA_WORKER_SECRET_HEADER " missing or wrong): send requests to "
+                            "roma serve instead");
+    struct evbuffer *out = evbuffer_new();
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evbuffer_add(out, b.data, b.len);
+    evhttp_send_reply(req, status, NULL, out);
+    evbuffer_free(out);
+    roma_buf_free(&b);
+    return 0;
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     server *s = arg;
+    if (!from_roma_serve(s, req)) return;
     if (queue_full(s)) return answer_overloaded(s, req);
     job *j = calloc(1, sizeof(*j));
     if (!j) abort();
@@ -357,7 +385,7 @@ static void stop_threads(server *s) {
 }
 
 int srv_run(const sv_registry *reg, const srv_options *opt) {
-    server s = {.reg = reg};
+    server s = {.reg = reg, .secret = opt->secret && *opt->secret ? opt->secret : NULL};
     int rc = 1;
     evthread_use_pthreads();
     pthread_mutex_init(&s.lock, NULL);
@@ -399,8 +427,9 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     s.parse_helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
     if (!s.parse_helper) roma_warn("cannot start the JSON parse helper thread: large bodies are "
                                    "parsed on one thread");
-    roma_info("serving REST on %s:%d with %d inference threads, at most %d requests queued",
-              opt->host, opt->port, opt->threads, s.max_queued);
+    roma_info("serving REST on %s:%d with %d inference threads, at most %d requests queued%s",
+              opt->host, opt->port, opt->threads, s.max_queued,
+              s.secret ? ", for the roma serve that started it only" : "");
     event_base_dispatch(s.base);
     stop_threads(&s);
     jf_helper_stop(s.parse_helper);

@@ -12,8 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/file.h"
-#include "../common/log.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/secret.h"
 #include "model_config.h"
 #include "server.h"
 #include "servables.h"
@@ -46,7 +47,9 @@ static void worker_usage(FILE *f) {
             "  --rest_api_max_queued=N            requests waiting for a thread, past which new\n"
             "                                     ones are answered 503 with Retry-After\n"
             "                                     (default: 16 per inference thread)\n"
-            "  --device=cpu|gpu:N                 run on the CPU, or only on GPU N\n");
+            "  --device=cpu|gpu:N                 run on the CPU, or only on GPU N\n"
+            "Environment: " ROMA_WORKER_SECRET_ENV "=S (set by roma serve) answers only requests\n"
+            "with the header " ROMA_WORKER_SECRET_HEADER ": S, others 403.\n");
 }
 
 /* Matches "--name=value" or "--name value"; advances *i past what it used. */
@@ -149,6 +152,18 @@ static int read_config(const worker_flags *f, mc_config *cfg, roma_err *err) {
     return rc;
 }
 
+/* The secret of the roma serve that started this worker (common/secret.h),
+ * or NULL.  Taken out of the environment before any thread starts, so
+ * nothing this process runs later inherits it. */
+static const char *take_secret(void) {
+    static char secret[ROMA_SECRET_MAX_LEN + 1];
+    const char *v = getenv(ROMA_WORKER_SECRET_ENV);
+    if (!v || !*v) return NULL;
+    snprintf(secret, sizeof(secret), "%s", v);
+    unsetenv(ROMA_WORKER_SECRET_ENV);
+    return secret;
+}
+
 int worker_main(int argc, char **argv) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     worker_flags f = {.model_name = "default", .device = "cpu", .host = "0.0.0.0",
@@ -159,6 +174,7 @@ int worker_main(int argc, char **argv) {
     mc_config cfg;
     sv_registry reg = {0};
     roma_err err;
+    const char *secret = take_secret();
     roma_log_init("roma worker", ROMA_LOG_INFO);
     if (parse_flags(argc, argv, &f) != 0 || apply_device(f.device, &topt) != 0) return 2;
     if (f.rest_api_num_threads < 1) f.rest_api_num_threads = 1;
@@ -174,7 +190,7 @@ int worker_main(int argc, char **argv) {
         roma_error("%s", err.msg);
     } else {
         srv_options so = {f.host, f.rest_api_port, f.rest_api_num_threads,
-                          f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes, f.max_queued};
+                          f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes, f.max_queued, secret};
         rc = srv_run(&reg, &so);
         sv_free(&reg);
     }
