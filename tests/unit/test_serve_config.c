@@ -1,12 +1,24 @@
-/* test_serve_config.c - roma.yaml's cluster: section (src/serve/config.h).
+/* test_serve_config.c - roma.yaml's cluster: and ops: sections and the SLA
+ * and alpha ranges (src/serve/config.h).
  *
  * Table-driven: each case is a whole YAML file; a good one is parsed and
  * its fields read back, a bad one must fail with a message that names the
  * key and, where there is one, the fix.  The local default (no cluster:)
  * keeps today's behaviour: base paths checked on this machine, the sum of
  * cores.min against node.cpus.
+ *
+ * ops: without it, no token file is named and reads are open; token_file
+ * and read (open | token) are read back; an unknown key under ops, an
+ * unknown read value, an empty token_file and an ops that is not a mapping
+ * are refused with the file, the line and the fix.  sla and alpha in
+ * roma.yaml are checked by the one range function PATCH uses: 1 ms, 1 hour
+ * and "200ms" are accepted; 1e-320, 0.0009, 0, 3601, a missing sla, alpha
+ * 2, -0.1 and NaN refused naming the range; the range function itself at
+ * its bounds and for NaN, infinities and denormals.
  */
 #include "unit.h"
+
+#include <float.h>
 
 #include "serve/config.h"
 
@@ -143,11 +155,139 @@ static void test_dns_label(void **state) {
     assert_false(serve_is_dns_label("a.b"));
 }
 
+/* A roma.yaml with extra lines at the top level and the given model keys
+ * (base_path /tmp: any existing directory passes the check). */
+static roma_code parse(const char *top, const char *model, serve_config *c, roma_err *err) {
+    char text[2048];
+    int n = snprintf(text, sizeof(text),
+                     "node: {cpus: 2}\n%s\nmodels:\n  - name: m\n    base_path: /tmp\n%s\n", top,
+                     model ? model : "    sla: 0.2");
+    return serve_config_parse(text, (size_t)n, "roma.yaml", c, err);
+}
+
+static void test_ops_keys(void **state) {
+    static const struct {
+        const char *name, *top;
+        const char *token_file;
+        serve_ops_read read;
+    } ok[] = {
+        {"no ops", "", NULL, SERVE_OPS_READ_OPEN},
+        {"token_file", "ops: {token_file: /etc/roma/token}", "/etc/roma/token", SERVE_OPS_READ_OPEN},
+        {"read open", "ops: {read: open}", NULL, SERVE_OPS_READ_OPEN},
+        {"read token", "ops:\n  token_file: t\n  read: token", "t", SERVE_OPS_READ_TOKEN},
+    };
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+        serve_config c;
+        roma_err err;
+        roma_code rc = parse(ok[i].top, NULL, &c, &err);
+        if (rc != ROMA_OK) fail_msg("case '%s': %s", ok[i].name, err.msg);
+        if (ok[i].token_file) CASE_CHECK_STR(ok[i].name, c.ops_token_file, ok[i].token_file);
+        else CASE_CHECK(ok[i].name, c.ops_token_file == NULL);
+        CASE_CHECK_INT(ok[i].name, c.ops_read, ok[i].read);
+        serve_config_free(&c);
+    }
+}
+
+static void test_ops_errors(void **state) {
+    static const struct {
+        const char *name, *top;
+        const char *msg[3];
+    } bad[] = {
+        {"unknown key", "ops:\n  read: open\n  token: abc",
+         {"roma.yaml:4:", "unknown key 'token' in ops", "known keys: token_file, read"}},
+        {"unknown read", "ops: {read: maybe}",
+         {"roma.yaml:2:", "ops.read 'maybe' is unknown", "use open"}},
+        {"empty token_file", "ops: {token_file: \"\"}",
+         {"roma.yaml:2:", "ops.token_file must be a non-empty string"}},
+        {"not a mapping", "ops: token", {"roma.yaml:2:", "ops must be a mapping"}},
+    };
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        serve_config c;
+        roma_err err;
+        CASE_CHECK_INT(bad[i].name, parse(bad[i].top, NULL, &c, &err), ROMA_INVALID_ARGUMENT);
+        for (size_t k = 0; k < 3 && bad[i].msg[k]; k++)
+            check_contains(bad[i].name, err.msg, bad[i].msg[k]);
+    }
+}
+
+static void test_sla_and_alpha_in_the_file(void **state) {
+    static const struct {
+        const char *name, *model;
+        double sla, alpha; /* when accepted */
+        const char *msg;   /* NULL: accepted */
+    } cases[] = {
+        {"1 ms", "    sla: 0.001", 0.001, 0.5, NULL},
+        {"1 hour", "    sla: 3600\n    alpha: 1", 3600, 1, NULL},
+        {"200ms", "    sla: 200ms\n    alpha: 0", 0.2, 0, NULL},
+        {"1e-320", "    sla: 1e-320", 0, 0, "within [0.001, 3600"},
+        {"0.9 ms", "    sla: 0.0009", 0, 0, "within [0.001, 3600"},
+        {"zero", "    sla: 0", 0, 0, "within [0.001, 3600"},
+        {"over an hour", "    sla: 3601", 0, 0, "(1 ms to 1 hour)"},
+        {"missing", "    alpha: 0.5", 0, 0, "sla is missing"},
+        {"alpha 2", "    sla: 0.2\n    alpha: 2", 0, 0, "alpha must be a number within [0, 1]"},
+        {"alpha -0.1", "    sla: 0.2\n    alpha: -0.1", 0, 0, "within [0, 1]"},
+        {"alpha nan", "    sla: 0.2\n    alpha: nan", 0, 0, "alpha"},
+    };
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        serve_config c;
+        roma_err err;
+        roma_code rc = parse("", cases[i].model, &c, &err);
+        if (!cases[i].msg) {
+            if (rc != ROMA_OK) fail_msg("case '%s': %s", cases[i].name, err.msg);
+            CHECK_NEAR(cases[i].name, c.models[0].sla, cases[i].sla);
+            CHECK_NEAR(cases[i].name, c.models[0].alpha, cases[i].alpha);
+            serve_config_free(&c);
+            continue;
+        }
+        CASE_CHECK_INT(cases[i].name, rc, ROMA_INVALID_ARGUMENT);
+        check_contains(cases[i].name, err.msg, "roma.yaml:");
+        check_contains(cases[i].name, err.msg, "model 'm'");
+        check_contains(cases[i].name, err.msg, cases[i].msg);
+    }
+}
+
+static void test_range_functions(void **state) {
+    static const struct {
+        const char *name;
+        double v;
+        int sla_ok, alpha_ok;
+    } cases[] = {
+        {"0", 0, 0, 1},
+        {"1", 1, 1, 1},
+        {"1 ms", SERVE_SLA_MIN, 1, 1},
+        {"just under 1 ms", SERVE_SLA_MIN * (1 - 1e-12), 0, 1},
+        {"1 hour", SERVE_SLA_MAX, 1, 0},
+        {"just over 1 hour", SERVE_SLA_MAX * (1 + 1e-12), 0, 0},
+        {"denormal", 1e-320, 0, 1},
+        {"negative", -0.5, 0, 0},
+        {"just over 1", 1 + DBL_EPSILON, 1, 0},
+        {"nan", NAN, 0, 0},
+        {"inf", INFINITY, 0, 0},
+        {"-inf", -INFINITY, 0, 0},
+        {"max", DBL_MAX, 0, 0},
+    };
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        const char *sla = serve_config_sla_problem(cases[i].v);
+        const char *alpha = serve_config_alpha_problem(cases[i].v);
+        CASE_CHECK_INT(cases[i].name, sla == NULL, cases[i].sla_ok);
+        CASE_CHECK_INT(cases[i].name, alpha == NULL, cases[i].alpha_ok);
+        if (sla) check_contains(cases[i].name, sla, "[0.001, 3600");
+        if (alpha) check_contains(cases[i].name, alpha, "[0, 1]");
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kubernetes_defaults), cmocka_unit_test(test_kubernetes_full),
         cmocka_unit_test(test_local_unchanged),     cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_dns_label),
+        cmocka_unit_test(test_ops_keys),            cmocka_unit_test(test_ops_errors),
+        cmocka_unit_test(test_sla_and_alpha_in_the_file),
+        cmocka_unit_test(test_range_functions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
