@@ -105,6 +105,17 @@ def model_entry(name, base="mlp", sla=1.0, alpha=0.5, cmin=0.2, cmax=2, initial=
             "cores": {"min": cmin, "max": cmax, "initial": cmin if initial is None else initial}}
 
 
+def worker_secret(pid: int) -> str:
+    """The secret roma serve handed the worker pid (ROMA_WORKER_SECRET in the environment it
+    was started with; /proc keeps that even after the worker unset it).  Readable by the same
+    user only, as the design intends: tests use it to talk to a worker directly."""
+    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    for item in env:
+        if item.startswith(b"ROMA_WORKER_SECRET="):
+            return item.split(b"=", 1)[1].decode()
+    raise AssertionError(f"worker {pid} was started without ROMA_WORKER_SECRET")
+
+
 def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -191,7 +202,8 @@ class Serve(LocalHttp):
     """One `roma serve` process.  models: list of model_entry() dicts."""
 
     def __init__(self, workdir: Path, models, period="0.5s", controller="roma", cpus=2,
-                 queue_limit=1000, name="serve"):
+                 queue_limit=1000, name="serve", ops=None):
+        self.ops = ops  # the config's ops section (None: none, the defaults)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.models_cfg = models
@@ -212,7 +224,29 @@ class Serve(LocalHttp):
             "dispatch": {"gpu_policy": "roma", "queue_limit": self.queue_limit},
             "store": {"path": str(self.workdir / f"{self.name}.db"), "max_rows": 100000},
             "models": self.models_cfg,
+            **({"ops": self.ops} if self.ops is not None else {}),
         }
+
+    @property
+    def token_path(self) -> Path:
+        """ops.token_file, or the file roma serve generates next to its store."""
+        if self.ops and "token_file" in self.ops:
+            return Path(self.ops["token_file"])
+        return self.workdir / "roma.token"
+
+    def token(self):
+        """The operations token (None until roma serve has made or read its file)."""
+        try:
+            return self.token_path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def auth(self, token=True):
+        """Headers for the operations API: token=True sends the server's token, a string
+        sends that, None sends none."""
+        if token is True:
+            token = self.token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     def launch(self, port=None):
         """Writes the config for port (default: a free one) and starts roma serve
@@ -254,7 +288,7 @@ class Serve(LocalHttp):
             if self.proc.poll() is not None:
                 return "exited"
             try:
-                r = requests.get(self.url("/roma/v1/workers"), timeout=2)
+                r = requests.get(self.url("/roma/v1/workers"), headers=self.auth(), timeout=2)
                 if r.status_code == 200:
                     self.last_workers = r.text
                     ws = r.json()["workers"]
@@ -339,19 +373,25 @@ class Serve(LocalHttp):
         return self.session.post(self.url(path), data=raw,
                                  headers={"Content-Type": "application/json"}, **kw)
 
-    def patch(self, path, raw, **kw):
+    def patch(self, path, raw, token=True, **kw):
+        """PATCH with the operations token (token: see auth())."""
         kw.setdefault("timeout", 30)
         if not isinstance(raw, (str, bytes)):
             raw = json.dumps(raw)
         return self.session.patch(self.url(path), data=raw,
-                                  headers={"Content-Type": "application/json"}, **kw)
+                                  headers={"Content-Type": "application/json", **self.auth(token)},
+                                  **kw)
+
+    def ops_get(self, path, token=True, **kw):
+        """GET of an operations endpoint with the token (token: see auth())."""
+        return self.get(path, headers=self.auth(token), **kw)
 
     def predict(self, model, raw, **kw):
         return self.post(f"/v1/models/{model}:predict", raw, **kw)
 
     # -- operations API --
     def workers(self):
-        r = self.get("/roma/v1/workers", timeout=10)
+        r = self.ops_get("/roma/v1/workers", timeout=10)
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -362,12 +402,12 @@ class Serve(LocalHttp):
         raise AssertionError(f"no CPU worker for {model} in /roma/v1/workers")
 
     def models(self):
-        r = self.get("/roma/v1/models", timeout=10)
+        r = self.ops_get("/roma/v1/models", timeout=10)
         assert r.status_code == 200, r.text
         return {m["name"]: m for m in r.json()["models"]}
 
     def metrics(self) -> Metrics:
-        r = self.get("/metrics", timeout=10)
+        r = self.ops_get("/metrics", timeout=10)
         assert r.status_code == 200, r.text
         return Metrics(r.text)
 

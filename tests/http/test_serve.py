@@ -12,7 +12,7 @@ Covered: forwarding (predictions, X-Roma-Device, 404, 400 passed through),
 a load step moving one model's cores (API and cgroup) up and back down, a
 stalled worker (SIGSTOP) with requests waiting given cores instead of min,
 kill -9 of a worker under load, 429 past dispatch.queue_limit, PATCH of
-sla/alpha, /metrics families and counts, graceful SIGTERM with requests in
+sla/alpha (with the operations token; test_ops_auth.py tests the token), /metrics families and counts, graceful SIGTERM with requests in
 flight, and configuration errors (exit 2, the key named).  Three more tests
 hold roma serve to what its sources promise where it did not at the time of
 writing: SIGTERM while a worker is restarting, a client that disconnects
@@ -33,7 +33,7 @@ import requests
 from roma_http import PROJECT_ROOT, assert_error, free_port, ok_json, require_binary
 from serve_util import (Burst, Load, Serve, burst, cgroup_cores, cgroup_pids, close,
                         connect_refused, model_entry, pid_alive, request_body,
-                        to_yaml, wait_until)
+                        to_yaml, wait_until, worker_secret)
 
 PERIOD_S = 0.5
 MIN_CORES = 0.2
@@ -78,6 +78,12 @@ def direct_url(worker, path):
     return f"http://127.0.0.1:{worker['port']}{path}"
 
 
+def direct_headers(worker):
+    """What roma serve sends its worker: a worker it started answers only requests that
+    carry its per-start secret (test_ops_auth.py tests the refusal)."""
+    return {"Content-Type": "application/json", "X-Roma-Secret": worker_secret(worker["pid"])}
+
+
 # --------------------------------------------------------------------------
 # (1) forwarding
 # --------------------------------------------------------------------------
@@ -100,7 +106,7 @@ def test_predict_through_dispatcher_matches_worker(pair, model):
             assert len(p) == 2 and all(0 <= x <= 1 for x in p), got
             assert math.isclose(sum(p), 1.0, abs_tol=1e-5), got
         direct = requests.post(direct_url(w, f"/v1/models/{model}:predict"), data=raw,
-                               headers={"Content-Type": "application/json"}, timeout=30)
+                               headers=direct_headers(w), timeout=30)
         assert ok_json(direct) == got, "the dispatcher changed the worker's answer"
 
 
@@ -125,7 +131,7 @@ def test_worker_400_is_passed_through(pair, raw):
     assert_error(r, 400)
     assert r.headers.get("X-Roma-Device") == "cpu", dict(r.headers)
     direct = requests.post(direct_url(w, "/v1/models/mlp_a:predict"), data=raw,
-                           headers={"Content-Type": "application/json"}, timeout=30)
+                           headers=direct_headers(w), timeout=30)
     assert direct.status_code == 400
     assert json.loads(r.text) == json.loads(direct.text), \
         f"dispatcher answer {r.text!r} != worker answer {direct.text!r}"
@@ -267,6 +273,8 @@ def test_patch_sla_and_alpha(pair):
     "not json", "", "[]", "0.5", "{}", '{"sla": 0}', '{"sla": -1}', '{"sla": "100ms"}',
     '{"sla": null}', '{"sla": true}', '{"alpha": 1.5}', '{"alpha": -0.1}', '{"alpha": "x"}',
     '{"sla": 0.1, "beta": 1}', '{"cores": 1}', '{"sla": 0.1, "alpha": 2}',
+    # issue 16: 1e-320 passed a "> 0" check and 1/sla was infinite
+    '{"sla": 1e-320}', '{"sla": 0.0009}', '{"sla": 3601}', '{"alpha": 2}', '{"sla": 1e999}',
 ])
 def test_patch_bad_body_is_400_and_changes_nothing(pair, raw):
     before = pair.models()
@@ -353,16 +361,18 @@ def test_metrics_families_and_request_counts(pair):
         # 400s are counted under their code
         for _ in range(n_bad):
             assert pair.predict("mlp_b", b"{not json").status_code == 400
-        # a tiny SLA: every answer is a violation
-        assert pair.patch("/roma/v1/models/mlp_b", {"sla": 1e-6}).status_code == 200
+        # the tightest SLA (1 ms) and requests of 20,000 instances (a 1 MB body parsed, run
+        # and answered with 20,000 predictions take well over 1 ms): every answer violates it
+        assert pair.patch("/roma/v1/models/mlp_b", {"sla": 0.001}).status_code == 200
+        big = json.dumps({"instances": [[0.1 * (i % 7)] * 8 for i in range(20000)]})
         for _ in range(n_tiny):
-            ok_json(pair.predict("mlp_b", body))
+            ok_json(pair.predict("mlp_b", big))
         m2 = pair.metrics()
         assert req_total(m2, "mlp_b", 400) - req_total(m1, "mlp_b", 400) == n_bad, m2.text
         assert req_total(m2, "mlp_b", 200) - req_total(m1, "mlp_b", 200) == n_tiny, m2.text
         assert m2.value("roma_sla_violations_total", model="mlp_b") - \
             m1.value("roma_sla_violations_total", model="mlp_b") == n_tiny, m2.text
-        assert close(m2.one("roma_sla_seconds", model="mlp_b"), 1e-6)
+        assert close(m2.one("roma_sla_seconds", model="mlp_b"), 0.001)
         models = pair.models()
         assert models["mlp_b"]["violations"] == m2.one("roma_sla_violations_total", model="mlp_b")
         assert models["mlp_b"]["completed"] == req_total(m2, "mlp_b", 200), \
@@ -721,6 +731,26 @@ def _sla_negative(cfg, tmp):
     return ["sla"]
 
 
+def _sla_denormal(cfg, tmp):
+    cfg["models"][0]["sla"] = 1e-320
+    return ["sla", "[0.001, 3600"]
+
+
+def _alpha_two(cfg, tmp):
+    cfg["models"][0]["alpha"] = 2
+    return ["alpha", "[0, 1]"]
+
+
+def _unknown_ops_key(cfg, tmp):
+    cfg["ops"] = {"tokenfile": "t"}
+    return ["tokenfile", "token_file"]
+
+
+def _ops_read_unknown(cfg, tmp):
+    cfg["ops"] = {"read": "public"}
+    return ["ops.read", "public", "open"]
+
+
 def _missing_dir(cfg, tmp):
     missing = tmp / "no_such_model"
     cfg["models"][0]["base_path"] = str(missing)
@@ -736,7 +766,8 @@ def _min_sum_above_cpus(cfg, tmp):
 
 @pytest.mark.parametrize("mutate", [_unknown_top, _unknown_model_key, _unknown_cores_key,
                                     _unknown_control_key, _sla_zero, _sla_negative,
-                                    _missing_dir, _min_sum_above_cpus],
+                                    _sla_denormal, _alpha_two, _unknown_ops_key,
+                                    _ops_read_unknown, _missing_dir, _min_sum_above_cpus],
                          ids=lambda f: f.__name__.strip("_"))
 def test_config_error_exits_2_naming_the_key(tmp_path, mutate):
     port = free_port()
