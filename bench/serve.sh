@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Dispatcher overhead: the same load on half_plus_two (one instance per
-# request) sent straight to the worker that `roma serve` started and through
-# roma serve, in one run:
+# request) sent straight to a worker and through roma serve, in one run.  A
+# worker roma serve started answers only roma serve (X-Roma-Secret), so the
+# direct path goes to its twin: a standalone `roma worker` with the same
+# flags on a port of its own (cores min = max = the whole machine, so the
+# cgroup and the pinning limit neither):
 #   - open loop (roma bench, constant RATE req/s): p50/p99 and achieved rate,
 #   - closed loop (wrk, 32 connections): the most each path answers per second,
 #     and the CPU each process spent a request meanwhile (wrk, roma serve,
@@ -34,8 +37,15 @@ serve_pid=$!
 for _ in $(seq 100); do
   curl -sf "localhost:$port/roma/v1/workers" | grep -q '"ready"' && break; sleep 0.1
 done
-read -r wport wpid < <(curl -s "localhost:$port/roma/v1/workers" |
+read -r _ wpid < <(curl -s "localhost:$port/roma/v1/workers" |
   python3 -c "import json,sys; w = json.load(sys.stdin)['workers'][0]; print(w['port'], w['pid'])")
+dport=8732
+mapfile -d '' wargs <"/proc/$wpid/cmdline" # argv[0] is "roma"
+build/roma "${wargs[@]:1}" --rest_api_port=$dport >"$tmp/direct.log" 2>&1 &
+dpid=$!
+for _ in $(seq 100); do
+  curl -sf "localhost:$dport/v1/models/half_plus_two" >/dev/null && break; sleep 0.1
+done
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
 
 wrk_run() { # port conns seconds out
@@ -43,15 +53,16 @@ wrk_run() { # port conns seconds out
     "http://127.0.0.1:$1/v1/models/half_plus_two:predict" >"$4"
 }
 for name in direct serve; do
-  p=$([ $name = direct ] && echo "$wport" || echo "$port")
+  p=$([ $name = direct ] && echo "$dport" || echo "$port")
+  wp=$([ $name = direct ] && echo "$dpid" || echo "$wpid")
   wrk_run "$p" 1 2 /dev/null
   TF_CPP_MIN_LOG_LEVEL=3 build/roma bench --target "http://127.0.0.1:$p" --model half_plus_two \
     --payload "$tmp/body.json" --rate "$rate" --duration "$secs" --sla 0.1 \
     --out "$tmp/$name.open.json" 2>/dev/null
-  s0=$(cpu_ticks "$serve_pid"); w0=$(cpu_ticks "$wpid")
+  s0=$(cpu_ticks "$serve_pid"); w0=$(cpu_ticks "$wp")
   # `times` in the subshell: the CPU its child (wrk) used
   (wrk_run "$p" 32 "$secs" "$tmp/$name.tput"; times >"$tmp/$name.wrk_cpu")
-  echo "$(( $(cpu_ticks "$serve_pid") - s0 )) $(( $(cpu_ticks "$wpid") - w0 )) $(getconf CLK_TCK)" >"$tmp/$name.cpu"
+  echo "$(( $(cpu_ticks "$serve_pid") - s0 )) $(( $(cpu_ticks "$wp") - w0 )) $(getconf CLK_TCK)" >"$tmp/$name.cpu"
 done
 python3 - "$tmp" "$rate" <<'PY'
 import json, re, sys
