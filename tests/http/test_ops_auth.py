@@ -37,11 +37,9 @@ def stop(serve):
     assert rc == 0, f"roma serve exit code {rc}\n{serve.output()[-4000:]}"
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """roma serve with the default ops section: a generated token, reads open."""
-    s = Serve(tmp_path_factory.mktemp("ops-auth"), [model_entry("mlp", sla=0.5)],
-              name="auth").start()
+def serving(s):
+    """A fixture's body: s started, yielded, stopped (exit code 0) at the end."""
+    s.start()
     try:
         yield s
     finally:
@@ -49,6 +47,13 @@ def served(tmp_path_factory):
             stop(s)
         else:
             s.kill()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """roma serve with the default ops section: a generated token, reads open."""
+    yield from serving(Serve(tmp_path_factory.mktemp("ops-auth"), [model_entry("mlp", sla=0.5)],
+                             name="auth"))
 
 
 def sla_of(serve, model="mlp"):
@@ -172,15 +177,8 @@ def guarded(tmp_path_factory):
     token_file = tmp / "ops.token"
     token_file.write_text("operator-chosen-token-1234\n")
     token_file.chmod(0o644)
-    s = Serve(tmp, [model_entry("mlp")], name="guarded",
-              ops={"token_file": str(token_file), "read": "token"}).start()
-    try:
-        yield s
-    finally:
-        if s.alive():
-            stop(s)
-        else:
-            s.kill()
+    yield from serving(Serve(tmp, [model_entry("mlp")], name="guarded",
+                             ops={"token_file": str(token_file), "read": "token"}))
 
 
 def test_read_token_mode_uses_the_given_file(guarded):
