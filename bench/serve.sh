@@ -40,8 +40,8 @@ done
 read -r _ wpid < <(curl -s "localhost:$port/roma/v1/workers" |
   python3 -c "import json,sys; w = json.load(sys.stdin)['workers'][0]; print(w['port'], w['pid'])")
 dport=8732
-mapfile -d '' wargs <"/proc/$wpid/cmdline" # argv[0] is "roma"
-build/roma "${wargs[@]:1}" --rest_api_port=$dport >"$tmp/direct.log" 2>&1 &
+mapfile -d '' wargs <"/proc/$wpid/cmdline" # the same program, flags and model
+"$(readlink "/proc/$wpid/exe")" "${wargs[@]:1}" --rest_api_port=$dport >"$tmp/direct.log" 2>&1 &
 dpid=$!
 for _ in $(seq 100); do
   curl -sf "localhost:$dport/v1/models/half_plus_two" >/dev/null && break; sleep 0.1
