@@ -25,7 +25,7 @@
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "../common/tcp.h"
-#include "../worker/rest.h"
+#include "worker/route.h"
 
 /* ---- queues ------------------------------------------------------------ */
 

@@ -24,7 +24,7 @@
 
 #include "common/buf.h"
 #include "common/secret.h"
-#include "worker/rest.h"
+#include "worker/route.h"
 
 static const double bucket_bounds[SERVE_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                     0.5,   1,    2.5,   5,    10,  30};
