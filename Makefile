@@ -10,8 +10,8 @@ BUILD     ?= build
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter
-CPPFLAGS  += -std=gnu11 -D_GNU_SOURCE -I$(TF_DIR)/include -Isrc $(shell pkg-config --cflags libevent_pthreads jansson)
-LIBS      := $(shell pkg-config --libs libevent_pthreads jansson) -lpthread -lm -lsqlite3 -lyaml
+CPPFLAGS  += -std=gnu11 -D_GNU_SOURCE -I$(TF_DIR)/include -Isrc $(shell pkg-config --cflags libevent_pthreads jansson libcurl)
+LIBS      := $(shell pkg-config --libs libevent_pthreads jansson libcurl) -lpthread -lm -lsqlite3 -lyaml
 TF_LIBS   := -L$(TF_DIR) -l:libtensorflow_cc.so.2 -l:libtensorflow_framework.so.2 -Wl,-rpath,$(TF_DIR)
 
 # route.c is the worker's TensorFlow-free part that roma serve routes with.
