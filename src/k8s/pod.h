@@ -21,7 +21,7 @@
 #define K8S_CONTAINER "worker"     /* the container ROMA resizes, in every worker pod */
 #define K8S_NAME_CAP 254           /* object names: at most 253 characters */
 #define K8S_RV_CAP 64              /* resourceVersion: opaque, short */
-#define K8S_MESSAGE_CAP 512
+#define K8S_MESSAGE_CAP 1024
 
 /* Label keys (both sides of the contract use exactly these). */
 #define K8S_LABEL_MODEL "roma.io/model"
