@@ -171,6 +171,9 @@ roma_code k8s_pod_read(const json_t *obj, k8s_pod *pod, roma_err *err) {
     copy_str(pod->node, sizeof(pod->node), json_object_get(spec, "nodeName"));
     const json_t *c = find_named(json_object_get(spec, "containers"), "name", K8S_CONTAINER);
     const json_t *res = json_object_get(c, "resources");
+    pod->port = (int)json_integer_value(json_object_get(find_named(json_object_get(c, "ports"), "name", "http"),
+                                                        "containerPort"));
+    if (pod->port < 0 || pod->port > 65535) pod->port = 0;
     if ((rc = read_cpu(pod, res, "requests", "spec.containers[worker].resources", &pod->spec_request, err)) != ROMA_OK ||
         (rc = read_cpu(pod, res, "limits", "spec.containers[worker].resources", &pod->spec_limit, err)) != ROMA_OK)
         return rc;

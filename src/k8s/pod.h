@@ -45,6 +45,7 @@ typedef struct {
     long long generation;           /* metadata.generation; 0 when absent */
     char node[K8S_NAME_CAP];        /* spec.nodeName; "" until scheduled */
     char ip[64];                    /* status.podIP; "" until it has one */
+    int port;                       /* container worker's port named http; 0 when absent */
     int ready;                      /* condition Ready is "True" */
     int deleting;                   /* metadata.deletionTimestamp is set */
     char model[64];                 /* label (else annotation) roma.io/model; "" when absent */

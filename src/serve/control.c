@@ -49,6 +49,10 @@ void control_tick(evutil_socket_t fd, short what, void *arg) {
         m->win_count = 0;
         m->win_arrivals = 0;
     }
+    if (s->cluster) { /* pods: per Kubernetes node, by resize requests */
+        cluster_control(s);
+        return;
+    }
     roma_ctl_update(s->ctl_kind, &s->ctl_params, s->ctl, s->nmodels, s->cfg.node_cpus);
     for (size_t i = 0; i < s->nmodels; i++) {
         serve_worker *w = s->models[i].cpu_worker;

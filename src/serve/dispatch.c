@@ -142,11 +142,12 @@ static void answer(serve_state *s, serve_request *r, serve_worker *w, int status
 
 static void on_worker_answer(struct evhttp_request *wreq, void *arg);
 
-/* Formats w's Host and X-Roma-Max-Runs values when its port or its cap
- * changed since last time, not per request. */
+/* Formats w's Host and X-Roma-Max-Runs values when its address or its cap
+ * changed since last time (host_port reset to 0 on a new host), not per
+ * request. */
 static void refresh_headers(serve_worker *w) {
     if (w->host_port != w->port) {
-        snprintf(w->host_header, sizeof(w->host_header), "127.0.0.1:%d", w->port);
+        snprintf(w->host_header, sizeof(w->host_header), "%s:%d", w->host, w->port);
         w->host_port = w->port;
     }
     if (w->runs_header_of != w->max_runs) {

@@ -158,8 +158,10 @@ static void write_workers(serve_state *s, struct evbuffer *o) {
                             (int)w->pid, w->port, w->gpu < 0 ? w->cores : 0, w->active_slots);
         if (w->cgroup[0]) evbuffer_add_printf(o, "\"%s\"", w->cgroup);
         else evbuffer_add_printf(o, "null");
-        evbuffer_add_printf(o, ", \"state\": \"%s\", \"restarts\": %d, \"cpu_seconds\": %.3f}",
+        evbuffer_add_printf(o, ", \"state\": \"%s\", \"restarts\": %d, \"cpu_seconds\": %.3f",
                             supervisor_state_name(w->state), w->restarts, supervisor_cpu_seconds(w));
+        cluster_write_worker(s, w, o); /* pod, node, desired vs actual cores (cluster mode) */
+        evbuffer_add(o, "}", 1);
     }
     evbuffer_add_printf(o, "]}");
 }

@@ -129,6 +129,18 @@ static void setup_cgroups(serve_state *s) {
     roma_info("cgroups: %s at %s", cg_mode_name(s->cg.mode), s->cgroup_parent);
 }
 
+/* Worker processes in cgroups on this machine, or (cluster mode) worker
+ * pods whose CPU the kubelet sets. */
+static int start_workers(serve_state *s) {
+    if (s->cfg.cluster.kind != SERVE_CLUSTER_KUBERNETES) {
+        setup_cgroups(s);
+        return supervisor_start(s);
+    }
+    s->cg.mode = CG_NONE;
+    snprintf(s->cg.reason, sizeof(s->cg.reason), "cluster mode: the kubelet sets each worker pod's CPU");
+    return cluster_start(s);
+}
+
 static void on_drain_check(evutil_socket_t fd, short what, void *arg) {
     serve_state *s = arg;
     static int checks;
@@ -202,6 +214,7 @@ static void add_signals(serve_state *s) {
 }
 
 static void teardown(serve_state *s) {
+    cluster_stop(s);
     supervisor_stop(s);
     if (s->store) store_close(s->store);
     for (size_t i = 0; i < s->nworkers; i++) {
@@ -246,12 +259,6 @@ int serve_main(int argc, char **argv) {
         roma_error("%s", err.msg);
         return 2;
     }
-    if (s->cfg.cluster.kind == SERVE_CLUSTER_KUBERNETES) {
-        roma_error("%s: cluster: {kind: kubernetes} is not served by this build yet; use "
-                   "`roma k8s render` for the manifests, or kind: local", config);
-        serve_config_free(&s->cfg);
-        return 2;
-    }
     ssize_t n = readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
     s->self_exe[n > 0 ? n : 0] = '\0';
     setenv("TF_CPP_MIN_LOG_LEVEL", "2", 0); /* workers: TensorFlow's warnings and up */
@@ -276,8 +283,7 @@ int serve_main(int argc, char **argv) {
         teardown(s);
         return 1;
     }
-    setup_cgroups(s);
-    if (supervisor_start(s) != 0) {
+    if (start_workers(s) != 0) {
         teardown(s);
         return 1;
     }

@@ -6,6 +6,9 @@
  *   dispatch.c    the request path: front end, queues, slots, forwarding
  *   control.c     the control period: controller, cgroup actuation
  *   ops.c         /metrics and the /roma/v1 operations API
+ *   cluster.c     cluster mode: worker pods instead of processes, resizes
+ *                 instead of cgroup writes (the Kubernetes client, src/k8s/,
+ *                 runs on its own thread and talks to cluster.c only)
  *
  * Everything here is owned and touched by the one event-loop thread, so
  * nothing is locked; the only other thread is the store's writer, which
@@ -95,6 +98,7 @@ struct serve_worker {
     int gpu;                   /* -1: the CPU worker of models[0] */
     serve_model **models;
     size_t nmodels;
+    char host[64];             /* its address: "127.0.0.1", or the pod IP in cluster mode */
     int port;
     pid_t pid;
     worker_state state;
@@ -108,7 +112,7 @@ struct serve_worker {
     int nslots, active_slots;  /* connections; those usable now */
     int max_threads;           /* the worker's inference threads: ceil(cores.max) */
     int max_runs;              /* inferences it may run at once: ceil(cores) */
-    char host_header[32];      /* "127.0.0.1:<port>" for host_port */
+    char host_header[80];      /* "<host>:<port>" for host_port (0: to be made again) */
     char runs_header[12];      /* X-Roma-Max-Runs for runs_header_of */
     int host_port, runs_header_of; /* what the two headers were made for */
     struct event *timer;       /* readiness probe or restart back-off */
@@ -141,6 +145,7 @@ typedef struct serve_state {
     char self_exe[4096];
     char ops_token[ROMA_SECRET_MAX_LEN + 1];     /* Bearer token of the operations API */
     char worker_secret[ROMA_SECRET_HEX_LEN + 1]; /* ROMA_WORKER_SECRET_HEADER, per start */
+    struct serve_cluster *cluster; /* cluster mode's state (cluster.c); NULL with kind local */
 } serve_state;
 
 /* serve.c */
@@ -159,6 +164,11 @@ void supervisor_set_cores(serve_state *s, serve_worker *w, double cores);
 /* CPU seconds (user + system) the worker's processes have used since
  * roma serve started, restarts included: what its cores were spent on. */
 double supervisor_cpu_seconds(const serve_worker *w);
+/* Makes w's slots (max_runs + SERVE_PIPELINE connections to w->host:w->port),
+ * its timer and its probe connection. */
+void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs);
+/* Inferences a worker may run at once with cores. */
+int supervisor_cores_to_runs(double cores);
 
 /* dispatch.c */
 void dispatch_on_request(struct evhttp_request *req, void *arg);
@@ -178,5 +188,18 @@ void control_write_decisions(const serve_state *s, struct evbuffer *out);
 /* ops.c: answers /metrics and /roma/v1/...; returns 0 when path is not its own. */
 int ops_handle(serve_state *s, struct evhttp_request *req, const char *path);
 void ops_count(serve_model *m, int device, int status, double rt);
+
+/* cluster.c: cluster mode (cluster.kind kubernetes) */
+/* Makes a worker per model and per GPU pod of the config and starts the
+ * Kubernetes client; the workers turn ready as their pods do.  -1 with a
+ * message logged when the client cannot start. */
+int cluster_start(serve_state *s);
+void cluster_stop(serve_state *s);
+/* The control period's decision and actuation, per Kubernetes node, from
+ * the cores the pods really have (called by control_tick). */
+void cluster_control(serve_state *s);
+/* Appends w's pod, node, desired vs actual cores and why they differ to a
+ * /roma/v1/workers entry (nothing with kind local). */
+void cluster_write_worker(const serve_state *s, const serve_worker *w, struct evbuffer *out);
 
 #endif

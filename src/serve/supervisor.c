@@ -59,7 +59,7 @@ static int free_port(void) {
 }
 
 /* Inferences a worker may run at once: what its cores can feed. */
-static int cores_to_runs(double cores) {
+int supervisor_cores_to_runs(double cores) {
     int n = (int)ceil(cores - 1e-9);
     return n < 1 ? 1 : n > SERVE_MAX_SLOTS - SERVE_PIPELINE ? SERVE_MAX_SLOTS - SERVE_PIPELINE : n;
 }
@@ -267,23 +267,23 @@ void supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
         roma_warn("worker %s: %s", w->name, err.msg);
     int before = w->active_slots;
     w->cores = actual;
-    w->max_runs = cores_to_runs(actual);
+    w->max_runs = supervisor_cores_to_runs(actual);
     w->active_slots = w->max_runs + SERVE_PIPELINE < w->nslots ? w->max_runs + SERVE_PIPELINE : w->nslots;
     if (w->active_slots > before) dispatch_worker(s, w);
 }
 
-static void init_slots(serve_state *s, serve_worker *w, int max_runs) {
+void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs) {
     int nslots = max_runs + SERVE_PIPELINE;
     w->nslots = nslots;
     w->max_threads = w->max_runs = max_runs;
     w->active_slots = nslots;
     for (int i = 0; i < nslots; i++) {
         w->slots[i].worker = w;
-        w->slots[i].conn = evhttp_connection_base_new(s->base, NULL, "127.0.0.1", (ev_uint16_t)w->port);
+        w->slots[i].conn = evhttp_connection_base_new(s->base, NULL, w->host, (ev_uint16_t)w->port);
         evhttp_connection_set_retries(w->slots[i].conn, 0);
         evhttp_connection_set_timeout(w->slots[i].conn, 600);
     }
-    w->probe = evhttp_connection_base_new(s->base, NULL, "127.0.0.1", (ev_uint16_t)w->port);
+    w->probe = evhttp_connection_base_new(s->base, NULL, w->host, (ev_uint16_t)w->port);
     w->timer = evtimer_new(s->base, on_timer, w);
     w->state_owner = s;
     w->backoff = 0.25;
@@ -298,6 +298,7 @@ static int make_cpu_worker(serve_state *s, serve_worker *w, serve_model *m) {
     w->models[0] = m;
     w->nmodels = 1;
     m->cpu_worker = w;
+    snprintf(w->host, sizeof(w->host), "127.0.0.1");
     w->port = free_port();
     w->cores = m->cfg->cores_initial;
     if (s->cgroup_parent[0]) {
@@ -307,7 +308,7 @@ static int make_cpu_worker(serve_state *s, serve_worker *w, serve_model *m) {
             return -1;
         }
     }
-    init_slots(s, w, cores_to_runs(m->cfg->cores_max));
+    supervisor_init_worker(s, w, supervisor_cores_to_runs(m->cfg->cores_max));
     supervisor_set_cores(s, w, w->cores);
     return 0;
 }
@@ -316,6 +317,7 @@ static int make_cpu_worker(serve_state *s, serve_worker *w, serve_model *m) {
 static int make_gpu_worker(serve_state *s, serve_worker *w, int gpu) {
     snprintf(w->name, sizeof(w->name), "gpu%d", gpu);
     w->gpu = gpu;
+    snprintf(w->host, sizeof(w->host), "127.0.0.1");
     w->port = free_port();
     w->models = calloc(s->nmodels, sizeof(serve_model *));
     w->nmodels = s->nmodels;
@@ -333,7 +335,7 @@ static int make_gpu_worker(serve_state *s, serve_worker *w, int gpu) {
     }
     fprintf(f, "}\n");
     fclose(f);
-    init_slots(s, w, 1); /* one batch at a time on a GPU */
+    supervisor_init_worker(s, w, 1); /* one batch at a time on a GPU */
     return 0;
 }
 

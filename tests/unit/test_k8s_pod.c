@@ -82,7 +82,8 @@ static const char *POD_JSON =
     "\"labels\":{\"app.kubernetes.io/name\":\"roma\",\"roma.io/model\":\"resnet\","
     "\"roma.io/role\":\"cpu-worker\"}},"
     "\"spec\":{\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"sidecar\",\"resources\":"
-    "{\"limits\":{\"cpu\":\"9\"}}},{\"name\":\"worker\",\"resources\":{\"requests\":{\"cpu\":\"2\","
+    "{\"limits\":{\"cpu\":\"9\"}}},{\"name\":\"worker\",\"ports\":[{\"name\":\"metrics\",\"containerPort\":9},"
+    "{\"name\":\"http\",\"containerPort\":8501}],\"resources\":{\"requests\":{\"cpu\":\"2\","
     "\"memory\":\"2Gi\"},\"limits\":{\"cpu\":\"2\",\"memory\":\"2Gi\"}}}]},"
     "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.2.3\",\"observedGeneration\":3,"
     "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"},"
@@ -106,6 +107,7 @@ static void test_pod_read_full(void **state) {
     assert_int_equal(p.generation, 3);
     assert_string_equal(p.node, "node-a");
     assert_string_equal(p.ip, "10.1.2.3");
+    assert_int_equal(p.port, 8501);
     assert_true(p.ready);
     assert_false(p.deleting);
     assert_string_equal(p.model, "resnet");
@@ -143,6 +145,7 @@ static void test_pod_read_sparse(void **state) {
     assert_true(p.deleting);
     assert_false(p.ready);
     assert_string_equal(p.node, "");
+    assert_int_equal(p.port, 0);
     assert_int_equal(p.observed_generation, 0);
     assert_false(p.resize_pending.present);
     CHECK_NEAR("cores", k8s_pod_cores(&p), 0);
