@@ -154,6 +154,15 @@ static long http_status(const xfer *x) {
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg);
 
+/* libcurl's header callback: the API server answered (a watch answers long
+ * before it ends, so this is where it counts as back). */
+static size_t on_header(char *data, size_t size, size_t n, void *arg) {
+    xfer *x = arg;
+    (void)data;
+    if (x->owner->api_down) api_answered(x->owner);
+    return size * n;
+}
+
 static struct curl_slist *auth_headers(const k8s_client *c, struct curl_slist *h) {
     size_t len = 0;
     char *token = roma_read_file(c->token_file, &len);
@@ -184,6 +193,8 @@ static xfer *xfer_new(k8s_client *c, xfer_kind kind, const char *url) {
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->error);
     curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);

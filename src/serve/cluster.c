@@ -277,13 +277,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
 /* ---- the control period ------------------------------------------------------ */
 
 /* Asks pod of model i for the decided cores when they differ from what it
- * has or was last asked (or the last ask never reached the API server). */
+ * has or was last asked. */
 static void actuate(serve_state *s, size_t i) {
     serve_worker *w = s->models[i].cpu_worker;
     pod_worker *pw = &s->cluster->pw[w - s->workers];
     double decision = s->ctl[i].cores;
     double target = pw->ask.cores > 0 ? pw->ask.cores : w->cores;
-    int resend = pw->view.state == K8S_RESIZE_UNREACHABLE && !k8s_cores_equal(decision, w->cores);
+    /* Asked again: what never reached the API server, and a 409 (a conflict
+     * is the API server's "retry"); a 422 or Infeasible would only repeat. */
+    int retry = pw->view.state == K8S_RESIZE_UNREACHABLE ||
+                (pw->view.state == K8S_RESIZE_REFUSED && pw->ask.http_status == 409);
+    int resend = retry && !k8s_cores_equal(decision, w->cores);
     if (k8s_cores_equal(decision, target) && !resend) return;
     k8s_client_resize(s->cluster->client, pw->pod, decision);
     pw->ask = (k8s_resize_ask){.cores = decision};
@@ -332,11 +336,15 @@ void cluster_write_worker(const serve_state *s, const serve_worker *w, struct ev
     put_string(out, "pod", pw->pod);
     put_string(out, "node", pod ? pod->node : NULL);
     put_string(out, "address", w->state == WORKER_READY ? pw->address : NULL);
+    put_string(out, "api_unreachable", c->api_down ? c->api_message : NULL);
     if (w->gpu >= 0) return;
     double desired = pw->ask.cores > 0 ? pw->ask.cores : w->cores;
     int differ = !k8s_cores_equal(desired, w->cores);
-    evbuffer_add_printf(out, ", \"cores_desired\": %g, \"cores_actual\": %g, \"last_resize_s\": %g", desired,
-                        w->cores, pw->last_resize_s);
+    if (pod) /* without a pod there are no actual cores to show */
+        evbuffer_add_printf(out, ", \"cores_desired\": %g, \"cores_actual\": %g", desired, w->cores);
+    else
+        evbuffer_add_printf(out, ", \"cores_desired\": null, \"cores_actual\": null");
+    evbuffer_add_printf(out, ", \"last_resize_s\": %g", pw->last_resize_s);
     put_string(out, "resize", k8s_resize_state_name(pw->view.state));
     put_string(out, "why", c->api_down && differ ? c->api_message : pw->view.why);
 }
