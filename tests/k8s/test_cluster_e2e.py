@@ -227,3 +227,36 @@ def test_409_422_and_infeasible_are_shown(tmp_path, fake):
               f"Infeasible -> shown, not retried: {w['why']}")
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("as_http_error", [False, True], ids=["error-event", "http-410"])
+def test_watch_resumes_then_relists_on_410(tmp_path, fake, as_http_error):
+    """While the API server is down a pod is deleted, another created, and the history
+    compacted: the resumed watch gets 410 Gone, roma serve lists again and follows."""
+    fake.expired_as_http_error = as_http_error
+    s = ClusterServe(tmp_path, fake, [model("a", 1.0, 0.5, 4, 1), model("b", 1.0, 0.5, 4, 1)],
+                     controller="static", cpus=8)
+    fake.create_pod("roma-worker-a", cpu="1", memory="256Mi", labels=contract_labels("a"))
+    s.launch()
+    try:
+        s.wait_worker("a-cpu", lambda w: w["state"] == "ready", 30, "worker a on its pod")
+        assert s.worker("b-cpu")["state"] == "starting"
+        fake.stop()
+        s.wait_worker("a-cpu", lambda w: w["api_unreachable"], 10, "the API server seen gone")
+        fake.delete_pod("roma-worker-a")
+        fake.create_pod("roma-worker-b", cpu="1", memory="256Mi", labels=contract_labels("b"))
+        fake.compact()
+        fake.start()
+        s.wait_worker("b-cpu", lambda w: w["state"] == "ready" and w["pod"] == "roma-worker-b", 30,
+                      "worker b found by the new list")
+        s.wait_worker("a-cpu", lambda w: w["state"] != "ready" and w["pod"] is None, 10,
+                      "worker a without its pod, gone while unseen")
+        assert "listing the pods again" in s.output()
+        lists = [r for r in fake.requests_seen if r[0] == "GET" and "watch=" not in r[1]]
+        watches = [r for r in fake.requests_seen if r[0] == "GET" and "watch=1" in r[1]]
+        assert len(lists) >= 2 and len(watches) >= 2
+        assert all("labelSelector=app.kubernetes.io%2Fname%3Droma%2Capp.kubernetes.io%2Fcomponent%3Dworker" in r[1]
+                   for r in lists + watches)
+        assert all("allowWatchBookmarks=true" in r[1] and "resourceVersion=" in r[1] for r in watches)
+    finally:
+        s.stop()
