@@ -131,6 +131,7 @@ def test_dispatch_and_resize_under_a_load_step(tmp_path, fake, real_pods):
         print(f"\nFIGURE decision-to-pod-status (s), {len(times)} resizes: min {min(times):.3f} "
               f"median {sorted(times)[len(times) // 2]:.3f} max {max(times):.3f}; "
               f"{len(results)} requests under load, all 200")
+        assert s.stop() == 0, s.output()[-3000:]
     finally:
         s.stop()
 
@@ -154,6 +155,7 @@ def test_pod_deleted_under_load_loses_no_request(tmp_path, fake, real_pods):
         lost = [r for r in results if r.status != 200]
         print(f"\nFIGURE pod deleted under load: {len(results)} requests, {len(lost)} lost")
         assert not lost, lost[:5]
+        assert s.stop() == 0, s.output()[-3000:]
     finally:
         s.stop()
 
@@ -182,6 +184,7 @@ def test_api_server_down_holds_cores(tmp_path, fake, real_pods):
         s.wait_worker("mlp-cpu", lambda w: not w["api_unreachable"] and w["cores_actual"] == 0.5, 30,
                       "after the API server's return the pod shrank to min")
         assert "answers again" in s.output()
+        assert s.stop() == 0, s.output()[-3000:]
     finally:
         s.stop()
 
@@ -225,6 +228,7 @@ def test_409_422_and_infeasible_are_shown(tmp_path, fake):
         assert sum("roma-worker-huge/" in r[1] for r in resizes) == 1
         print("\nFIGURE 409 -> logged, retried next period, done; 422 -> refused, shown, not retried; "
               f"Infeasible -> shown, not retried: {w['why']}")
+        assert s.stop() == 0, s.output()[-3000:]
     finally:
         s.stop()
 
@@ -258,5 +262,27 @@ def test_watch_resumes_then_relists_on_410(tmp_path, fake, as_http_error):
         assert all("labelSelector=app.kubernetes.io%2Fname%3Droma%2Capp.kubernetes.io%2Fcomponent%3Dworker" in r[1]
                    for r in lists + watches)
         assert all("allowWatchBookmarks=true" in r[1] and "resourceVersion=" in r[1] for r in watches)
+        assert s.stop() == 0, s.output()[-3000:]
+    finally:
+        s.stop()
+
+
+def test_deferred_resize_is_shown_then_done_when_room_appears(tmp_path, fake):
+    """node-c has 2 cores, 1.5 of them held by a pod that is not ROMA's: the resize of
+    ROMA's pod from 0.5 to 1 is Deferred until that pod goes, then the kubelet retries."""
+    fake.set_node("node-c", cpu=2)
+    fake.create_pod("someone-else", cpu="1.5", memory="256Mi", node="node-c", labels={"app": "other"})
+    fake.create_pod("roma-worker-m", cpu="0.5", memory="256Mi", node="node-c", labels=contract_labels("m"))
+    s = ClusterServe(tmp_path, fake, [model("m", 1.0, 0.5, 2, 1)], controller="static", cpus=8)
+    s.launch()
+    try:
+        s.wait_worker("m-cpu", lambda w: w["resize"] == "deferred", 30, "Deferred shown")
+        w = s.worker("m-cpu")
+        assert "deferred" in w["why"] and w["cores_actual"] == 0.5 and w["cores_desired"] == 1, w
+        fake.delete_pod("someone-else")
+        s.wait_worker("m-cpu", lambda w: w["resize"] == "none" and w["cores_actual"] == 1, 20,
+                      "the deferred resize done once room appeared")
+        assert len(re.findall(r"worker m-cpu: .*deferred", s.output())) == 1
+        assert s.stop() == 0, s.output()[-3000:]
     finally:
         s.stop()
