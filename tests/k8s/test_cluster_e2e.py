@@ -47,9 +47,10 @@ def model(name, sla, cmin, cmax, initial):
 class ClusterServe(Serve):
     """roma serve with a cluster: section pointing at the fake (plain http, token file)."""
 
-    def __init__(self, workdir, fake, models, controller="roma", cpus=4):
+    def __init__(self, workdir, fake, models, controller="roma", cpus=4, ca_file=None):
         super().__init__(workdir, models, period=PERIOD, controller=controller, cpus=cpus)
         self.fake = fake
+        self.ca_file = ca_file or str(Path(workdir) / "no-ca.crt")
         self.token_file = Path(workdir) / "token"
         self.token_file.write_text(ROMA_TOKEN + "\n")
 
@@ -57,7 +58,7 @@ class ClusterServe(Serve):
         cfg = super().config(port)
         cfg["cluster"] = {"kind": "kubernetes", "namespace": NS, "api_server": self.fake.url,
                           "token_file": str(self.token_file),
-                          "ca_file": str(self.workdir / "no-ca.crt"), "insecure_http": True}
+                          "ca_file": self.ca_file, "insecure_http": not self.fake.tls}
         return cfg
 
     def workers(self):
@@ -286,3 +287,28 @@ def test_deferred_resize_is_shown_then_done_when_room_appears(tmp_path, fake):
         assert s.stop() == 0, s.output()[-3000:]
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("right_ca", [True, False], ids=["ca-file", "no-ca-file"])
+def test_https_verified_with_the_ca_file(tmp_path, right_ca):
+    """The in-cluster way: https, the server's CA from ca_file; without it the TLS
+    handshake fails and roma serve says why, once."""
+    fake = FakeApiServer(namespace=NS, workdir=tmp_path, tls=True)
+    with fake:
+        fake.create_pod("roma-worker-m", cpu="1", memory="256Mi", labels=contract_labels("m"))
+        s = ClusterServe(tmp_path, fake, [model("m", 1.0, 0.5, 2, 1)], controller="static", cpus=8,
+                         ca_file=fake.ca_file if right_ca else None)
+        assert s.config(1)["cluster"]["api_server"].startswith("https://")
+        s.launch()
+        try:
+            if right_ca:
+                s.wait_worker("m-cpu", lambda w: w["state"] == "ready" and w["pod"] == "roma-worker-m", 30,
+                              "the pod found over https")
+            else:
+                s.wait_worker("m-cpu", lambda w: w["api_unreachable"], 30, "the failed handshake shown")
+                assert "certificate" in s.worker("m-cpu")["api_unreachable"]
+                assert s.worker("m-cpu")["state"] == "starting"
+                assert len(re.findall(r"API server \S+ unreachable", s.output())) == 1
+            assert s.stop() == 0, s.output()[-3000:]
+        finally:
+            s.stop()
