@@ -234,7 +234,7 @@ static void on_updates(evutil_socket_t fd, short what, void *arg) {
     for (k8s_update *u = list; u; u = u->next) {
         switch (u->kind) {
         case K8S_UPDATE_LIST_BEGIN:
-            memset(c->seen, 0, c->npods * sizeof(*c->seen));
+            for (size_t i = 0; i < c->npods; i++) c->seen[i] = 0;
             c->listing = 1;
             break;
         case K8S_UPDATE_POD: upsert_pod(c, &u->pod); break;
