@@ -25,9 +25,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "http"))
 sys.path.insert(0, str(HERE))
 
-from fake_apiserver import ROMA_TOKEN, FakeApiServer  # noqa: E402
 from serve_util import Load, Serve, model_dir, request_body, wait_until  # noqa: E402
-from worker_pods import WorkerPod, cgroup_skip_reason  # noqa: E402
+
+# The fake API server comes from its own branch (k8s-fake); until it is merged this skips.
+_fake = pytest.importorskip("fake_apiserver", reason="tests/k8s/fake_apiserver.py not in this tree yet")
+_pods = pytest.importorskip("worker_pods", reason="tests/k8s/worker_pods.py not in this tree yet")
+ROMA_TOKEN, FakeApiServer = _fake.ROMA_TOKEN, _fake.FakeApiServer
+WorkerPod, cgroup_skip_reason = _pods.WorkerPod, _pods.cgroup_skip_reason
 
 NS = "roma"
 PERIOD = "0.5s"
@@ -137,14 +141,17 @@ def test_dispatch_and_resize_under_a_load_step(tmp_path, fake, real_pods):
         s.stop()
 
 
-def test_pod_deleted_under_load_loses_no_request(tmp_path, fake, real_pods):
+@pytest.mark.parametrize("grace_s", [1.0, 0.0], ids=["graceful", "killed-first"])
+def test_pod_deleted_under_load_loses_no_request(tmp_path, fake, real_pods, grace_s):
+    """graceful: Terminating (deletionTimestamp) is seen, then the process stops; killed-first:
+    the process dies before roma serve hears of the deletion (requests meet a dead worker)."""
     worker_pod(fake, tmp_path, real_pods, "roma-worker-mlp", "mlp", 1)
     s = serve(tmp_path, fake, [model("mlp", 1.0, 0.5, 2, 1)])
     try:
         load = Load(s.url("/v1/models/mlp:predict"), request_body("mlp"), threads=3, timeout=60).start()
         wait_until(lambda: load.count() >= 30, 20)
         before = load.count()
-        fake.delete_pod("roma-worker-mlp", grace_s=1.0)   # Terminating, then gone
+        fake.delete_pod("roma-worker-mlp", grace_s=grace_s)
         s.wait_worker("mlp-cpu", lambda w: w["state"] != "ready", 10, "the worker left its deleted pod")
         assert fake.wait_for(lambda f: f.pod("roma-worker-mlp") is None, 10, what="pod deleted")
         # What a ReplicaSet would do: a new pod of the same name (new port, new process).
@@ -154,7 +161,8 @@ def test_pod_deleted_under_load_loses_no_request(tmp_path, fake, real_pods):
         wait_until(lambda: load.count() >= before + 60, 30)
         results = load.stop()
         lost = [r for r in results if r.status != 200]
-        print(f"\nFIGURE pod deleted under load: {len(results)} requests, {len(lost)} lost")
+        print(f"\nFIGURE pod deleted under load ({'graceful' if grace_s else 'killed first'}): "
+              f"{len(results)} requests, {len(lost)} lost")
         assert not lost, lost[:5]
         assert s.stop() == 0, s.output()[-3000:]
     finally:
