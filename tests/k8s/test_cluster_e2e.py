@@ -27,11 +27,8 @@ sys.path.insert(0, str(HERE))
 
 from serve_util import Load, Serve, model_dir, request_body, wait_until  # noqa: E402
 
-# The fake API server comes from its own branch (k8s-fake); until it is merged this skips.
-_fake = pytest.importorskip("fake_apiserver", reason="tests/k8s/fake_apiserver.py not in this tree yet")
-_pods = pytest.importorskip("worker_pods", reason="tests/k8s/worker_pods.py not in this tree yet")
-ROMA_TOKEN, FakeApiServer = _fake.ROMA_TOKEN, _fake.FakeApiServer
-WorkerPod, cgroup_skip_reason = _pods.WorkerPod, _pods.cgroup_skip_reason
+from fake_apiserver import ROMA_TOKEN, FakeApiServer  # noqa: E402
+from worker_pods import WorkerPod, cgroup_skip_reason  # noqa: E402
 
 NS = "roma"
 PERIOD = "0.5s"
