@@ -317,3 +317,34 @@ def test_https_verified_with_the_ca_file(tmp_path, right_ca):
             assert s.stop() == 0, s.output()[-3000:]
         finally:
             s.stop()
+
+
+def test_gpu_worker_pods_are_found_by_name(tmp_path, fake):
+    """GPU worker pods (no GPU here: only their discovery and address are checked): one per
+    index of cluster.nodes[].gpus, named roma-worker-gpu-<node>-<index>."""
+    s = ClusterServe(tmp_path, fake, [model("m", 1.0, 0.5, 2, 1)], controller="static", cpus=8)
+    base_config = s.config
+
+    def config(port):
+        cfg = base_config(port)
+        cfg["cluster"]["nodes"] = [{"name": "node-a", "cpus": 4, "gpus": [0, 1]}]
+        return cfg
+    s.config = config
+    for gpu in (0, 1):
+        fake.create_pod(f"roma-worker-gpu-node-a-{gpu}", cpu="1", memory="1Gi", port=9000 + gpu,
+                        labels=dict(contract_labels("m", role="gpu-worker"), **{"roma.io/gpu": str(gpu)}))
+    fake.create_pod("roma-worker-m", cpu="1", memory="256Mi", labels=contract_labels("m"))
+    s.launch()
+    try:
+        for gpu in (0, 1):
+            s.wait_worker(f"node-a-gpu{gpu}", lambda w: w["state"] == "ready", 30, f"GPU worker {gpu} ready")
+            w = s.worker(f"node-a-gpu{gpu}")
+            assert w["device"] == f"gpu:{gpu}" and w["pod"] == f"roma-worker-gpu-node-a-{gpu}", w
+            assert w["address"] == f"127.0.0.1:{9000 + gpu}" and "cores_desired" not in w, w
+        fake.delete_pod("roma-worker-gpu-node-a-1")
+        s.wait_worker("node-a-gpu1", lambda w: w["state"] == "restarting" and w["pod"] is None, 10,
+                      "GPU worker 1 without its pod")
+        assert s.worker("node-a-gpu0")["state"] == "ready"
+        assert s.stop() == 0, s.output()[-3000:]
+    finally:
+        s.stop()
