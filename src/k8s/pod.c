@@ -122,6 +122,7 @@ static void read_condition(const json_t *conds, const char *type, k8s_condition 
 static void read_metadata(const json_t *meta, k8s_pod *pod) {
     const json_t *labels = json_object_get(meta, "labels");
     const char *gpu = json_string_value(json_object_get(labels, K8S_LABEL_GPU));
+    copy_str(pod->uid, sizeof(pod->uid), json_object_get(meta, "uid"));
     copy_str(pod->resource_version, sizeof(pod->resource_version), json_object_get(meta, "resourceVersion"));
     pod->generation = json_integer_value(json_object_get(meta, "generation"));
     pod->deleting = json_object_get(meta, "deletionTimestamp") != NULL &&

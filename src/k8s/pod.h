@@ -41,6 +41,7 @@ typedef struct {
 
 typedef struct {
     char name[K8S_NAME_CAP];
+    char uid[64];                   /* metadata.uid: a pod re-created under its name differs */
     char resource_version[K8S_RV_CAP];
     long long generation;           /* metadata.generation; 0 when absent */
     char node[K8S_NAME_CAP];        /* spec.nodeName; "" until scheduled */

@@ -40,6 +40,7 @@
 
 typedef struct {
     char pod[K8S_NAME_CAP];      /* the pod it follows; "" for none */
+    char uid[64];                /* that pod's uid: one re-created under the name is new */
     char expect[K8S_NAME_CAP];   /* GPU workers: the name of their pod */
     char address[96];            /* host:port its slots connect to; "" before the first pod */
     k8s_resize_ask ask;          /* the last resize asked of pod */
@@ -167,8 +168,9 @@ static void bind_usable(serve_state *s, size_t wi, const k8s_pod *pod) {
     pod_worker *pw = &s->cluster->pw[wi];
     char address[96];
     int port = pod->port > 0 ? pod->port : s->cfg.cluster.worker_port;
-    if (strcmp(pw->pod, pod->name) != 0) { /* a new pod: nothing asked of it yet */
+    if (strcmp(pw->pod, pod->name) != 0 || strcmp(pw->uid, pod->uid) != 0) { /* new: nothing asked of it */
         snprintf(pw->pod, sizeof(pw->pod), "%s", pod->name);
+        snprintf(pw->uid, sizeof(pw->uid), "%s", pod->uid);
         memset(&pw->ask, 0, sizeof(pw->ask));
         pw->asked_at = 0;
         pw->logged = K8S_RESIZE_NONE;

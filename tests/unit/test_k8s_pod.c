@@ -77,7 +77,7 @@ static void test_resize_patch(void **state) {
 
 /* A CPU worker pod as the API server shows it mid-resize (KEP-1287). */
 static const char *POD_JSON =
-    "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"roma-worker-resnet\","
+    "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"roma-worker-resnet\",\"uid\":\"u-1\","
     "\"namespace\":\"roma\",\"resourceVersion\":\"4711\",\"generation\":3,"
     "\"labels\":{\"app.kubernetes.io/name\":\"roma\",\"roma.io/model\":\"resnet\","
     "\"roma.io/role\":\"cpu-worker\"}},"
@@ -103,6 +103,7 @@ static void test_pod_read_full(void **state) {
     assert_int_equal(k8s_pod_read(obj, &p, &err), ROMA_OK);
     json_decref(obj);
     assert_string_equal(p.name, "roma-worker-resnet");
+    assert_string_equal(p.uid, "u-1");
     assert_string_equal(p.resource_version, "4711");
     assert_int_equal(p.generation, 3);
     assert_string_equal(p.node, "node-a");
