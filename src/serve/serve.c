@@ -36,6 +36,8 @@ static void usage(FILE *f) {
             "usage: roma serve -c roma.yaml\n"
             "Serves the models of roma.yaml over TensorFlow Serving's REST API, one worker per\n"
             "model on CPU (own cgroup) and one per GPU, resizing CPU cores every control period.\n"
+            "With cluster: {kind: kubernetes} the workers are the pods `roma k8s render` made,\n"
+            "found through the Kubernetes API and resized in place (pods/resize).\n"
             "Operations: GET /metrics, /roma/v1/models, /roma/v1/workers, /roma/v1/controller;\n"
             "PATCH /roma/v1/models/NAME {\"sla\": s, \"alpha\": a} with 'Authorization: Bearer\n"
             "TOKEN' (the token file is logged at start).  See README.md for the config.\n");
