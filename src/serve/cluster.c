@@ -419,6 +419,21 @@ static struct serve_cluster *cluster_new(size_t nmodels, size_t nworkers) {
     return c;
 }
 
+static k8s_client_config client_config(const serve_cluster_config *k) {
+    return (k8s_client_config){.api_server = k->api_server, .namespace_name = k->namespace_name,
+                               .token_file = k->token_file, .ca_file = k->ca_file,
+                               .insecure_http = k->insecure_http, .selector = K8S_WORKER_SELECTOR};
+}
+
+int cluster_check(const serve_config *cfg) {
+    char url[512];
+    roma_err err;
+    k8s_client_config kc = client_config(&cfg->cluster);
+    if (k8s_client_api_url(&kc, url, sizeof(url), &err) == ROMA_OK) return 0;
+    roma_error("%s", err.msg);
+    return -1;
+}
+
 int cluster_start(serve_state *s) {
     const serve_cluster_config *k = &s->cfg.cluster;
     roma_err err;
@@ -427,9 +442,7 @@ int cluster_start(serve_state *s) {
     if (!s->workers) abort();
     s->cluster = cluster_new(s->nmodels, s->nworkers);
     make_workers(s);
-    k8s_client_config kc = {.api_server = k->api_server, .namespace_name = k->namespace_name,
-                            .token_file = k->token_file, .ca_file = k->ca_file,
-                            .insecure_http = k->insecure_http, .selector = K8S_WORKER_SELECTOR};
+    k8s_client_config kc = client_config(k);
     if (!(s->cluster->client = k8s_client_start(&kc, &err))) {
         roma_error("%s", err.msg);
         return -1;

@@ -261,6 +261,10 @@ int serve_main(int argc, char **argv) {
         roma_error("%s", err.msg);
         return 2;
     }
+    if (s->cfg.cluster.kind == SERVE_CLUSTER_KUBERNETES && cluster_check(&s->cfg) != 0) {
+        serve_config_free(&s->cfg);
+        return 2;
+    }
     ssize_t n = readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
     s->self_exe[n > 0 ? n : 0] = '\0';
     setenv("TF_CPP_MIN_LOG_LEVEL", "2", 0); /* workers: TensorFlow's warnings and up */

@@ -190,6 +190,9 @@ int ops_handle(serve_state *s, struct evhttp_request *req, const char *path);
 void ops_count(serve_model *m, int device, int status, double rt);
 
 /* cluster.c: cluster mode (cluster.kind kubernetes) */
+/* Whether the API server can be found (cluster.api_server, or the
+ * in-cluster environment); -1 with the fix logged when not. */
+int cluster_check(const serve_config *cfg);
 /* Makes a worker per model and per GPU pod of the config and starts the
  * Kubernetes client; the workers turn ready as their pods do.  -1 with a
  * message logged when the client cannot start. */

@@ -13,7 +13,9 @@ pod is deleted under load.  Run with `-s` to see them:
     .venv/bin/python -m pytest -q -s tests/k8s/test_cluster_e2e.py
 """
 
+import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "http"))
 sys.path.insert(0, str(HERE))
 
-from serve_util import Load, Serve, model_dir, request_body, wait_until  # noqa: E402
+from roma_http import free_port, require_binary  # noqa: E402
+from serve_util import Load, Serve, model_dir, request_body, to_yaml, wait_until  # noqa: E402
 
 from fake_apiserver import ROMA_TOKEN, FakeApiServer  # noqa: E402
 from worker_pods import WorkerPod, cgroup_skip_reason  # noqa: E402
@@ -348,3 +351,17 @@ def test_gpu_worker_pods_are_found_by_name(tmp_path, fake):
         assert s.stop() == 0, s.output()[-3000:]
     finally:
         s.stop()
+
+
+def test_no_api_server_is_a_config_error(tmp_path):
+    """Outside a pod, without cluster.api_server: exit 2 with the fix, before listening."""
+    cfg = {"listen": f"127.0.0.1:{free_port()}", "node": {"cpus": 2, "gpus": []},
+           "store": {"path": str(tmp_path / "s.db")}, "models": [model("m", 1.0, 0.5, 2, 1)],
+           "cluster": {"kind": "kubernetes", "namespace": NS}}
+    (tmp_path / "roma.yaml").write_text(to_yaml(cfg) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE_")}
+    r = subprocess.run([str(require_binary()), "serve", "-c", str(tmp_path / "roma.yaml")], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert "KUBERNETES_SERVICE_HOST is not set" in r.stderr and "set cluster.api_server" in r.stderr
+    assert "serving" not in r.stderr
