@@ -113,8 +113,9 @@ def serve(tmp_path, fake, models, **kw):
 
 def test_dispatch_and_resize_under_a_load_step(tmp_path, fake, real_pods):
     pod = worker_pod(fake, tmp_path, real_pods, "roma-worker-mlp", "mlp", 0.5)
-    # An SLA far below mlp's service time: under load the controller asks for max cores.
-    s = serve(tmp_path, fake, [model("mlp", 0.0005, 0.5, 2, 0.5)])
+    # An SLA of 1 ms (the least the config takes), below mlp's response time under load:
+    # the controller asks for max cores.
+    s = serve(tmp_path, fake, [model("mlp", 0.001, 0.5, 2, 0.5)])
     try:
         w = s.worker("mlp-cpu")
         assert w["pod"] == "roma-worker-mlp" and w["node"] == "node-a"
@@ -171,7 +172,7 @@ def test_pod_deleted_under_load_loses_no_request(tmp_path, fake, real_pods, grac
 
 def test_api_server_down_holds_cores(tmp_path, fake, real_pods):
     pod = worker_pod(fake, tmp_path, real_pods, "roma-worker-mlp", "mlp", 1)
-    s = serve(tmp_path, fake, [model("mlp", 0.0005, 0.5, 2, 1)])
+    s = serve(tmp_path, fake, [model("mlp", 0.001, 0.5, 2, 1)])
     try:
         body = request_body("mlp")
         load = Load(s.url("/v1/models/mlp:predict"), body, threads=3).start()
