@@ -183,6 +183,42 @@ static roma_code parse_sections(walker *w, const yaml_node_t *root, serve_config
     return ROMA_OK;
 }
 
+/* An integer key of limits within [lo, hi] (kept when absent). */
+static roma_code get_limit(walker *w, const yaml_node_t *limits, const char *key, double lo,
+                           double hi, double *out) {
+    roma_code rc = get_number(w, limits, key, out, "limits");
+    if (rc != ROMA_OK) return rc;
+    if (*out < lo || *out > hi || *out != floor(*out))
+        return bad(w, get(w, limits, key), "limits.%s must be an integer from %g to %g", key, lo, hi);
+    return ROMA_OK;
+}
+
+static roma_code parse_limits(walker *w, const yaml_node_t *root, serve_config *c) {
+    static const char *const keys[] = {"connections", "body_mb", "inflight_mb", "request_timeout",
+                                       NULL};
+    const yaml_node_t *limits = get(w, root, "limits");
+    double conns = c->max_connections, body = (double)(c->max_body_bytes >> 20),
+           inflight = (double)(c->max_inflight_bytes >> 20);
+    roma_code rc;
+    if (!limits) return ROMA_OK;
+    if ((rc = check_keys(w, limits, "limits", keys)) != ROMA_OK) return rc;
+    if ((rc = get_limit(w, limits, "connections", 1, 1e6, &conns)) != ROMA_OK) return rc;
+    if ((rc = get_limit(w, limits, "body_mb", 1, 4096, &body)) != ROMA_OK) return rc;
+    if ((rc = get_limit(w, limits, "inflight_mb", 1, 1 << 20, &inflight)) != ROMA_OK) return rc;
+    if (inflight < body)
+        return bad(w, limits, "limits.inflight_mb (%g) must be at least limits.body_mb (%g): "
+                   "a request of the largest size must fit", inflight, body);
+    if ((rc = get_duration(w, limits, "request_timeout", &c->request_timeout, "limits")) != ROMA_OK)
+        return rc;
+    if (c->request_timeout < 0.1 || c->request_timeout > 3600)
+        return bad(w, get(w, limits, "request_timeout"),
+                   "limits.request_timeout must be from 100ms to 1h");
+    c->max_connections = (int)conns;
+    c->max_body_bytes = (size_t)body << 20;
+    c->max_inflight_bytes = (size_t)inflight << 20;
+    return ROMA_OK;
+}
+
 int serve_is_dns_label(const char *name) {
     size_t n = name ? strlen(name) : 0;
     if (n < 1 || n > 63 || name[0] == '-' || name[n - 1] == '-') return 0;
@@ -453,6 +489,10 @@ static void set_defaults(serve_config *c) {
     c->controller = strdup("roma");
     c->gpu_policy = strdup("roma");
     c->queue_limit = 1000;
+    c->max_connections = 1024;
+    c->max_body_bytes = (size_t)64 << 20;
+    c->max_inflight_bytes = (size_t)1024 << 20;
+    c->request_timeout = 60;
     c->store_path = strdup("roma.db");
     c->store_max_rows = 1000000;
 }
@@ -460,7 +500,7 @@ static void set_defaults(serve_config *c) {
 roma_code serve_config_parse(const char *text, size_t len, const char *name, serve_config *cfg,
                              roma_err *err) {
     static const char *const keys[] = {"listen", "node",   "control", "dispatch", "store",
-                                       "models", "cluster", "ops",     NULL};
+                                       "models", "cluster", "ops",     "limits", NULL};
     yaml_parser_t parser;
     yaml_document_t doc;
     walker w = {&doc, name, err};
@@ -483,6 +523,7 @@ roma_code serve_config_parse(const char *text, size_t len, const char *name, ser
     if (rc == ROMA_OK) rc = parse_sections(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_cluster(&w, root, &cfg->cluster);
     if (rc == ROMA_OK) rc = parse_ops(&w, root, cfg);
+    if (rc == ROMA_OK) rc = parse_limits(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_models(&w, root, cfg);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);

@@ -6,6 +6,7 @@
  *   dispatch: {gpu_policy: roma, queue_limit: 1000}
  *   store:  {path: roma.db, max_rows: 1000000}
  *   ops:    {token_file: /etc/roma/token, read: open}   # read: open | token
+ *   limits: {connections: 1024, body_mb: 64, inflight_mb: 1024, request_timeout: 60s}
  *   models:
  *     - name: resnet
  *       base_path: models/resnet
@@ -35,6 +36,15 @@
  * in <store dir>/roma.token (mode 0600) and reuses it.  read: open leaves
  * the read-only endpoints (GET /roma/v1/..., /metrics) open; read: token
  * asks the token for them too.
+ *
+ * limits: what the front end holds at most.  connections: client
+ * connections open at once (past it roma serve stops accepting until one
+ * closes; the kernel's backlog holds the rest).  body_mb: one request's
+ * body.  inflight_mb: the bodies of all accepted requests together (past
+ * it new ones get 503 and Retry-After).  request_timeout: how long a
+ * connection may take to deliver a whole request, counted from when it
+ * opened or got its previous answer (idle keep-alive connections and
+ * slow senders are closed after it).
  *
  * Parsed once into plain structs and validated: every mistake is reported
  * with the key, the line and the fix.  Pure (reads only the file and, to
@@ -105,6 +115,10 @@ typedef struct {
     int64_t store_max_rows;
     char *ops_token_file;   /* NULL: <store dir>/roma.token, generated at first start */
     serve_ops_read ops_read;
+    int max_connections;      /* limits.connections */
+    size_t max_body_bytes;    /* limits.body_mb */
+    size_t max_inflight_bytes; /* limits.inflight_mb */
+    double request_timeout;   /* limits.request_timeout, seconds */
     serve_model_config *models;
     size_t nmodels;
     serve_cluster_config cluster;

@@ -65,9 +65,8 @@ size_t dispatch_queued(const serve_state *s) {
 
 /* ---- answers ----------------------------------------------------------- */
 
-static void on_client_close(struct evhttp_connection *conn, void *arg);
-
-static void request_free(serve_request *r) {
+static void request_free(serve_state *s, serve_request *r) {
+    s->inflight_bytes -= r->body_len;
     evbuffer_free(r->body);
     free(r);
 }
@@ -116,8 +115,7 @@ static void answer(serve_state *s, serve_request *r, serve_worker *w, int status
     record(s, r, w, status);
     if (c) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(c);
-        struct evhttp_connection *conn = evhttp_request_get_connection(c);
-        if (conn) evhttp_connection_set_closecb(conn, NULL, NULL);
+        frontend_detach(s, c);
         evhttp_add_header(h, "Content-Type", "application/json");
         if (w) {
             char dev[16];
@@ -135,7 +133,7 @@ static void answer(serve_state *s, serve_request *r, serve_worker *w, int status
         if (!body) evbuffer_free(out);
     }
     s->inflight--;
-    request_free(r);
+    request_free(s, r);
 }
 
 /* ---- forwarding -------------------------------------------------------- */
@@ -297,19 +295,16 @@ static void abandon(serve_state *s, serve_request *r, int close_connection) {
     serve_worker *w = release_slot(r);
     if (!w) queue_remove(&r->model->queue, r);
     if (close_connection && conn) {
-        evhttp_connection_set_closecb(conn, NULL, NULL);
-        evhttp_connection_free(conn); /* frees r->client too */
+        frontend_close(s, conn); /* frees r->client too */
         r->client = NULL;
     }
     answer(s, r, NULL, 499, NULL, "client closed the connection");
     if (w) dispatch_worker(s, w);
 }
 
-/* libevent reports a close it notices itself (the request is detached). */
-static void on_client_close(struct evhttp_connection *conn, void *arg) {
-    serve_request *r = arg;
-    (void)conn;
-    abandon(r->model->owner, r, 0);
+/* libevent reported a close it noticed itself (the request is detached). */
+void dispatch_client_closed(serve_state *s, serve_request *r) {
+    abandon(s, r, 0);
 }
 
 /* Whether the client closed its socket.  libevent does not watch a
@@ -377,13 +372,15 @@ static serve_request *accept_request(serve_state *s, struct evhttp_request *req,
     r->body = evbuffer_new();
     if (!r->body) abort();
     evbuffer_add_buffer(r->body, evhttp_request_get_input_buffer(req)); /* moved, not copied */
+    r->body_len = evbuffer_get_length(r->body);
+    s->inflight_bytes += r->body_len;
     r->id = ++s->next_id;
     r->counted = route->verb == REST_PREDICT || route->verb == REST_CLASSIFY ||
                  route->verb == REST_REGRESS;
     m->win_arrivals += (size_t)r->counted; /* the controller's window */
     r->arrival = serve_now();
     s->inflight++;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_close, r);
+    frontend_attach(s, req, r);
     return r;
 }
 
@@ -397,6 +394,7 @@ void dispatch_on_request(struct evhttp_request *req, void *arg) {
     roma_err err;
     roma_code rc;
     serve_model *m = NULL;
+    frontend_request_started(s, req);
     if (ops_handle(s, req, path)) goto out;
     if (s->draining) {
         reply_error(req, ROMA_UNAVAILABLE, "roma serve is stopping", 1);
@@ -411,6 +409,11 @@ void dispatch_on_request(struct evhttp_request *req, void *arg) {
                     "the model's queue is full (dispatch.queue_limit); retry later", 1);
     } else if (!model_servable(s, m)) {
         reply_error(req, ROMA_UNAVAILABLE, "no worker can serve this model; see /roma/v1/workers", 1);
+    } else if (s->inflight_bytes + evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
+               s->cfg.max_inflight_bytes) {
+        ops_count(m, 0, 503, 0);
+        reply_error(req, ROMA_UNAVAILABLE, "roma serve holds limits.inflight_mb of request bodies "
+                    "already; retry later", 1);
     } else {
         queue_push(&m->queue, accept_request(s, req, m, &route), 0);
         dispatch_model(s, m);

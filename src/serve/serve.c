@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,10 +170,26 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg) {
     supervisor_on_child_exit(arg);
 }
 
+/* Raises the open-files limit to its hard limit: each client connection
+ * is a descriptor.  Warns when limits.connections cannot fit in it. */
+static void raise_fd_limit(const serve_state *s) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)s->cfg.max_connections + 256)
+        roma_warn("the open-files limit (%llu) leaves less than limits.connections (%d) for client "
+                  "connections: accepting pauses when descriptors run out; raise ulimit -n",
+                  (unsigned long long)rl.rlim_cur, s->cfg.max_connections);
+}
+
 static int open_listener(serve_state *s) {
+    raise_fd_limit(s);
     s->http = evhttp_new(s->base);
     evhttp_set_gencb(s->http, dispatch_on_request, s);
-    evhttp_set_max_body_size(s->http, 64 << 20);
     evhttp_set_max_headers_size(s->http, 64 * 1024);
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
@@ -182,6 +199,7 @@ static int open_listener(serve_state *s) {
                    s->cfg.listen_host, s->cfg.listen_port);
         return -1;
     }
+    frontend_start(s);
     if (roma_tcp_nodelay_listener(s->listener) != 0)
         roma_warn("cannot set TCP_NODELAY on the listening socket: answers may be delayed");
     roma_info("serving TensorFlow Serving REST on %s:%d (%zu models, controller %s, gpu policy %s)",
@@ -226,6 +244,8 @@ static void teardown(serve_state *s) {
         if (w->timer) event_free(w->timer);
         free(w->models);
     }
+    frontend_free(s);
+    s->listener = NULL;
     if (s->http) evhttp_free(s->http);
     if (s->tick_ev) event_free(s->tick_ev);
     if (s->drain_ev) event_free(s->drain_ev);

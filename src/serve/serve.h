@@ -5,6 +5,7 @@
  *   supervisor.c  worker processes: spawn, readiness, restart, stop
  *   dispatch.c    the request path: front end, queues, slots, forwarding
  *   control.c     the control period: controller, cgroup actuation
+ *   frontend.c    client connections: accounting and limits (limits:)
  *   ops.c         /metrics and the /roma/v1 operations API
  *   cluster.c     cluster mode: worker pods instead of processes, resizes
  *                 instead of cgroup writes (the Kubernetes client, src/k8s/,
@@ -45,6 +46,7 @@ typedef struct serve_request {
     serve_model *model;
     enum evhttp_cmd_type cmd;  /* forwarded as is, with client's URI */
     struct evbuffer *body;     /* forwarded as is: never parsed here */
+    size_t body_len;           /* counted in serve_state.inflight_bytes */
     uint64_t id;
     int counted;               /* an inference (predict/classify/regress) */
     double arrival, dispatch;  /* UNIX seconds */
@@ -52,6 +54,15 @@ typedef struct serve_request {
     serve_slot *slot;          /* while in flight */
     struct serve_request *prev, *next; /* queue links */
 } serve_request;
+
+/* An open client connection (frontend.c), at its socket's index. */
+typedef struct {
+    int open;
+    int busy;                  /* a request of it is being handled */
+    double since;              /* opened or last answered (serve_now) */
+    struct evhttp_connection *conn;
+    serve_request *req;        /* the dispatched request it waits for, or NULL */
+} serve_conn;
 
 typedef struct {
     serve_request *head, *tail;
@@ -139,6 +150,13 @@ typedef struct serve_state {
     size_t nworkers;
     uint64_t next_id;
     size_t inflight;
+    size_t inflight_bytes;     /* bodies of accepted requests held (limits.inflight_mb) */
+    serve_conn *conn_table;    /* indexed by socket; nconn_table entries */
+    size_t nconn_table, nconns;
+    struct bufferevent **pending; /* connections made, to register (frontend.c) */
+    size_t npending, pending_cap;
+    int at_conn_cap, accept_paused, fd_short_logged;
+    struct event *pending_ev, *resume_ev, *expire_ev;
     double last_tick;
     int draining;
     struct event *tick_ev, *drain_ev, *sweep_ev, *sig_term, *sig_int, *sig_chld;
@@ -170,7 +188,23 @@ void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs);
 /* Inferences a worker may run at once with cores. */
 int supervisor_cores_to_runs(double cores);
 
+/* frontend.c: every function runs on the loop thread. */
+/* Installs the connection accounting and the limits on s->http and
+ * s->listener (both made already). */
+void frontend_start(serve_state *s);
+/* Stops tracking (before evhttp_free) and frees what frontend_start made. */
+void frontend_free(serve_state *s);
+/* req's handling began / r (dispatched) now waits on req's connection
+ * (its close is reported with dispatch_client_closed) / no longer. */
+void frontend_request_started(serve_state *s, struct evhttp_request *req);
+void frontend_attach(serve_state *s, struct evhttp_request *req, serve_request *r);
+void frontend_detach(serve_state *s, struct evhttp_request *req);
+/* Closes a client connection (frees conn and its requests). */
+void frontend_close(serve_state *s, struct evhttp_connection *conn);
+
 /* dispatch.c */
+/* The client of r (accepted, queued or in flight) closed its connection. */
+void dispatch_client_closed(serve_state *s, serve_request *r);
 void dispatch_on_request(struct evhttp_request *req, void *arg);
 void dispatch_worker(serve_state *s, serve_worker *w);
 void dispatch_worker_lost(serve_state *s, serve_worker *w);

@@ -202,8 +202,10 @@ class Serve(LocalHttp):
     """One `roma serve` process.  models: list of model_entry() dicts."""
 
     def __init__(self, workdir: Path, models, period="0.5s", controller="roma", cpus=2,
-                 queue_limit=1000, name="serve", ops=None):
+                 queue_limit=1000, name="serve", ops=None, limits=None, nofile=None):
         self.ops = ops  # the config's ops section (None: none, the defaults)
+        self.limits = limits  # the config's limits section (None: the defaults)
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) for roma serve, or None
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.models_cfg = models
@@ -225,6 +227,7 @@ class Serve(LocalHttp):
             "store": {"path": str(self.workdir / f"{self.name}.db"), "max_rows": 100000},
             "models": self.models_cfg,
             **({"ops": self.ops} if self.ops is not None else {}),
+            **({"limits": self.limits} if self.limits is not None else {}),
         }
 
     @property
@@ -257,8 +260,16 @@ class Serve(LocalHttp):
         self.log_path = self.workdir / f"{self.name}-{self.port}.log"
         self._out = open(self.log_path, "w+b")
         self.cmd = [str(require_binary()), "serve", "-c", str(self.config_path)]
+        nofile = self.nofile
+
+        def limit_fds():
+            if nofile:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=subprocess.STDOUT,
-                                     cwd=str(PROJECT_ROOT), start_new_session=True)
+                                     cwd=str(PROJECT_ROOT), start_new_session=True,
+                                     preexec_fn=limit_fds if nofile else None)
         return self
 
     def start(self, timeout=READY_TIMEOUT_S):

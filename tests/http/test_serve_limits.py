@@ -1,0 +1,162 @@
+"""Black-box tests of the front end's bounds (issue 16, section 4; config: limits):
+connections, time (slow and idle clients), bytes held, and the file-descriptor
+limit.  Each starts one `roma serve` with the generated mlp model.  No timing
+goal is asserted: only that a bound holds and that the server keeps serving."""
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import requests
+
+from serve_util import Serve, model_entry, request_body, wait_until
+
+
+def client_sockets(pid):
+    """Sockets roma serve holds (client connections among them)."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return s
+
+
+def closed_by_peer(sock, timeout):
+    """Whether the server closed sock within timeout s (reads and drops data)."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if sock.recv(4096) == b"":
+                return True
+        except socket.timeout:
+            continue
+        except OSError:
+            return True
+    return False
+
+
+def predict(s, body, timeout=60):
+    return requests.post(s.url("/v1/models/mlp:predict"), data=body, timeout=timeout,
+                         headers={"Connection": "close"})
+
+
+def test_connections_beyond_the_cap_wait_in_the_backlog(tmp_path):
+    s = Serve(tmp_path, [model_entry("mlp")], name="cap",
+              limits={"connections": 4, "request_timeout": "60s"}).start()
+    idle = []
+    try:
+        s.session.close()  # its keep-alive connection would count
+        time.sleep(0.3)
+        before = client_sockets(s.proc.pid)
+        idle = [connect(s.port) for _ in range(20)]  # the kernel completes them all
+        time.sleep(1.0)
+        held = client_sockets(s.proc.pid) - before
+        assert held <= 4, f"roma serve holds {held} client sockets with limits.connections 4"
+        assert "limits.connections" in s.output()
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=predict(s, request_body("mlp"))))
+        t.start()
+        for sock in idle:
+            sock.close()
+        t.join(60)
+        assert "r" in result and result["r"].status_code == 200, result
+        assert wait_until(lambda: "accepting connections again" in s.output(), 10), s.output()
+    finally:
+        for sock in idle:
+            sock.close()
+        s.stop()
+
+
+def test_slow_and_idle_clients_are_dropped(tmp_path):
+    """A slowloris client (a header byte every 0.3 s, so no single read times out)
+    and an idle connection are both closed after limits.request_timeout."""
+    s = Serve(tmp_path, [model_entry("mlp")], name="slow",
+              limits={"request_timeout": "2s"}).start()
+    try:
+        idle = connect(s.port)
+        slow = connect(s.port)
+        slow.sendall(b"POST /v1/models/mlp:predict HTTP/1.1\r\nHost: x\r\n")
+        deadline = time.monotonic() + 30
+        dropped = False
+        while time.monotonic() < deadline and not dropped:
+            try:
+                slow.sendall(b"X")
+            except OSError:
+                dropped = True
+                break
+            dropped = closed_by_peer(slow, 0.3)
+        assert dropped, "a client sending a header byte every 0.3 s kept its connection 30 s"
+        assert closed_by_peer(idle, 30), "an idle connection stayed open 30 s"
+        idle.close()
+        slow.close()
+        # a client that sends whole requests in time is served as before
+        assert predict(s, request_body("mlp")).status_code == 200
+    finally:
+        s.stop()
+
+
+def test_bodies_held_are_bounded(tmp_path):
+    """limits.inflight_mb counts the bytes of accepted requests: with the worker
+    stopped, a second 0.6 MB request does not fit in 1 MB and gets 503 with
+    Retry-After; the first is answered once the worker runs again."""
+    s = Serve(tmp_path, [model_entry("mlp")], name="bytes",
+              limits={"inflight_mb": 1, "body_mb": 1}).start()
+    body = request_body("mlp") + b" " * 600_000  # JSON allows the padding
+    pid = s.worker("mlp")["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    result = {}
+    try:
+        t = threading.Thread(target=lambda: result.update(r=predict(s, body)))
+        t.start()
+
+        def held():
+            c = {m["name"]: m for m in s.get("/roma/v1/controller").json()["models"]}["mlp"]
+            return c["backlog"] == 1
+
+        assert wait_until(held, 20), s.get("/roma/v1/controller").text
+        r = predict(s, body)
+        assert r.status_code == 503, (r.status_code, r.text)
+        assert "inflight_mb" in r.json()["error"] and r.headers.get("Retry-After")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    t.join(60)
+    try:
+        assert result["r"].status_code == 200, result["r"].text
+        assert predict(s, body).status_code == 200  # the bytes were given back
+    finally:
+        s.stop()
+
+
+def test_at_the_fd_limit_accepting_pauses_instead_of_spinning(tmp_path):
+    s = Serve(tmp_path, [model_entry("mlp")], name="fds", nofile=128,
+              limits={"connections": 1000}).start()
+    socks = []
+    try:
+        for _ in range(200):
+            try:
+                socks.append(connect(s.port))
+            except OSError:
+                break
+        time.sleep(2.0)
+        out = s.output()
+        assert out.count("cannot accept connections") == 1, out[-3000:]
+        assert "Error from accept" not in out, out[-3000:]
+        for sock in socks:
+            sock.close()
+        socks = []
+        assert wait_until(lambda: predict(s, request_body("mlp"), timeout=10).status_code == 200,
+                          30), s.output()[-3000:]
+    finally:
+        for sock in socks:
+            sock.close()
+        s.stop()
