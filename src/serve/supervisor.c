@@ -5,8 +5,15 @@
  * dies with this process however that ends (SIGTERM, SIGINT, a crash), is
  * probed until it answers (STARTING -> READY), and when it exits it is
  * restarted after a back-off that doubles from 0.25 s up to 8 s
- * (RESTARTING); after 8 starts in a row that never became ready it is left
- * FAILED and its requests are answered 503.  Threads follow cores (DESIGN
+ * (RESTARTING); after 8 starts in a row that never became ready it is
+ * FAILED and its requests are answered 503, and it is started again every
+ * FAILED_RETRY_S (a model directory missing for a moment comes back without
+ * restarting roma serve).  A ready worker is still probed every HEALTH_S:
+ * one that does not answer within PROBE_TIMEOUT_S (hung, SIGSTOPped) is
+ * taken out of dispatch like a worker whose connection failed
+ * (supervisor_suspect) until a probe answers again.  The probe waits behind
+ * the requests the worker holds (at most its slots), hence the long
+ * timeout.  Threads follow cores (DESIGN
  * section 2): a CPU worker has ceil(cores.max) intra-op and inter-op
  * threads (one inter-op thread would serialise concurrent runs: 49 vs 70
  * req/s for resnet at 2 cores), idle threads that sleep instead of spinning
@@ -39,6 +46,9 @@
 #include "../common/log.h"
 
 #define MAX_FAILED_STARTS 8
+#define HEALTH_S 1.0         /* between probes of a ready worker */
+#define PROBE_TIMEOUT_S 10   /* a probe not answered by then failed */
+#define FAILED_RETRY_S 30.0  /* between starts of a failed worker */
 
 const char *supervisor_state_name(worker_state st) {
     static const char *names[] = {"starting", "ready", "restarting", "failed"};
@@ -152,8 +162,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     serve_state *s = w->state_owner;
     (void)fd, (void)what;
     if (s->draining && w->state != WORKER_STARTING) return;
-    if (w->state == WORKER_RESTARTING) spawn(s, w);
-    else if (w->state == WORKER_STARTING) probe_send(w);
+    if (s->cluster && w->state != WORKER_STARTING && w->state != WORKER_READY)
+        return; /* pods are cluster.c's to bring back, not processes to spawn */
+    if (w->state == WORKER_FAILED) {
+        roma_info("worker %s: starting it again (failed %.0f s ago)", w->name, FAILED_RETRY_S);
+        spawn(s, w);
+    } else if (w->state == WORKER_RESTARTING) {
+        spawn(s, w);
+    } else {
+        probe_send(w); /* STARTING: readiness; READY: health */
+    }
 }
 
 static void probe_later(serve_worker *w, double seconds) {
@@ -164,8 +182,14 @@ static void probe_later(serve_worker *w, double seconds) {
 static void on_probe(struct evhttp_request *req, void *arg) {
     serve_worker *w = arg;
     serve_state *s = w->state_owner;
+    int ok = req && evhttp_request_get_response_code(req) == 200;
+    if (w->state == WORKER_READY) {
+        if (ok) probe_later(w, HEALTH_S);
+        else supervisor_suspect(s, w);
+        return;
+    }
     if (w->state != WORKER_STARTING) return;
-    if (!req || evhttp_request_get_response_code(req) != 200) {
+    if (!ok) {
         probe_later(w, 0.1);
         return;
     }
@@ -174,6 +198,7 @@ static void on_probe(struct evhttp_request *req, void *arg) {
     if (w->suspect) roma_info("worker %s: answers its probe again", w->name);
     else roma_info("worker %s: ready after %.1f s", w->name, serve_now() - w->started_at);
     w->suspect = 0;
+    probe_later(w, HEALTH_S);
     dispatch_worker(s, w);
 }
 
@@ -183,7 +208,8 @@ static void on_probe(struct evhttp_request *req, void *arg) {
  * alive, it is ready again within a probe; dead, SIGCHLD restarts it. */
 void supervisor_suspect(serve_state *s, serve_worker *w) {
     if (w->state != WORKER_READY || s->draining) return;
-    roma_warn("worker %s: a connection to it failed; probing it before sending more", w->name);
+    roma_warn("worker %s: a connection to it failed or it did not answer its probe; probing it "
+              "before sending more", w->name);
     w->state = WORKER_STARTING;
     w->suspect = 1;
     probe_later(w, 0);
@@ -205,7 +231,9 @@ static void worker_exited(serve_state *s, serve_worker *w, int status) {
     if (!was_ready) w->failures_in_a_row++;
     if (w->failures_in_a_row >= MAX_FAILED_STARTS) {
         w->state = WORKER_FAILED;
-        roma_error("worker %s: failed %d starts in a row; giving up", w->name, MAX_FAILED_STARTS);
+        roma_error("worker %s: failed %d starts in a row; its requests get 503; starting it again "
+                   "every %.0f s", w->name, w->failures_in_a_row, FAILED_RETRY_S);
+        probe_later(w, FAILED_RETRY_S);
     } else {
         w->state = WORKER_RESTARTING;
         w->backoff = was_ready ? 0.25 : fmin(w->backoff * 2, 8);
@@ -284,6 +312,7 @@ void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs) {
         evhttp_connection_set_timeout(w->slots[i].conn, 600);
     }
     w->probe = evhttp_connection_base_new(s->base, NULL, w->host, (ev_uint16_t)w->port);
+    evhttp_connection_set_timeout(w->probe, PROBE_TIMEOUT_S);
     w->timer = evtimer_new(s->base, on_timer, w);
     w->state_owner = s;
     w->backoff = 0.25;

@@ -4,6 +4,7 @@ limit.  Each starts one `roma serve` with the generated mlp model.  No timing
 goal is asserted: only that a bound holds and that the server keeps serving."""
 
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -11,7 +12,7 @@ import time
 
 import requests
 
-from serve_util import Serve, model_entry, request_body, wait_until
+from serve_util import Serve, model_dir, model_entry, request_body, wait_until
 
 
 def client_sockets(pid):
@@ -159,4 +160,59 @@ def test_at_the_fd_limit_accepting_pauses_instead_of_spinning(tmp_path):
     finally:
         for sock in socks:
             sock.close()
+        s.stop()
+
+
+# --------------------------------------------------------------------------
+# supervisor.c: ready workers are still probed; failed ones are retried
+# --------------------------------------------------------------------------
+
+def test_a_stopped_worker_leaves_dispatch_and_comes_back(tmp_path):
+    """A SIGSTOPped worker stops answering its health probe: it is taken out of
+    dispatch (not 'ready'), a request sent meanwhile waits in the queue, and
+    after SIGCONT the worker is ready again and the request is answered."""
+    s = Serve(tmp_path, [model_entry("mlp")], name="hung").start()
+    pid = s.worker("mlp")["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    result = {}
+    try:
+        assert wait_until(lambda: s.worker("mlp")["state"] != "ready", 40), \
+            f"a stopped worker stayed ready: {s.worker('mlp')}"
+        t = threading.Thread(target=lambda: result.update(r=predict(s, request_body("mlp"))))
+        t.start()
+        c = wait_until(lambda: {m["name"]: m for m in s.get("/roma/v1/controller").json()
+                                ["models"]}["mlp"]["backlog"] == 1, 20)
+        assert c, s.get("/roma/v1/controller").text
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        assert wait_until(lambda: s.worker("mlp")["state"] == "ready", 60), s.worker("mlp")
+        t.join(60)
+        assert result["r"].status_code == 200, result["r"].text
+        assert s.worker("mlp")["pid"] == pid  # the same process, not a restart
+    finally:
+        s.stop()
+
+
+def test_a_failed_worker_is_started_again(tmp_path):
+    """A worker whose model directory is gone fails its starts and is 'failed'
+    (503); once the directory is back it is started again without restarting
+    roma serve.  Slow (the back-off to failed, then the retry period)."""
+    src = tmp_path / "mlp-copy"
+    shutil.copytree(str(model_dir("mlp")), str(src))
+    entry = dict(model_entry("mlp"), base_path=str(src))
+    s = Serve(tmp_path, [entry], name="failed").start()
+    hidden = tmp_path / "mlp-hidden"
+    try:
+        src.rename(hidden)
+        os.kill(s.worker("mlp")["pid"], signal.SIGKILL)
+        assert wait_until(lambda: s.worker("mlp")["state"] == "failed", 120), s.worker("mlp")
+        assert predict(s, request_body("mlp")).status_code == 503
+        hidden.rename(src)
+        assert wait_until(lambda: s.worker("mlp")["state"] == "ready", 120), \
+            f"a failed worker was not started again: {s.worker('mlp')}\n{s.output()[-2000:]}"
+        assert predict(s, request_body("mlp")).status_code == 200
+    finally:
+        if hidden.exists():
+            hidden.rename(src)
         s.stop()
