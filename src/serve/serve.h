@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/buf.h"
 #include "common/secret.h"
 #include "control/controller.h"
 #include "control/policy.h"
@@ -111,6 +112,7 @@ struct serve_worker {
     size_t nmodels;
     char host[64];             /* its address: "127.0.0.1", or the pod IP in cluster mode */
     int port;
+    int listen_fd;             /* its listening socket, kept here (0: none, cluster mode) */
     pid_t pid;
     worker_state state;
     int restarts, failures_in_a_row;
@@ -128,7 +130,7 @@ struct serve_worker {
     int host_port, runs_header_of; /* what the two headers were made for */
     struct event *timer;       /* readiness probe or restart back-off */
     struct evhttp_connection *probe;
-    char config_file[256];     /* GPU workers: the model config written for them */
+    char config_file[4200];    /* GPU workers: the model config written for them */
     struct serve_state *state_owner;
 };
 
@@ -161,6 +163,7 @@ typedef struct serve_state {
     int draining;
     struct event *tick_ev, *drain_ev, *sweep_ev, *sig_term, *sig_int, *sig_chld;
     char self_exe[4096];
+    char private_dir[4096];    /* mode 0700, for the GPU workers' model configs ("": none) */
     char ops_token[ROMA_SECRET_MAX_LEN + 1];     /* Bearer token of the operations API */
     char worker_secret[ROMA_SECRET_HEX_LEN + 1]; /* ROMA_WORKER_SECRET_HEADER, per start */
     struct serve_cluster *cluster; /* cluster mode's state (cluster.c); NULL with kind local */
@@ -187,6 +190,11 @@ double supervisor_cpu_seconds(const serve_worker *w);
 void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs);
 /* Inferences a worker may run at once with cores. */
 int supervisor_cores_to_runs(double cores);
+/* Appends the TF Serving text-format model config serving models[0..n)
+ * (what a GPU worker reads with --model_config_file), strings escaped;
+ * ROMA_INVALID_ARGUMENT when a name or path cannot be written there. */
+roma_code supervisor_model_config_text(const serve_model_config *models, size_t n,
+                                       roma_buf *out, roma_err *err);
 
 /* frontend.c: every function runs on the loop thread. */
 /* Installs the connection accounting and the limits on s->http and

@@ -26,6 +26,7 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -42,6 +43,7 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include "../common/buf.h"
 #include "../common/file.h"
 #include "../common/log.h"
 
@@ -55,17 +57,31 @@ const char *supervisor_state_name(worker_state st) {
     return names[st];
 }
 
-/* A port nothing listens on now (the kernel's choice for port 0). */
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+/* A listening socket on a loopback port the kernel picks, kept by roma
+ * serve for the worker's whole life (restarts included) and inherited by
+ * each of its processes (--rest_api_fd): no other process can take the
+ * port between its choice and the worker's start.  -1 on failure. */
+static int listen_socket(int *port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(a);
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0) close(fd);
-    return port;
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 1024) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* A worker's listening socket, or -1 with the reason logged. */
+static int make_listener(serve_worker *w) {
+    w->listen_fd = listen_socket(&w->port);
+    if (w->listen_fd < 0)
+        roma_error("worker %s: cannot make a listening socket on 127.0.0.1: %s", w->name,
+                   strerror(errno));
+    return w->listen_fd < 0 ? -1 : 0;
 }
 
 /* Inferences a worker may run at once: what its cores can feed. */
@@ -97,6 +113,7 @@ static void build_args(const serve_worker *w, worker_args *a) {
     add_arg(a, "roma-worker");
     add_arg(a, "--rest_api_host=127.0.0.1");
     add_arg(a, "--rest_api_port=%d", w->port);
+    add_arg(a, "--rest_api_fd=%d", w->listen_fd);
     add_arg(a, "--rest_api_num_threads=%d", w->max_threads);
     if (w->gpu >= 0) {
         add_arg(a, "--device=gpu:%d", w->gpu);
@@ -128,6 +145,7 @@ static void spawn(serve_state *s, serve_worker *w) {
         /* Only async-signal-safe calls until exec. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(127);
+        fcntl(w->listen_fd, F_SETFD, 0); /* this worker's socket only survives exec */
         execv(exe, args.argv);
         _exit(127);
     }
@@ -328,7 +346,7 @@ static int make_cpu_worker(serve_state *s, serve_worker *w, serve_model *m) {
     w->nmodels = 1;
     m->cpu_worker = w;
     snprintf(w->host, sizeof(w->host), "127.0.0.1");
-    w->port = free_port();
+    if (make_listener(w) != 0) return -1;
     w->cores = m->cfg->cores_initial;
     if (s->cgroup_parent[0]) {
         snprintf(group, sizeof(group), "roma-%d/%s", s->cfg.listen_port, m->cfg->name);
@@ -342,28 +360,88 @@ static int make_cpu_worker(serve_state *s, serve_worker *w, serve_model *m) {
     return 0;
 }
 
+/* Appends s as a text-format string literal.  Only \ and " need escaping
+ * for both TF Serving's parser and ours (worker/model_config.c); control
+ * characters would need C escapes ours does not read, so they are refused. */
+static int put_quoted(roma_buf *b, const char *s) {
+    roma_buf_putc(b, '"');
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return -1;
+        if (*s == '\\' || *s == '"') roma_buf_putc(b, '\\');
+        roma_buf_putc(b, *s);
+    }
+    roma_buf_putc(b, '"');
+    return 0;
+}
+
+roma_code supervisor_model_config_text(const serve_model_config *models, size_t n, roma_buf *out,
+                                       roma_err *err) {
+    roma_buf_puts(out, "model_config_list {\n");
+    for (size_t i = 0; i < n; i++) {
+        roma_buf_puts(out, "  config { name: ");
+        if (put_quoted(out, models[i].name) != 0)
+            return roma_fail(err, ROMA_INVALID_ARGUMENT, "model name of models[%zu] holds a "
+                             "control character: rename it", i);
+        roma_buf_puts(out, " base_path: ");
+        if (put_quoted(out, models[i].base_path) != 0)
+            return roma_fail(err, ROMA_INVALID_ARGUMENT, "model %s: its base_path holds a control "
+                             "character (a newline?): move the model to a plain path",
+                             models[i].name);
+        roma_buf_puts(out, " model_platform: \"tensorflow\" }\n");
+    }
+    roma_buf_puts(out, "}\n");
+    return ROMA_OK;
+}
+
+/* A directory only this user can enter, for the GPU workers' model
+ * configs (a predictable name in /tmp could be a link planted by
+ * someone else). */
+static int make_private_dir(serve_state *s) {
+    const char *tmp = getenv("TMPDIR");
+    if (s->private_dir[0]) return 0;
+    snprintf(s->private_dir, sizeof(s->private_dir), "%s/roma-serve-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(s->private_dir)) return 0;
+    roma_error("cannot make a private directory %s: %s (set TMPDIR to a writable directory)",
+               s->private_dir, strerror(errno));
+    s->private_dir[0] = '\0';
+    return -1;
+}
+
+/* Writes text to path, a file that must not exist yet (not through a link). */
+static int write_new_file(const char *path, const char *text, size_t len) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, len);
+    int saved = errno;
+    if (close(fd) != 0 && n == (ssize_t)len) return -1;
+    errno = saved;
+    return n == (ssize_t)len ? 0 : -1;
+}
+
 /* A GPU worker serves every model from a model config file of its own. */
 static int make_gpu_worker(serve_state *s, serve_worker *w, int gpu) {
+    roma_buf text = ROMA_BUF_INIT;
+    roma_err err;
     snprintf(w->name, sizeof(w->name), "gpu%d", gpu);
     w->gpu = gpu;
     snprintf(w->host, sizeof(w->host), "127.0.0.1");
-    w->port = free_port();
+    if (make_listener(w) != 0) return -1;
     w->models = calloc(s->nmodels, sizeof(serve_model *));
     w->nmodels = s->nmodels;
-    snprintf(w->config_file, sizeof(w->config_file), "/tmp/roma-%d-gpu%d.config", (int)getpid(), gpu);
-    FILE *f = fopen(w->config_file, "w");
-    if (!f) {
-        roma_error("worker %s: cannot write %s", w->name, w->config_file);
+    for (size_t i = 0; i < s->nmodels; i++) w->models[i] = &s->models[i];
+    if (make_private_dir(s) != 0) return -1;
+    snprintf(w->config_file, sizeof(w->config_file), "%s/gpu%d.config", s->private_dir, gpu);
+    if (supervisor_model_config_text(s->cfg.models, s->cfg.nmodels, &text, &err) != ROMA_OK) {
+        roma_error("worker %s: %s", w->name, err.msg);
+        roma_buf_free(&text);
         return -1;
     }
-    fprintf(f, "model_config_list {\n");
-    for (size_t i = 0; i < s->nmodels; i++) {
-        w->models[i] = &s->models[i];
-        fprintf(f, "  config { name: \"%s\" base_path: \"%s\" model_platform: \"tensorflow\" }\n",
-                s->models[i].cfg->name, s->models[i].cfg->base_path);
+    if (write_new_file(w->config_file, text.data, text.len) != 0) {
+        roma_error("worker %s: cannot write %s: %s", w->name, w->config_file, strerror(errno));
+        roma_buf_free(&text);
+        return -1;
     }
-    fprintf(f, "}\n");
-    fclose(f);
+    roma_buf_free(&text);
     supervisor_init_worker(s, w, 1); /* one batch at a time on a GPU */
     return 0;
 }
@@ -404,7 +482,10 @@ void supervisor_stop(serve_state *s) {
         serve_worker *w = &s->workers[i];
         if (w->cgroup[0] && cg_remove(&s->cg, w->cgroup, &err) != ROMA_OK) roma_warn("%s", err.msg);
         if (w->config_file[0]) unlink(w->config_file);
+        if (w->listen_fd > 0) close(w->listen_fd);
+        w->listen_fd = 0;
     }
     if (s->cgroup_parent[0] && cg_remove(&s->cg, s->cgroup_parent, &err) != ROMA_OK)
         roma_warn("%s", err.msg);
+    if (s->private_dir[0]) rmdir(s->private_dir);
 }

@@ -384,6 +384,29 @@ static void stop_threads(server *s) {
     on_done(-1, 0, s); /* answers (into closed sockets) anything left */
 }
 
+/* The listening socket: the one roma serve made and passed down
+ * (--rest_api_fd), or host:port bound here.  NULL with the fix logged. */
+static struct evhttp_bound_socket *srv_listen(struct evhttp *http, const srv_options *opt) {
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (opt->listen_fd < 0) {
+        struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(http, opt->host,
+                                                                      (ev_uint16_t)opt->port);
+        if (!b)
+            roma_error("cannot listen on %s:%d (in use, or not allowed): pick another "
+                       "--rest_api_port", opt->host, opt->port);
+        return b;
+    }
+    if (getsockopt(opt->listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
+        roma_error("--rest_api_fd=%d is not a listening socket (the flag is roma serve's, for the "
+                   "workers it starts; use --rest_api_port)", opt->listen_fd);
+        return NULL;
+    }
+    evutil_make_socket_nonblocking(opt->listen_fd);
+    evutil_make_socket_closeonexec(opt->listen_fd);
+    return evhttp_accept_socket_with_handle(http, opt->listen_fd);
+}
+
 int srv_run(const sv_registry *reg, const srv_options *opt) {
     server s = {.reg = reg, .secret = opt->secret && *opt->secret ? opt->secret : NULL};
     int rc = 1;
@@ -408,11 +431,8 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
         struct timeval tv = {opt->timeout_ms / 1000, (opt->timeout_ms % 1000) * 1000};
         evhttp_set_timeout_tv(http, &tv);
     }
-    s.listener = evhttp_bind_socket_with_handle(http, opt->host, (ev_uint16_t)opt->port);
+    s.listener = srv_listen(http, opt);
     if (!s.listener) {
-        roma_error("cannot listen on %s:%d (in use, or not allowed): pick another "
-                   "--rest_api_port",
-                   opt->host, opt->port);
         evhttp_free(http);
         goto out;
     }

@@ -31,6 +31,8 @@ typedef struct {
     int max_queued;       /* requests waiting for a thread, past which new ones
                              are answered 503 with Retry-After; 0:
                              SRV_QUEUED_PER_THREAD * threads */
+    int listen_fd;        /* >= 0: serve this listening socket (inherited from roma serve)
+                             instead of binding host:port */
     const char *secret;   /* when set (started by roma serve), every request must carry it
                              in ROMA_WORKER_SECRET_HEADER, else 403; NULL: standalone */
 } srv_options;

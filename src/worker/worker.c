@@ -22,7 +22,7 @@
 typedef struct {
     const char *model_name, *model_base_path, *model_config_file, *device, *host;
     int rest_api_port, rest_api_num_threads, rest_api_timeout_in_ms;
-    int intra_op, inter_op, spinning, max_queued;
+    int intra_op, inter_op, spinning, max_queued, rest_api_fd;
     long max_body_bytes;
 } worker_flags;
 
@@ -78,8 +78,9 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
     static const char *ints[] = {"rest_api_port", "rest_api_num_threads",
                                  "rest_api_timeout_in_ms", "tensorflow_intra_op_parallelism",
                                  "tensorflow_inter_op_parallelism", "rest_api_max_body_bytes",
-                                 "tensorflow_thread_spinning", "rest_api_max_queued", "port"};
-    static const long hi[] = {65535, 1024, 86400000, 1024, 1024, 1L << 34, 1, 1L << 20, 65535};
+                                 "tensorflow_thread_spinning", "rest_api_max_queued", "rest_api_fd", "port"};
+    static const long hi[] = {65535, 1024, 86400000, 1024, 1024, 1L << 34, 1, 1L << 20, 1L << 30,
+                              65535};
     for (int i = 0; i < argc; i++) {
         const char *v;
         long x = 0;
@@ -102,6 +103,7 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
             case 5: f->max_body_bytes = x; break;
             case 6: f->spinning = (int)x; break;
             case 7: f->max_queued = (int)x; break;
+            case 8: f->rest_api_fd = (int)x; break;
             default: roma_warn("--port (gRPC) is ignored: roma worker serves REST only"); break;
             }
         }
@@ -169,7 +171,7 @@ int worker_main(int argc, char **argv) {
     worker_flags f = {.model_name = "default", .device = "cpu", .host = "0.0.0.0",
                       .rest_api_port = 8501, .rest_api_num_threads = ncpu > 0 ? (int)ncpu : 1,
                       .rest_api_timeout_in_ms = 30000, .max_body_bytes = 64L << 20,
-                      .spinning = 1};
+                      .spinning = 1, .rest_api_fd = -1};
     tfb_options topt = {0};
     mc_config cfg;
     sv_registry reg = {0};
@@ -190,7 +192,8 @@ int worker_main(int argc, char **argv) {
         roma_error("%s", err.msg);
     } else {
         srv_options so = {f.host, f.rest_api_port, f.rest_api_num_threads,
-                          f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes, f.max_queued, secret};
+                          f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes, f.max_queued,
+                          f.rest_api_fd, secret};
         rc = srv_run(&reg, &so);
         sv_free(&reg);
     }

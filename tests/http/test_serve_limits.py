@@ -216,3 +216,39 @@ def test_a_failed_worker_is_started_again(tmp_path):
         if hidden.exists():
             hidden.rename(src)
         s.stop()
+
+
+# --------------------------------------------------------------------------
+# supervisor.c: a worker's port cannot be taken by another process
+# --------------------------------------------------------------------------
+
+def test_a_worker_port_cannot_be_taken_while_it_restarts(tmp_path):
+    """roma serve holds each worker's listening socket (the worker inherits it),
+    so between a worker's death and its restart no other process can bind its
+    port and answer in its place.  Ports used to be picked free and left unbound
+    until the worker bound them."""
+    s = Serve(tmp_path, [model_entry("mlp")], name="port").start()
+    try:
+        w = s.worker("mlp")
+        os.kill(w["pid"], signal.SIGKILL)
+        taken = []
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and not taken:
+            imp = socket.socket()
+            imp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                imp.bind(("127.0.0.1", w["port"]))
+                imp.listen(8)
+                taken.append(imp)
+            except OSError:
+                imp.close()
+            time.sleep(0.01)
+        for imp in taken:
+            imp.close()
+        assert not taken, f"another process bound worker port {w['port']} while it restarted"
+        assert wait_until(lambda: s.worker("mlp")["state"] == "ready"
+                          and s.worker("mlp")["pid"] != w["pid"], 60), s.worker("mlp")
+        assert s.worker("mlp")["port"] == w["port"]
+        assert predict(s, request_body("mlp")).status_code == 200
+    finally:
+        s.stop()
