@@ -160,6 +160,15 @@ static void write_workers(serve_state *s, struct evbuffer *o) {
         else evbuffer_add_printf(o, "null");
         evbuffer_add_printf(o, ", \"state\": \"%s\", \"restarts\": %d, \"cpu_seconds\": %.3f",
                             supervisor_state_name(w->state), w->restarts, supervisor_cpu_seconds(w));
+        evbuffer_add_printf(o, ", \"cores_error\": ");
+        if (w->cores_error[0]) {
+            roma_buf why = ROMA_BUF_INIT;
+            roma_buf_json_string(&why, w->cores_error, strlen(w->cores_error));
+            evbuffer_add(o, why.data, why.len);
+            roma_buf_free(&why);
+        } else {
+            evbuffer_add_printf(o, "null");
+        }
         cluster_write_worker(s, w, o); /* pod, node, desired vs actual cores (cluster mode) */
         evbuffer_add(o, "}", 1);
     }

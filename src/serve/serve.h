@@ -121,6 +121,7 @@ struct serve_worker {
     double cpu_exited;         /* CPU seconds of its processes that exited (wait4) */
     char cgroup[4096];         /* "" in fallback mode */
     double cores;              /* allocation read back after the last write */
+    char cores_error[1024];     /* why the last cgroup write failed ("": it worked) */
     serve_slot slots[SERVE_MAX_SLOTS];
     int nslots, active_slots;  /* connections; those usable now */
     int max_threads;           /* the worker's inference threads: ceil(cores.max) */
@@ -181,7 +182,12 @@ const char *supervisor_state_name(worker_state st);
 /* Takes a ready worker whose connection failed out of dispatch until a
  * probe answers (or SIGCHLD says it died). */
 void supervisor_suspect(serve_state *s, serve_worker *w);
-void supervisor_set_cores(serve_state *s, serve_worker *w, double cores);
+/* Sets w's allocation: its cgroup's quota (read back), its CPUs (pinned to
+ * what is in force) and its slots.  -1 when the cgroup write failed: the
+ * old quota stays, and so w->cores, the pinning and the controller's cores
+ * for its model (CPU workers); w->cores_error says why (logged once per
+ * episode, shown in /roma/v1/workers).  0 otherwise. */
+int supervisor_set_cores(serve_state *s, serve_worker *w, double cores);
 /* CPU seconds (user + system) the worker's processes have used since
  * roma serve started, restarts included: what its cores were spent on. */
 double supervisor_cpu_seconds(const serve_worker *w);

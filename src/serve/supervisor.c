@@ -299,23 +299,42 @@ double supervisor_cpu_seconds(const serve_worker *w) {
     return w->cpu_exited + (w->pid > 0 ? proc_cpu_seconds(w->pid) : 0);
 }
 
-void supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
+/* Writes cores to w's cgroup; the value in force is read back.  A failed
+ * write leaves the old quota: then the read-back (else the last known)
+ * value is what is in force.  Logged once per episode of failures. */
+static int write_cgroup(serve_state *s, serve_worker *w, double cores, double *actual) {
+    roma_err err, rerr;
+    double now_in_force;
+    if (cg_set_cores(&s->cg, w->cgroup, cores, &err) == ROMA_OK &&
+        cg_get_cores(&s->cg, w->cgroup, actual, &err) == ROMA_OK) {
+        if (w->cores_error[0])
+            roma_info("worker %s: its cgroup takes writes again (%g cores)", w->name, *actual);
+        w->cores_error[0] = '\0';
+        return 0;
+    }
+    *actual = cg_get_cores(&s->cg, w->cgroup, &now_in_force, &rerr) == ROMA_OK && now_in_force > 0
+                  ? now_in_force : w->cores;
+    if (!w->cores_error[0])
+        roma_warn("worker %s: cannot set %g cores: %s; %g cores stay in force (and its CPUs)",
+                  w->name, cores, err.msg, *actual);
+    snprintf(w->cores_error, sizeof(w->cores_error), "%s", err.msg);
+    return -1;
+}
+
+int supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
     roma_err err;
     double actual = cores;
-    if (w->cgroup[0]) {
-        if (cg_set_cores(&s->cg, w->cgroup, cores, &err) != ROMA_OK ||
-            cg_get_cores(&s->cg, w->cgroup, &actual, &err) != ROMA_OK) {
-            roma_warn("worker %s: %s", w->name, err.msg);
-            actual = w->cores;
-        }
-    }
-    if (w->pid > 0 && cg_pin_cpus(w->pid, cores, (int)(w - s->workers), &err) != ROMA_OK)
+    int rc = w->cgroup[0] ? write_cgroup(s, w, cores, &actual) : 0;
+    if (w->pid > 0 && cg_pin_cpus(w->pid, actual, (int)(w - s->workers), &err) != ROMA_OK)
         roma_warn("worker %s: %s", w->name, err.msg);
+    /* The controller works from what is in force, not from what it asked. */
+    if (rc != 0 && w->gpu < 0 && w->nmodels && w->models[0]->ctl) w->models[0]->ctl->cores = actual;
     int before = w->active_slots;
     w->cores = actual;
     w->max_runs = supervisor_cores_to_runs(actual);
     w->active_slots = w->max_runs + SERVE_PIPELINE < w->nslots ? w->max_runs + SERVE_PIPELINE : w->nslots;
     if (w->active_slots > before) dispatch_worker(s, w);
+    return rc;
 }
 
 void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs) {
