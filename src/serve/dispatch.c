@@ -99,8 +99,10 @@ static void record(serve_state *s, serve_request *r, serve_worker *w, int status
         roma_rt_ring_push(&m->recent, rt);
         if (device == 0) m->win_rt_sum += rt, m->win_count++;
     }
-    store_record rec = {.id = r->id, .version = -1, .arrival = r->arrival,
-                        .dispatch = r->dispatch, .finish = finish, .status = status};
+    store_record rec = {.id = r->id, .version = -1, .arrival = serve_unix_time(r->arrival),
+                        .dispatch = r->dispatch > 0 ? serve_unix_time(r->dispatch) : 0,
+                        .finish = serve_unix_time(finish),
+                        .status = status};
     char dev[16];
     copy_name(rec.model, sizeof(rec.model), m->cfg->name);
     copy_name(rec.device, sizeof(rec.device), device_name(device, dev, sizeof(dev)));

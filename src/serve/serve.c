@@ -26,10 +26,29 @@
 
 #define DRAIN_LIMIT_S 60
 
-double serve_now(void) {
+static double clock_seconds(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Monotonic: a step of the wall clock (NTP, an operator) must not bend
+ * response times, violation counts or the controller's input. */
+double serve_now(void) {
+    return clock_seconds(CLOCK_MONOTONIC);
+}
+
+/* UNIX time = monotonic time + this, measured once (the first call, from
+ * serve_main before anything is timed), so times written to the store
+ * keep their spacing across a clock step. */
+double serve_unix_time(double now) {
+    static double offset;
+    static int measured;
+    if (!measured) {
+        offset = clock_seconds(CLOCK_REALTIME) - clock_seconds(CLOCK_MONOTONIC);
+        measured = 1;
+    }
+    return now + offset;
 }
 
 static void usage(FILE *f) {
@@ -277,6 +296,7 @@ int serve_main(int argc, char **argv) {
     int rc = parse_args(argc, argv, &config);
     if (rc) return rc == 1 ? 0 : rc;
     roma_log_init("roma serve", ROMA_LOG_INFO);
+    serve_unix_time(0); /* the clocks' offset, once */
     if (serve_config_load(config, &s->cfg, &err) != ROMA_OK) {
         roma_error("%s", err.msg);
         return 2;

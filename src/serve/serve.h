@@ -50,7 +50,7 @@ typedef struct serve_request {
     size_t body_len;           /* counted in serve_state.inflight_bytes */
     uint64_t id;
     int counted;               /* an inference (predict/classify/regress) */
-    double arrival, dispatch;  /* UNIX seconds */
+    double arrival, dispatch;  /* serve_now() seconds (monotonic) */
     int attempts;              /* times sent to a worker */
     serve_slot *slot;          /* while in flight */
     struct serve_request *prev, *next; /* queue links */
@@ -172,7 +172,12 @@ typedef struct serve_state {
 
 /* serve.c */
 int serve_main(int argc, char **argv);
+/* Seconds on CLOCK_MONOTONIC: every time and duration roma serve keeps
+ * (arrival, dispatch, timeouts, the control period). */
 double serve_now(void);
+/* A serve_now() value as UNIX seconds, for what is written out (the
+ * store's rows): one offset, measured at start. */
+double serve_unix_time(double now);
 
 /* supervisor.c */
 int supervisor_start(serve_state *s);
