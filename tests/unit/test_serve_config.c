@@ -15,6 +15,11 @@
  * and "200ms" are accepted; 1e-320, 0.0009, 0, 3601, a missing sla, alpha
  * 2, -0.1 and NaN refused naming the range; the range function itself at
  * its bounds and for NaN, infinities and denormals.
+ *
+ * limits: the defaults without it (1024 connections, 64 MB bodies, 1024 MB
+ * held, 60 s per request), each key read back, and refused: an unknown
+ * key, 0 connections, a fraction, inflight_mb below body_mb, a timeout
+ * outside 100ms..1h.
  */
 #include "unit.h"
 
@@ -212,6 +217,48 @@ static void test_ops_errors(void **state) {
     }
 }
 
+static void test_limits(void **state) {
+    static const struct {
+        const char *name, *top;
+        int conns;
+        size_t body, inflight;
+        double timeout;
+    } ok[] = {
+        {"defaults", "", 1024, 64u << 20, 1024u << 20, 60},
+        {"all", "limits: {connections: 10, body_mb: 2, inflight_mb: 8, request_timeout: 500ms}",
+         10, 2u << 20, 8u << 20, 0.5},
+        {"one", "limits: {connections: 1}", 1, 64u << 20, 1024u << 20, 60},
+    };
+    static const struct {
+        const char *name, *top;
+        const char *msg;
+    } bad[] = {
+        {"unknown key", "limits: {conns: 3}", "unknown key 'conns' in limits"},
+        {"zero connections", "limits: {connections: 0}", "limits.connections must be an integer"},
+        {"fraction", "limits: {body_mb: 1.5}", "limits.body_mb must be an integer"},
+        {"inflight below body", "limits: {body_mb: 8, inflight_mb: 4}", "at least limits.body_mb"},
+        {"short timeout", "limits: {request_timeout: 10ms}", "limits.request_timeout must be"},
+        {"long timeout", "limits: {request_timeout: 2h}", "limits.request_timeout must be"},
+    };
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+        serve_config c;
+        roma_err err;
+        if (parse(ok[i].top, NULL, &c, &err) != ROMA_OK) fail_msg("case '%s': %s", ok[i].name, err.msg);
+        CASE_CHECK_INT(ok[i].name, c.max_connections, ok[i].conns);
+        CASE_CHECK(ok[i].name, c.max_body_bytes == ok[i].body);
+        CASE_CHECK(ok[i].name, c.max_inflight_bytes == ok[i].inflight);
+        CASE_CHECK(ok[i].name, fabs(c.request_timeout - ok[i].timeout) < 1e-9);
+        serve_config_free(&c);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        serve_config c;
+        roma_err err;
+        CASE_CHECK_INT(bad[i].name, parse(bad[i].top, NULL, &c, &err), ROMA_INVALID_ARGUMENT);
+        check_contains(bad[i].name, err.msg, bad[i].msg);
+    }
+}
+
 static void test_sla_and_alpha_in_the_file(void **state) {
     static const struct {
         const char *name, *model;
@@ -288,6 +335,7 @@ int main(void) {
         cmocka_unit_test(test_ops_keys),            cmocka_unit_test(test_ops_errors),
         cmocka_unit_test(test_sla_and_alpha_in_the_file),
         cmocka_unit_test(test_range_functions),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
