@@ -214,6 +214,7 @@ class Serve(LocalHttp):
         self.port = None
         self.session = requests.Session()
         self._out = None
+        self.env = None  # roma serve's environment (None: this process's)
 
     # -- config and lifecycle --
     def config(self, port):
@@ -258,7 +259,7 @@ class Serve(LocalHttp):
         self._out = open(self.log_path, "w+b")
         self.cmd = [str(require_binary()), "serve", "-c", str(self.config_path)]
         self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=subprocess.STDOUT,
-                                     cwd=str(PROJECT_ROOT), start_new_session=True)
+                                     cwd=str(PROJECT_ROOT), start_new_session=True, env=self.env)
         return self
 
     def start(self, timeout=READY_TIMEOUT_S):
