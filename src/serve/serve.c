@@ -1,6 +1,7 @@
 /* serve.c - `roma serve -c roma.yaml`: start-up, signals, graceful stop.
  *
- * Start-up order: config (exit 2 on any mistake), cgroups (detected; when
+ * Start-up order: config (exit 2 on any mistake; in cluster mode also
+ * without a valid ROMA_WORKER_SECRET), cgroups (detected; when
  * not writable ROMA says so once and falls back to CPU affinity), the
  * SQLite store, the operations token (exit 2 when it cannot be read or
  * made), the listening socket (exit 1 when taken), then the workers and
@@ -131,6 +132,7 @@ static int make_worker_secret(serve_state *s) {
         return 1;
     }
     setenv(ROMA_WORKER_SECRET_ENV, s->worker_secret, 1);
+    unsetenv(ROMA_WORKER_OPEN_STATUS_ENV); /* for pods only: local workers open nothing */
     return 0;
 }
 

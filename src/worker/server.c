@@ -322,9 +322,10 @@ static int queue_full(server *s) {
 static int is_status_probe(struct evhttp_request *req) {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     const char *uri = evhttp_request_get_uri(req), *prefix = "/v1/models/";
-    if ((cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) || strncmp(uri, prefix, 11) != 0)
+    size_t n = strlen(prefix);
+    if ((cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) || strncmp(uri, prefix, n) != 0)
         return 0;
-    return uri[11] != '\0' && strcspn(uri + 11, "/:?#%") == strlen(uri + 11);
+    return uri[n] != '\0' && strcspn(uri + n, "/:?#%") == strlen(uri + n);
 }
 
 /* 1 when req comes from the roma serve that started this worker (always
