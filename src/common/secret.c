@@ -40,6 +40,28 @@ int roma_secret_equal(const char *given, size_t given_len, const char *expected)
     return given != NULL && diff == 0;
 }
 
+/* The index of the first byte of text[len] that no secret may hold (a
+ * space, a control or non-ASCII byte), or len. */
+static size_t first_bad_byte(const char *text, size_t len) {
+    size_t i = 0;
+    while (i < len && text[i] > ' ' && text[i] <= '~') i++;
+    return i;
+}
+
+roma_code roma_secret_check(const char *what, const char *text, roma_err *err) {
+    size_t len = strlen(text), bad = first_bad_byte(text, len);
+    if (len < ROMA_SECRET_MIN_LEN || len > ROMA_SECRET_MAX_LEN)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT, "%s holds %zu characters; a secret has %d "
+                         "to %d (make one with: head -c 32 /dev/urandom | od -An -tx1 | tr -d "
+                         "' \\n')", what, len, ROMA_SECRET_MIN_LEN, ROMA_SECRET_MAX_LEN);
+    if (bad < len)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT, "%s: a secret is printable characters "
+                         "without spaces or line ends, and byte %zu is not (a Kubernetes Secret "
+                         "made from a file keeps the file's last newline: use --from-literal)",
+                         what, bad + 1);
+    return ROMA_OK;
+}
+
 /* The token in text[len]: trailing white space cut, then checked. */
 static roma_code take_token(const char *path, const char *text, size_t len, char *out,
                             size_t cap, roma_err *err) {
@@ -51,11 +73,11 @@ static roma_code take_token(const char *path, const char *text, size_t len, char
                          "token file '%s' holds %zu characters; a token has %d to %d (write one "
                          "with: head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > %s)",
                          path, len, ROMA_SECRET_MIN_LEN, ROMA_SECRET_MAX_LEN, path);
-    for (size_t i = 0; i < len; i++)
-        if (text[i] <= ' ' || text[i] > '~')
-            return roma_fail(err, ROMA_INVALID_ARGUMENT,
-                             "token file '%s': the token must be one line of printable "
-                             "characters without spaces (byte %zu is not)", path, i + 1);
+    size_t bad = first_bad_byte(text, len);
+    if (bad < len)
+        return roma_fail(err, ROMA_INVALID_ARGUMENT,
+                         "token file '%s': the token must be one line of printable "
+                         "characters without spaces (byte %zu is not)", path, bad + 1);
     memcpy(out, text, len);
     out[len] = '\0';
     return ROMA_OK;

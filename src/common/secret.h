@@ -25,6 +25,14 @@
 #define ROMA_WORKER_SECRET_ENV "ROMA_WORKER_SECRET"
 #define ROMA_WORKER_SECRET_HEADER "X-Roma-Secret"
 
+/* In cluster mode the secret is not drawn per start: every pod gets it from
+ * the Kubernetes Secret `roma k8s render` references, roma serve included.
+ * The kubelet's probes cannot carry it (probe headers are literal text in
+ * the pod spec), so a worker pod also has this variable set to "1": its
+ * model status, GET /v1/models/NAME (what the probes ask), is answered
+ * without the secret.  Everything else still needs it. */
+#define ROMA_WORKER_OPEN_STATUS_ENV "ROMA_WORKER_OPEN_STATUS"
+
 /* Writes a fresh secret (ROMA_SECRET_HEX_LEN hex digits and a NUL) into
  * out, which holds at least ROMA_SECRET_HEX_LEN + 1 bytes.  Fails only
  * when the kernel gives no random bytes. */
@@ -33,6 +41,12 @@ roma_code roma_secret_random(char *out, roma_err *err);
 /* 1 when the given_len bytes at given equal the NUL-terminated expected,
  * else 0.  Constant time in the sense above; given may be NULL (0). */
 int roma_secret_equal(const char *given, size_t given_len, const char *expected);
+
+/* Checks a secret given as text (what names where it came from, for the
+ * message): ROMA_SECRET_MIN_LEN..ROMA_SECRET_MAX_LEN printable characters
+ * without spaces, taken as is (nothing trimmed: the workers that get the
+ * same text compare it as is). */
+roma_code roma_secret_check(const char *what, const char *text, roma_err *err);
 
 /* Reads the token stored in path into out[cap] (cap > ROMA_SECRET_MAX_LEN):
  * the file's text without trailing white space, which must be

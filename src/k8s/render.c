@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "../common/buf.h"
+#include "../common/secret.h"
 
 #define CONFIG_DIR "/etc/roma"
 #define STATE_DIR "/var/lib/roma" /* roma serve's store (an emptyDir) */
@@ -76,6 +77,14 @@ static json_t *volume_mount(const char *name, const char *path, int read_only) {
 
 static json_t *empty_dir(const char *name) {
     return json_pack("{s:s, s:{}}", "name", name, "emptyDir");
+}
+
+/* ROMA_WORKER_SECRET from the Secret (not optional: a pod without it
+ * would not start rather than run unprotected). */
+static json_t *secret_env(void) {
+    return json_pack("{s:s, s:{s:{s:s, s:s, s:b}}}", "name", ROMA_WORKER_SECRET_ENV, "valueFrom",
+                     "secretKeyRef", "name", K8S_WORKER_SECRET_NAME, "key", K8S_WORKER_SECRET_KEY,
+                     "optional", 0);
 }
 
 /* ---- names and quantities ------------------------------------------------- */
@@ -388,6 +397,7 @@ static json_t *deployment(const char *ns, const char *image) {
         "livenessProbe", http_probe("/roma/v1/models", 10, 6), "volumeMounts",
         volume_mount("config", CONFIG_DIR, 1), volume_mount("state", STATE_DIR, 0),
         volume_mount("tmp", "/tmp", 0), "securityContext", container_security());
+    json_object_set_new(container, "env", json_pack("[o]", secret_env()));
     json_t *pod_spec = json_pack(
         "{s:s, s:b, s:o, s:[o], s:[{s:s, s:{s:s}}, o, o]}", "serviceAccountName", "roma",
         "automountServiceAccountToken", 1, "securityContext", pod_security(), "containers",
@@ -441,8 +451,12 @@ static json_t *worker_pod(const char *name, const char *ns, json_t *labels_, jso
     json_t *mounts = json_object_get(container, "volumeMounts");
     json_array_append_new(mounts, volume_mount("tmp", "/tmp", 0));
     json_object_set_new(container, "securityContext", container_security());
+    /* The kubelet's probes cannot send the secret: the status they ask is
+     * open (common/secret.h), nothing else. */
     json_object_set_new(container, "env",
-                        json_pack("[{s:s, s:s}]", "name", "TF_CPP_MIN_LOG_LEVEL", "value", "2"));
+                        json_pack("[{s:s, s:s}, o, {s:s, s:s}]", "name", "TF_CPP_MIN_LOG_LEVEL",
+                                  "value", "2", secret_env(), "name", ROMA_WORKER_OPEN_STATUS_ENV,
+                                  "value", "1"));
     /* Workers call no API: no token in them. */
     json_t *spec = json_pack("{s:b, s:s, s:o, s:[o], s:o}", "automountServiceAccountToken", 0,
                              "restartPolicy", "Always", "securityContext", pod_security(),
@@ -569,7 +583,8 @@ static roma_code check_names(const serve_config *cfg, roma_err *err) {
 }
 
 static roma_code check_options(const serve_config *cfg, const char *ns, const char *image,
-                               const char *worker_image, roma_err *err) {
+                               const char *worker_image, const k8s_render_options *opt,
+                               roma_err *err) {
     char why[400];
     if (cfg->nmodels == 0)
         return roma_fail(err, ROMA_INVALID_ARGUMENT, "the config has no models: list at least "
@@ -581,7 +596,19 @@ static roma_code check_options(const serve_config *cfg, const char *ns, const ch
         return roma_fail(err, ROMA_INVALID_ARGUMENT, "--image: %s", why);
     if (!k8s_image_ref_valid(worker_image, why, sizeof(why)))
         return roma_fail(err, ROMA_INVALID_ARGUMENT, "--worker-image: %s", why);
+    if (opt->worker_secret) {
+        roma_code rc = roma_secret_check("--worker-secret-file", opt->worker_secret, err);
+        if (rc != ROMA_OK) return rc;
+    }
     return check_names(cfg, err);
+}
+
+/* Only from a value the operator gave (render.h says why). */
+static json_t *worker_secret(const char *ns, const char *value) {
+    json_t *secret = object("v1", "Secret", K8S_WORKER_SECRET_NAME, ns, labels(NULL));
+    json_object_set_new(secret, "type", json_string("Opaque"));
+    json_object_set_new(secret, "stringData", json_pack("{s:s}", K8S_WORKER_SECRET_KEY, value));
+    return secret;
 }
 
 roma_code k8s_render(const serve_config *cfg, const k8s_render_options *opt, json_t **objects,
@@ -590,10 +617,11 @@ roma_code k8s_render(const serve_config *cfg, const k8s_render_options *opt, jso
                      : cfg->cluster.namespace_name ? cfg->cluster.namespace_name : "roma";
     const char *image = opt->image ? opt->image : K8S_DEFAULT_IMAGE;
     const char *worker_image = opt->worker_image ? opt->worker_image : K8S_DEFAULT_WORKER_IMAGE;
-    roma_code rc = check_options(cfg, ns, image, worker_image, err);
+    roma_code rc = check_options(cfg, ns, image, worker_image, opt, err);
     if (rc != ROMA_OK) return rc;
     json_t *out = json_array();
     json_array_append_new(out, object("v1", "Namespace", ns, NULL, labels(NULL)));
+    if (opt->worker_secret) json_array_append_new(out, worker_secret(ns, opt->worker_secret));
     add_rbac(out, ns);
     json_array_append_new(out, config_map(cfg, ns));
     json_array_append_new(out, service(ns));
@@ -738,7 +766,7 @@ char *k8s_yaml_string(const json_t *value) {
 static void k8s_usage(FILE *f) {
     fprintf(f,
             "usage: roma k8s render -c roma.yaml [--image IMAGE] [--worker-image IMAGE]\n"
-            "                       [--namespace NS] [--out DIR]\n"
+            "                       [--namespace NS] [--worker-secret-file FILE] [--out DIR]\n"
             "Writes the Kubernetes manifests that run roma.yaml on a cluster: namespace, RBAC,\n"
             "the control plane (roma serve) with its ConfigMap and Service, a worker pod per\n"
             "model and per GPU.  Apply them with kubectl apply -f DIR (or -f - from stdout).\n\n"
@@ -747,13 +775,17 @@ static void k8s_usage(FILE *f) {
             "  --worker-image IMAGE  the workers' image, with TensorFlow (default "
             K8S_DEFAULT_WORKER_IMAGE ")\n"
             "  --namespace NS        the namespace (default cluster.namespace, else roma)\n"
+            "  --worker-secret-file FILE  also write Secret " K8S_WORKER_SECRET_NAME " with the\n"
+            "                        secret in FILE (default: the Secret is only referenced;\n"
+            "                        create it once as README.md \"Kubernetes\" says)\n"
             "  --out DIR             one YAML file per object in DIR, numbered in apply order\n"
             "                        (default: one multi-document YAML stream on stdout)\n");
 }
 
 typedef struct {
-    const char *config, *out;
+    const char *config, *out, *secret_file;
     k8s_render_options opt;
+    char secret[ROMA_SECRET_MAX_LEN + 1];
 } render_args;
 
 /* --name VALUE or --name=VALUE at argv[*i]: the value, or NULL. */
@@ -769,6 +801,20 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name, i
     return argv[++*i];
 }
 
+/* --worker-secret-file: its one line (trailing line end cut) into
+ * a->opt.worker_secret.  0, or 2 (reported). */
+static int read_secret_file(render_args *a) {
+    roma_err err;
+    int loose = 0;
+    if (roma_secret_read_file(a->secret_file, a->secret, sizeof(a->secret), &loose, &err) != ROMA_OK)
+        return fprintf(stderr, "roma k8s render: --worker-secret-file: %s\n", err.msg), 2;
+    if (loose)
+        fprintf(stderr, "roma k8s render: warning: %s can be read by other users: chmod 600 %s\n",
+                a->secret_file, a->secret_file);
+    a->opt.worker_secret = a->secret;
+    return 0;
+}
+
 /* 0: parsed; 1: --help shown; 2: bad arguments (reported). */
 static int parse_render_args(int argc, char **argv, render_args *a) {
     for (int i = 0; i < argc; i++) {
@@ -780,13 +826,14 @@ static int parse_render_args(int argc, char **argv, render_args *a) {
         else if ((v = flag_value(argc, argv, &i, "--worker-image", &missing))) a->opt.worker_image = v;
         else if ((v = flag_value(argc, argv, &i, "--namespace", &missing))) a->opt.namespace_name = v;
         else if ((v = flag_value(argc, argv, &i, "--out", &missing))) a->out = v;
+        else if ((v = flag_value(argc, argv, &i, "--worker-secret-file", &missing))) a->secret_file = v;
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return k8s_usage(stdout), 1;
         else if (missing) return fprintf(stderr, "roma k8s render: %s needs a value\n", argv[i]), 2;
         else return fprintf(stderr, "roma k8s render: unknown flag '%s' (see roma k8s render "
                             "--help)\n", argv[i]), 2;
     }
     if (!a->config) return fprintf(stderr, "roma k8s render: no config: pass -c roma.yaml\n"), 2;
-    return 0;
+    return a->secret_file ? read_secret_file(a) : 0;
 }
 
 /* A local config's base paths are relative to where roma serve runs (here);

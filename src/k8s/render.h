@@ -16,6 +16,14 @@
  * `roma` (the control plane); per model a CPU worker Pod
  * `roma-worker-<model>` with CPU requests = limits = cores.initial, resized
  * in place by roma serve; per GPU a GPU worker Pod serving every model.
+ * The control plane and every worker get ROMA_WORKER_SECRET from the
+ * Secret K8S_WORKER_SECRET_NAME (key K8S_WORKER_SECRET_KEY): the workers
+ * answer only requests that carry it (common/secret.h), i.e. roma serve's.
+ * That Secret is rendered (second, after the Namespace) only when the
+ * options give its value: a pure function cannot draw one, and a value
+ * drawn at each render would change at each apply.  Without it the
+ * operator creates the Secret once (README "Kubernetes"); until then the
+ * pods wait in CreateContainerConfigError, which names the Secret.
  * Every container runs as a fixed non-root UID with a read-only root file
  * system, no capabilities, no privilege escalation and the runtime's
  * default seccomp profile.
@@ -38,11 +46,15 @@
 #define K8S_UID 65532                                 /* the images' non-root user */
 #define K8S_WORKER_MEMORY "2Gi"                       /* CPU worker: request = limit */
 #define K8S_GPU_WORKER_MEMORY "8Gi"                   /* GPU worker: request = limit */
+#define K8S_WORKER_SECRET_NAME "roma-worker-secret"  /* Secret holding the workers' secret */
+#define K8S_WORKER_SECRET_KEY "secret"                /* ...under this key */
 
 typedef struct {
     const char *image;          /* control plane (roma); NULL: K8S_DEFAULT_IMAGE */
     const char *worker_image;   /* workers (roma-worker); NULL: K8S_DEFAULT_WORKER_IMAGE */
     const char *namespace_name; /* NULL: cluster.namespace, else "roma" */
+    const char *worker_secret;  /* NULL: the Secret is referenced, not rendered; else its
+                                   value (roma_secret_check's rules), rendered as a Secret */
 } k8s_render_options;
 
 /* Builds the manifests for cfg (kind local is rendered as kind kubernetes
@@ -51,7 +63,8 @@ typedef struct {
  * wrong and how to fix it, for: no models, an invalid image reference, a
  * namespace that is not a DNS label, a model or node name that makes no
  * valid object name or label, two models with the same object name, and a
- * model served from a hostPath whose base_path is not absolute. */
+ * model served from a hostPath whose base_path is not absolute, and a
+ * worker_secret that is no valid secret. */
 roma_code k8s_render(const serve_config *cfg, const k8s_render_options *opt, json_t **objects,
                      roma_err *err);
 

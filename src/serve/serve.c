@@ -1,6 +1,7 @@
 /* serve.c - `roma serve -c roma.yaml`: start-up, signals, graceful stop.
  *
- * Start-up order: config (exit 2 on any mistake), cgroups (detected; when
+ * Start-up order: config (exit 2 on any mistake; in cluster mode also
+ * without a valid ROMA_WORKER_SECRET), cgroups (detected; when
  * not writable ROMA says so once and falls back to CPU affinity), the
  * SQLite store, the operations token (exit 2 when it cannot be read or
  * made), the listening socket (exit 1 when taken), then the workers and
@@ -117,15 +118,41 @@ static int load_ops_token(serve_state *s) {
     return 0;
 }
 
+/* Cluster mode: the secret every worker pod has from the Kubernetes Secret
+ * (`roma k8s render` gives this Deployment the same env).  Required, not
+ * drawn: a drawn one would be refused by every pod, and sending none would
+ * leave the pods open to anything in the cluster; exit 2 says how to fix. */
+static int cluster_worker_secret(serve_state *s) {
+    roma_err err;
+    const char *v = getenv(ROMA_WORKER_SECRET_ENV);
+    if (!v || !*v) {
+        roma_error("cluster mode needs " ROMA_WORKER_SECRET_ENV " in the environment, the "
+                   "secret the worker pods require (the manifests of `roma k8s render` give "
+                   "it to roma serve and the workers from Secret roma-worker-secret; create "
+                   "that Secret as README.md \"Kubernetes\" says)");
+        return 2;
+    }
+    if (roma_secret_check(ROMA_WORKER_SECRET_ENV, v, &err) != ROMA_OK) {
+        roma_error("%s", err.msg);
+        return 2;
+    }
+    snprintf(s->worker_secret, sizeof(s->worker_secret), "%s", v);
+    unsetenv(ROMA_WORKER_SECRET_ENV); /* nothing roma serve runs needs it */
+    return 0;
+}
+
 /* The secret the workers of this start require (see common/secret.h): in
- * the environment every worker inherits, set before any thread runs. */
+ * the environment every worker inherits, set before any thread runs.
+ * 0, or the exit code. */
 static int make_worker_secret(serve_state *s) {
     roma_err err;
+    if (s->cfg.cluster.kind == SERVE_CLUSTER_KUBERNETES) return cluster_worker_secret(s);
     if (roma_secret_random(s->worker_secret, &err) != ROMA_OK) {
         roma_error("%s", err.msg);
-        return -1;
+        return 1;
     }
     setenv(ROMA_WORKER_SECRET_ENV, s->worker_secret, 1);
+    unsetenv(ROMA_WORKER_OPEN_STATUS_ENV); /* for pods only: local workers open nothing */
     return 0;
 }
 
@@ -308,9 +335,9 @@ int serve_main(int argc, char **argv) {
     ssize_t n = readlink("/proc/self/exe", s->self_exe, sizeof(s->self_exe) - 1);
     s->self_exe[n > 0 ? n : 0] = '\0';
     setenv("TF_CPP_MIN_LOG_LEVEL", "2", 0); /* workers: TensorFlow's warnings and up */
-    if (make_worker_secret(s) != 0) {
+    if ((rc = make_worker_secret(s)) != 0) {
         serve_config_free(&s->cfg);
-        return 1;
+        return rc;
     }
     setup_models(s);
     if (store_open(s->cfg.store_path, s->cfg.store_max_rows, &s->store, &err) != ROMA_OK) {

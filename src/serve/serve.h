@@ -166,7 +166,8 @@ typedef struct serve_state {
     char self_exe[4096];
     char private_dir[4096];    /* mode 0700, for the GPU workers' model configs ("": none) */
     char ops_token[ROMA_SECRET_MAX_LEN + 1];     /* Bearer token of the operations API */
-    char worker_secret[ROMA_SECRET_HEX_LEN + 1]; /* ROMA_WORKER_SECRET_HEADER, per start */
+    char worker_secret[ROMA_SECRET_MAX_LEN + 1]; /* ROMA_WORKER_SECRET_HEADER: per start,
+                                                    the Kubernetes Secret's in cluster mode */
     struct serve_cluster *cluster; /* cluster mode's state (cluster.c); NULL with kind local */
 } serve_state;
 

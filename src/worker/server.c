@@ -29,7 +29,10 @@
  *
  * Only roma serve.  A worker that roma serve started takes requests, and so
  * the X-Roma-Max-Runs cap, only from it: each must carry the per-start
- * secret (common/secret.h), else 403.
+ * secret (common/secret.h), else 403.  A worker pod's kubelet probes
+ * cannot send it: with open_status a model status request (GET or HEAD of
+ * /v1/models/NAME, nothing after the name) is answered without it, and
+ * never changes the X-Roma-Max-Runs cap.
  */
 #include "server.h"
 
@@ -90,6 +93,7 @@ typedef struct {
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
     const char *secret;  /* srv_options.secret */
+    int open_status;     /* srv_options.open_status */
     pthread_t *threads;
     int nthreads;
 } server;
@@ -312,13 +316,27 @@ static int queue_full(server *s) {
     return full;
 }
 
-/* Whether req comes from the roma serve that started this worker (always
- * true for a standalone worker).  Answers 403 itself when not. */
+/* A model status request: GET or HEAD of /v1/models/NAME, no query.  No
+ * '%' either (model names need none): "x%2Fmetadata" would be another route
+ * once decoded. */
+static int is_status_probe(struct evhttp_request *req) {
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char *uri = evhttp_request_get_uri(req), *prefix = "/v1/models/";
+    size_t n = strlen(prefix);
+    if ((cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) || strncmp(uri, prefix, n) != 0)
+        return 0;
+    return uri[n] != '\0' && strcspn(uri + n, "/:?#%") == strlen(uri + n);
+}
+
+/* 1 when req comes from the roma serve that started this worker (always
+ * for a standalone worker); 2 for a status probe let through without the
+ * secret (open_status); 0 when refused: answers 403 itself then. */
 static int from_roma_serve(const server *s, struct evhttp_request *req) {
     if (!s->secret) return 1;
     const char *got = evhttp_find_header(evhttp_request_get_input_headers(req),
                                          ROMA_WORKER_SECRET_HEADER);
     if (got && roma_secret_equal(got, strlen(got), s->secret)) return 1;
+    if (s->open_status && is_status_probe(req)) return 2;
     roma_buf b = ROMA_BUF_INIT;
     int status = rest_error(&b, ROMA_PERMISSION_DENIED,
                             "this worker was started by roma serve and answers only it (header "
@@ -335,7 +353,8 @@ static int from_roma_serve(const server *s, struct evhttp_request *req) {
 
 static void on_request(struct evhttp_request *req, void *arg) {
     server *s = arg;
-    if (!from_roma_serve(s, req)) return;
+    int from = from_roma_serve(s, req);
+    if (!from) return;
     if (queue_full(s)) return answer_overloaded(s, req);
     job *j = calloc(1, sizeof(*j));
     if (!j) abort();
@@ -346,7 +365,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
     j->body = job_body(req, &j->body_len);
     if (!j->path || !j->body) abort();
     const char *runs = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Roma-Max-Runs");
-    j->max_runs = runs ? atoi(runs) : 0;
+    j->max_runs = runs && from == 1 ? atoi(runs) : 0;
     s->inflight++;
     pthread_mutex_lock(&s->lock);
     queue_push(&s->todo, j);
@@ -408,7 +427,8 @@ static struct evhttp_bound_socket *srv_listen(struct evhttp *http, const srv_opt
 }
 
 int srv_run(const sv_registry *reg, const srv_options *opt) {
-    server s = {.reg = reg, .secret = opt->secret && *opt->secret ? opt->secret : NULL};
+    server s = {.reg = reg, .secret = opt->secret && *opt->secret ? opt->secret : NULL,
+                .open_status = opt->open_status};
     int rc = 1;
     evthread_use_pthreads();
     pthread_mutex_init(&s.lock, NULL);

@@ -35,6 +35,8 @@ typedef struct {
                              instead of binding host:port */
     const char *secret;   /* when set (started by roma serve), every request must carry it
                              in ROMA_WORKER_SECRET_HEADER, else 403; NULL: standalone */
+    int open_status;      /* with a secret: GET/HEAD /v1/models/NAME (model status, what
+                             Kubernetes probes ask) is answered without it */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT.  Returns 0, or 1 when the port cannot be

@@ -49,7 +49,8 @@ static void worker_usage(FILE *f) {
             "                                     (default: 16 per inference thread)\n"
             "  --device=cpu|gpu:N                 run on the CPU, or only on GPU N\n"
             "Environment: " ROMA_WORKER_SECRET_ENV "=S (set by roma serve) answers only requests\n"
-            "with the header " ROMA_WORKER_SECRET_HEADER ": S, others 403.\n");
+            "with the header " ROMA_WORKER_SECRET_HEADER ": S, others 403; with also\n"
+            ROMA_WORKER_OPEN_STATUS_ENV "=1 (worker pods) GET /v1/models/NAME needs no header.\n");
 }
 
 /* Matches "--name=value" or "--name value"; advances *i past what it used. */
@@ -166,6 +167,15 @@ static const char *take_secret(void) {
     return secret;
 }
 
+/* ROMA_WORKER_OPEN_STATUS=1 (worker pods: common/secret.h), taken out of
+ * the environment like the secret. */
+static int take_open_status(void) {
+    const char *v = getenv(ROMA_WORKER_OPEN_STATUS_ENV);
+    int open = v && strcmp(v, "1") == 0;
+    unsetenv(ROMA_WORKER_OPEN_STATUS_ENV);
+    return open;
+}
+
 int worker_main(int argc, char **argv) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     worker_flags f = {.model_name = "default", .device = "cpu", .host = "0.0.0.0",
@@ -177,6 +187,7 @@ int worker_main(int argc, char **argv) {
     sv_registry reg = {0};
     roma_err err;
     const char *secret = take_secret();
+    int open_status = take_open_status();
     roma_log_init("roma worker", ROMA_LOG_INFO);
     if (parse_flags(argc, argv, &f) != 0 || apply_device(f.device, &topt) != 0) return 2;
     if (f.rest_api_num_threads < 1) f.rest_api_num_threads = 1;
@@ -193,7 +204,7 @@ int worker_main(int argc, char **argv) {
     } else {
         srv_options so = {f.host, f.rest_api_port, f.rest_api_num_threads,
                           f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes, f.max_queued,
-                          f.rest_api_fd, secret};
+                          f.rest_api_fd, secret, open_status};
         rc = srv_run(&reg, &so);
         sv_free(&reg);
     }

@@ -216,6 +216,7 @@ class Serve(LocalHttp):
         self.port = None
         self.session = requests.Session()
         self._out = None
+        self.env = None  # roma serve's environment (None: this process's)
 
     # -- config and lifecycle --
     def config(self, port):
@@ -269,7 +270,7 @@ class Serve(LocalHttp):
 
         self.proc = subprocess.Popen(self.cmd, stdout=self._out, stderr=subprocess.STDOUT,
                                      cwd=str(PROJECT_ROOT), start_new_session=True,
-                                     preexec_fn=limit_fds if nofile else None)
+                                     env=self.env, preexec_fn=limit_fds if nofile else None)
         return self
 
     def start(self, timeout=READY_TIMEOUT_S):

@@ -5,7 +5,10 @@ their own cgroup v1 cpu groups, resized by the simulated kubelet (worker_pods.py
 What is shown here (issue 12, item 3): roma serve lists and watches the pods, dispatches to
 them, moves their cores under a load step through pods/<name>/resize (and the pods' cgroup
 quotas follow), loses no request when a pod is deleted under load and replaced, holds cores
-while the API server is down, and shows 409 / 422 / Infeasible in /roma/v1/workers.
+while the API server is down, and shows 409 / 422 / Infeasible in /roma/v1/workers.  The
+pods and roma serve share a worker secret as the rendered manifests give it (env from Secret
+roma-worker-secret): a pod answers roma serve and refuses anyone else; roma serve refuses to
+start in cluster mode without it.
 
 Figures (printed, never asserted: the machine is a noisy shared VM): the time from the
 controller's decision to the pod status showing the new cores, and the requests lost when a
@@ -15,6 +18,7 @@ pod is deleted under load.  Run with `-s` to see them:
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -35,6 +39,9 @@ from worker_pods import WorkerPod, cgroup_skip_reason  # noqa: E402
 
 NS = "roma"
 PERIOD = "0.5s"
+# What Secret roma-worker-secret holds; the env `roma k8s render` gives each side.
+WORKER_SECRET = secrets.token_hex(32)
+POD_ENV = {"ROMA_WORKER_SECRET": WORKER_SECRET, "ROMA_WORKER_OPEN_STATUS": "1"}
 
 
 def contract_labels(model, role="cpu-worker"):
@@ -57,6 +64,7 @@ class ClusterServe(Serve):
         self.ca_file = ca_file or str(Path(workdir) / "no-ca.crt")
         self.token_file = Path(workdir) / "token"
         self.token_file.write_text(ROMA_TOKEN + "\n")
+        self.env = dict(os.environ, ROMA_WORKER_SECRET=WORKER_SECRET)
 
     def config(self, port):
         cfg = super().config(port)
@@ -101,7 +109,8 @@ def real_pods():
 
 
 def worker_pod(fake, tmp_path, pods, name, model_name, cpu, node="node-a"):
-    p = WorkerPod(fake, name, model_name, tmp_path, cpu=str(cpu), node=node, labels=contract_labels(model_name))
+    p = WorkerPod(fake, name, model_name, tmp_path, cpu=str(cpu), node=node, labels=contract_labels(model_name),
+                  env=POD_ENV)
     pods.append(p)
     return p.wait_ready()
 
@@ -366,3 +375,51 @@ def test_no_api_server_is_a_config_error(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "KUBERNETES_SERVICE_HOST is not set" in r.stderr and "set cluster.api_server" in r.stderr
     assert "serving" not in r.stderr
+
+
+def test_pod_workers_answer_only_roma_serve(tmp_path, fake, real_pods):
+    """A worker pod with the secret refuses requests without it (403), answers its status
+    without it (the kubelet's probes: the pod turned Ready), and answers roma serve."""
+    pod = worker_pod(fake, tmp_path, real_pods, "roma-worker-mlp", "mlp", 1)
+    base = f"http://127.0.0.1:{pod.port}/v1/models/mlp"
+    body = request_body("mlp")
+    for headers, what in [({}, "no secret"), ({"X-Roma-Max-Runs": "1"}, "a run cap without it"),
+                          ({"X-Roma-Secret": secrets.token_hex(32)}, "a wrong secret")]:
+        r = requests.post(base + ":predict", data=body, headers=headers, timeout=10)
+        assert r.status_code == 403 and "X-Roma-Secret" in r.text, f"{what}: {r.status_code} {r.text}"
+    for path in ("/metadata", "%2Fmetadata", "?x=1"):  # only the bare status is open
+        assert requests.get(base + path, timeout=10).status_code == 403, path
+    assert requests.get(base, timeout=10).status_code == 200
+    s = serve(tmp_path, fake, [model("mlp", 1.0, 0.5, 2, 1)])
+    try:
+        s.wait_worker("mlp-cpu", lambda w: w["state"] == "ready", 30, "worker on its pod")
+        for _ in range(5):
+            r = s.predict("mlp", body)
+            assert r.status_code == 200 and "predictions" in r.json(), r.text
+        assert WORKER_SECRET not in s.output(), "the worker secret was logged"
+        assert s.stop() == 0, s.output()[-3000:]
+    finally:
+        s.stop()
+
+
+@pytest.mark.parametrize("secret, message", [
+    (None, "cluster mode needs ROMA_WORKER_SECRET in the environment"),
+    ("short", "ROMA_WORKER_SECRET holds 5 characters"),
+    (WORKER_SECRET + "\n", "ROMA_WORKER_SECRET: a secret is printable characters without spaces"),
+])
+def test_cluster_mode_without_a_good_secret_exits_2(tmp_path, fake, secret, message):
+    """Pods would refuse a secret drawn here, and none would leave them open: exit 2, before
+    listening, saying where the secret comes from."""
+    s = ClusterServe(tmp_path, fake, [model("m", 1.0, 0.5, 2, 1)], controller="static")
+    s.env = {k: v for k, v in os.environ.items() if k != "ROMA_WORKER_SECRET"}
+    if secret is not None:
+        s.env["ROMA_WORKER_SECRET"] = secret
+    s.launch()
+    try:
+        assert s.proc.wait(timeout=30) == 2, s.output()
+        out = s.output()
+        assert message in out, out
+        assert "roma-worker-secret" in out or secret is not None, out
+        assert "serving" not in out and (secret is None or secret.strip() not in out)
+    finally:
+        s.stop()

@@ -3,8 +3,10 @@
 nodes, GPUs on one, a models claim) validate against the Kubernetes 1.35
 schemas (kubernetes-validate, strict: no unknown field), the RBAC grants
 nothing beyond pods get/list/watch and pods/resize patch, the worker pods
-follow the contract with roma serve, and every bad input is refused with a
-clear message and exit code 2.
+follow the contract with roma serve, the control plane and every worker
+read the worker secret from Secret roma-worker-secret (rendered only from
+--worker-secret-file), and every bad input is refused with a clear message
+and exit code 2.
 
 Environment: ROMA_BIN, the roma binary (default <project>/build/roma).
 """
@@ -138,6 +140,72 @@ def test_objects_follow_the_contract(rendered):
     assert config_of(objects)["cluster"]["kind"] == "kubernetes"
 
 
+SECRET_REF = {"name": "ROMA_WORKER_SECRET",
+              "valueFrom": {"secretKeyRef": {"name": "roma-worker-secret", "key": "secret",
+                                             "optional": False}}}
+
+
+def containers_of(objects):
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            yield obj, obj["spec"]["template"]["spec"]["containers"][0]
+        elif obj["kind"] == "Pod":
+            yield obj, obj["spec"]["containers"][0]
+
+
+def test_worker_secret_is_referenced_not_written(rendered):
+    """roma serve and every worker take ROMA_WORKER_SECRET from the same Secret; the
+    workers open their model status to the kubelet's probes; by default no Secret object
+    (a pure render cannot draw one)."""
+    _, objects = rendered
+    assert "Secret" not in [o["kind"] for o in objects]
+    seen = set()
+    for obj, c in containers_of(objects):
+        env = {e["name"]: e for e in c["env"]}
+        assert env["ROMA_WORKER_SECRET"] == SECRET_REF, obj["metadata"]["name"]
+        seen.add(obj["kind"])
+        if obj["kind"] == "Pod":
+            assert env["ROMA_WORKER_OPEN_STATUS"] == {"name": "ROMA_WORKER_OPEN_STATUS", "value": "1"}
+    assert seen == {"Deployment", "Pod"}
+
+
+def test_worker_secret_file_renders_the_secret(tmp_path):
+    value = "9f" * 32
+    secret_file = tmp_path / "worker-secret"
+    secret_file.write_text(value + "\n")
+    secret_file.chmod(0o600)
+    plain = objects_of(CONFIGS[1])
+    objects = objects_of(CONFIGS[1], "--worker-secret-file", secret_file)
+    secret = objects[1]   # before anything that reads it
+    assert secret == {"apiVersion": "v1", "kind": "Secret",
+                      "metadata": {"name": "roma-worker-secret", "namespace": objects[0]["metadata"]["name"],
+                                   "labels": {"app.kubernetes.io/name": "roma",
+                                              "app.kubernetes.io/part-of": "roma"}},
+                      "type": "Opaque", "stringData": {"secret": value}}
+    kubernetes_validate.validate(secret, K8S_VERSION, strict=True)
+    assert objects[:1] + objects[2:] == plain   # nothing else changes, the Role included
+    role = next(o for o in objects if o["kind"] == "Role")
+    assert role["rules"] == ALLOWED_RULES
+    r = render("-c", CONFIGS[1], "--worker-secret-file", secret_file, "--out", tmp_path / "m")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "m").iterdir())[1] == "01-secret-roma-worker-secret.yaml"
+    assert "can be read by other users" not in r.stderr
+    secret_file.chmod(0o644)
+    r = render("-c", CONFIGS[1], "--worker-secret-file", secret_file)
+    assert r.returncode == 0 and "can be read by other users: chmod 600" in r.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ("short\n", "holds 5 characters"),
+    ("0123456789 abcdef0123\n", "without spaces"),
+])
+def test_bad_worker_secret_file(tmp_path, text, message):
+    secret_file = tmp_path / "worker-secret"
+    secret_file.write_text(text)
+    r = render("-c", CONFIGS[1], "--worker-secret-file", secret_file)
+    assert r.returncode == 2 and message in r.stderr and r.stdout == "", r
+
+
 def test_local_config_serves_base_paths_as_host_paths():
     objects = objects_of(CONFIGS[0])
     pod = next(o for o in objects if o["metadata"]["name"] == "roma-worker-resnet")
@@ -191,6 +259,8 @@ NO_MODELS = "node: {cpus: 2}\nmodels: []\n"
     (["--namespace", "a" * 64], None, "is not a DNS label"),
     (["--bogus"], None, "unknown flag '--bogus'"),
     (["--image"], None, "--image needs a value"),
+    (["--worker-secret-file", "/nonexistent/roma-secret"], None,
+     "--worker-secret-file: cannot read token file '/nonexistent/roma-secret'"),
     ([], NO_MODELS, "models must be a non-empty list"),
     ([], "cluster: {kind: kubernetes, namespace: Prod}\nmodels: []\n", "not a DNS label"),
 ])

@@ -5,7 +5,8 @@ A WorkerPod is what a ROMA worker pod is on a node: one `roma worker` serving on
 /sys/fs/cgroup/cpu/roma-k8s-fake/ whose cpu.cfs_quota_us the simulated kubelet writes when
 it actuates a resize (the pod's actuator); the actual CPU limit the pod status reports is
 read back from that quota.  The pod turns Ready once the worker answers its model status
-URL; deleting the pod stops the worker.  Without root or a writable cgroup v1 cpu
+URL; deleting the pod stops the worker.  env: what the pod spec gives the container
+(`roma k8s render` gives ROMA_WORKER_SECRET from its Secret and ROMA_WORKER_OPEN_STATUS=1).  Without root or a writable cgroup v1 cpu
 hierarchy, cgroup_skip_reason() says why and the tests that need it skip.
 """
 
@@ -68,7 +69,7 @@ class WorkerPod:
     """A real `roma worker` registered as a pod of `fake` (a FakeApiServer)."""
 
     def __init__(self, fake, name, model, workdir, cpu="1", node="node-a", labels=None,
-                 use_cgroup=True, extra_args=()):
+                 use_cgroup=True, extra_args=(), env=None):
         self.fake, self.name, self.model = fake, name, model
         self.workdir = Path(workdir)
         self.port = free_port()
@@ -88,7 +89,8 @@ class WorkerPod:
             cmd = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.cgroup.path), *cmd]
         self.log = open(self.workdir / f"pod-{name}.log", "w+b")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     env=dict(os.environ, **env) if env else None)
         self.ready_url = f"http://127.0.0.1:{self.port}/v1/models/{model}"
         fake.create_pod(name, cpu=cpu, labels=labels or {"app": "roma", "roma/role": "worker",
                                                          "roma/model": model},

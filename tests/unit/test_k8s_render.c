@@ -5,7 +5,9 @@
  * against the contract with roma serve's cluster mode: names, labels, the
  * worker's command, CPU requests = limits = cores.initial, resizePolicy,
  * probes, GPU limits, nodeSelector, security contexts, and RBAC rules that
- * are exactly pods get/list/watch and pods/resize patch.  Then the pure
+ * are exactly pods get/list/watch and pods/resize patch; the worker secret
+ * (env from Secret roma-worker-secret on the control plane and every
+ * worker, the Secret object itself only when its value is given).  Then the pure
  * helpers (image references, quantities, names) and the YAML writer.
  */
 #include "unit.h"
@@ -210,6 +212,64 @@ static void test_gpu_workers(void **state) {
     json_decref(o);
 }
 
+/* env[name] of container c, or NULL. */
+static json_t *env_var(json_t *c, const char *name) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(at(c, "env", NULL), i, e) {
+        if (strcmp(str_at(e, "name", NULL, NULL), name) == 0) return e;
+    }
+    return NULL;
+}
+
+#define SECRET_REF                                                                          \
+    "{\"name\": \"ROMA_WORKER_SECRET\", \"valueFrom\": {\"secretKeyRef\": "                \
+    "{\"name\": \"roma-worker-secret\", \"key\": \"secret\", \"optional\": false}}}"
+
+/* roma serve and every worker pod read the same Secret; workers open their
+ * status to the kubelet's probes; no Secret object unless given. */
+static void test_worker_secret_refs(void **state) {
+    json_t *o = render_ok(TWO_NODES, &(k8s_render_options){0});
+    json_t *tmpl = at(find(o, "Deployment", "roma"), "spec", "template", NULL);
+    check_value("control plane", env_var(container(tmpl), "ROMA_WORKER_SECRET"), SECRET_REF);
+    static const char *const workers[] = {"roma-worker-resnet-v2", "roma-worker-mlp",
+                                          "roma-worker-gpu-node-a-0", "roma-worker-gpu-node-a-1"};
+    for (size_t i = 0; i < ARRAY_LEN(workers); i++) {
+        json_t *c = container(find(o, "Pod", workers[i]));
+        check_value(workers[i], env_var(c, "ROMA_WORKER_SECRET"), SECRET_REF);
+        check_value(workers[i], env_var(c, "ROMA_WORKER_OPEN_STATUS"),
+                    "{\"name\": \"ROMA_WORKER_OPEN_STATUS\", \"value\": \"1\"}");
+        /* the value is never written in a pod spec */
+        CASE_CHECK(workers[i], !at(env_var(c, "ROMA_WORKER_SECRET"), "value", NULL));
+    }
+    size_t i;
+    json_t *obj;
+    json_array_foreach(o, i, obj) CASE_CHECK(str_at(obj, "metadata", "name", NULL),
+                                             strcmp(str_at(obj, "kind", NULL, NULL), "Secret") != 0);
+    json_decref(o);
+}
+
+static void test_worker_secret_object(void **state) {
+    const char *value = "0123456789abcdef0123456789abcdef";
+    json_t *o = render_ok(TWO_NODES, &(k8s_render_options){.worker_secret = value});
+    assert_int_equal(json_array_size(o), 12); /* test_objects_in_apply_order's 11, and this */
+    json_t *secret = json_array_get(o, 1);    /* right after the Namespace, before any pod */
+    assert_string_equal(str_at(secret, "kind", NULL, NULL), "Secret");
+    assert_string_equal(str_at(secret, "metadata", "name", NULL), "roma-worker-secret");
+    assert_string_equal(str_at(secret, "metadata", "namespace", NULL), "ml");
+    assert_string_equal(str_at(secret, "metadata", "labels", "app.kubernetes.io/name"), "roma");
+    assert_string_equal(str_at(secret, "type", NULL, NULL), "Opaque");
+    check_value("stringData", at(secret, "stringData", NULL),
+                "{\"secret\": \"0123456789abcdef0123456789abcdef\"}");
+    /* the value is in the Secret only */
+    char *text = json_dumps(o, 0);
+    const char *first = strstr(text, value);
+    assert_non_null(first);
+    assert_null(strstr(first + 1, value));
+    free(text);
+    json_decref(o);
+}
+
 /* The single-node form: node.gpus, per-model hostPaths at the base paths. */
 static void test_single_node_host_paths(void **state) {
     const char *yaml = "node: {cpus: 2, gpus: [3]}\ncluster: {kind: kubernetes}\nmodels:\n"
@@ -280,6 +340,10 @@ static void test_bad_input(void **state) {
         {"model name edge", "cluster: {kind: kubernetes, models_volume: {claim: m}}\nmodels:\n"
                             "  - {name: a_, base_path: /a, sla: 0.2}\n",
          {0}, "start and end with a letter or digit"},
+        {"short secret", TWO_NODES, {.worker_secret = "abc"},
+         "--worker-secret-file holds 3 characters; a secret has 16 to 256"},
+        {"secret with a line end", TWO_NODES, {.worker_secret = "0123456789abcdef\n"},
+         "--worker-secret-file: a secret is printable characters without spaces"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         serve_config c = parse(cases[i].yaml);
@@ -374,6 +438,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_objects_in_apply_order), cmocka_unit_test(test_rbac_exactly_the_list),
         cmocka_unit_test(test_cpu_worker),             cmocka_unit_test(test_gpu_workers),
+        cmocka_unit_test(test_worker_secret_refs),     cmocka_unit_test(test_worker_secret_object),
         cmocka_unit_test(test_single_node_host_paths), cmocka_unit_test(test_config_map_round_trip),
         cmocka_unit_test(test_bad_input),              cmocka_unit_test(test_image_refs),
         cmocka_unit_test(test_quantities_and_names),   cmocka_unit_test(test_yaml_quoting),

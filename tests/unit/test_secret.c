@@ -8,7 +8,9 @@
  * (NOT_FOUND) and a directory, each with a message naming the path, and
  * flags a file others may read; roma_secret_load_or_create makes the file
  * with mode 0600 at first call and returns the same token from it later,
- * and never writes through a symlink placed at the path.
+ * and never writes through a symlink placed at the path;
+ * roma_secret_check (a secret from the environment) takes the text as is
+ * and refuses one too short, too long, or with a space or a line end.
  */
 #include "unit.h"
 
@@ -153,6 +155,27 @@ static void test_load_or_create_makes_0600_then_reuses(void **state) {
     assert_string_equal(first, again);
 }
 
+static void test_check(void **state) {
+    roma_err err;
+    char long_one[ROMA_SECRET_MAX_LEN + 2];
+    memset(long_one, 'a', sizeof(long_one) - 1);
+    long_one[sizeof(long_one) - 1] = '\0';
+    assert_int_equal(roma_secret_check("S", "0123456789abcdef", &err), ROMA_OK);
+    static const struct {
+        const char *text, *want;
+    } bad[] = {{"", "S holds 0 characters"},
+               {"0123456789abcde", "S holds 15 characters"},
+               {"0123456789abcdef\n", "S: a secret is printable characters without spaces or line "
+                                     "ends, and byte 17 is not (a Kubernetes Secret made from a file"},
+               {"0123456789 abcdef", "byte 11 is not"}};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        CASE_CHECK_INT(bad[i].want, roma_secret_check("S", bad[i].text, &err), ROMA_INVALID_ARGUMENT);
+        check_contains(bad[i].want, err.msg, bad[i].want);
+    }
+    assert_int_equal(roma_secret_check("S", long_one, &err), ROMA_INVALID_ARGUMENT);
+    check_contains("long", err.msg, "257 characters; a secret has 16 to 256");
+}
+
 static void test_load_or_create_errors(void **state) {
     char path[128], target[128], out[ROMA_SECRET_MAX_LEN + 1];
     roma_err err;
@@ -178,6 +201,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_is_hex_and_fresh),
         cmocka_unit_test(test_equal_only_the_exact_secret),
+        cmocka_unit_test(test_check),
         cmocka_unit_test_setup_teardown(test_read_file, dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(test_load_or_create_makes_0600_then_reuses, dir_setup,
                                         dir_teardown),
