@@ -5,8 +5,8 @@
 
 OUT_DIR/<harness>/ gets one file per input (named by its SHA-1), taken from:
 the string literals of the C unit tests (tests/unit/test_*.c) and the
-string constants and JSON-like dict literals of the HTTP tests
-(tests/http/*.py), sorted to the harness whose parser reads them; the
+string constants and JSON-like dict literals of the HTTP and Kubernetes
+tests (tests/http/*.py, tests/k8s/*.py), sorted to the harness whose parser reads them; the
 example configs (examples/, experiments/); the models' request bodies and
 the signatures of their SavedModels (models/, when set up).  Crash inputs
 and hand-made seeds are committed in tests/fuzz/corpus/<harness>/ instead.
@@ -151,6 +151,11 @@ def classify(s, origin):
         kinds.append('serve_config')
     if origin == 'test_bench_workload.c' and b':' in s and b'\n' in s:
         kinds.append('workload')
+    if origin.startswith('test_k8s_') and origin.endswith('.c'):
+        kinds.append('k8s_pod')  # pod JSON, watch lines, CPU quantities
+    if origin.endswith('.py') and origin != 'test_render.py' and text.startswith(b'{'):
+        if b'"metadata"' in s or b'"object"' in s or b'"Status"' in s:
+            kinds.append('k8s_pod')
     if origin == 'test_proto.c' and re.fullmatch(rb'[A-Za-z0-9+/=_-]{0,200}', s):
         kinds.append('b64')
     return kinds
@@ -168,7 +173,7 @@ def main():
         for s in c_strings(path):
             for kind in classify(s, path.name):
                 add(kind, s)
-    for path in sorted((ROOT / 'tests/http').glob('*.py')):
+    for path in sorted((ROOT / 'tests/http').glob('*.py')) + sorted((ROOT / 'tests/k8s').glob('*.py')):
         for s in py_strings(path):
             for kind in classify(s, path.name):
                 add(kind, s)
