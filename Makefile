@@ -34,7 +34,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 bench: all $(BUILD)/bench/tfrun
 	bash bench/worker.sh
 
-.PHONY: bench all tests test unit-test http-test asan clean check-tf models experiment
+.PHONY: bench all tests test unit-test http-test asan clean check-tf models experiment fuzz fuzz-build fuzz-bins
 
 all: $(BUILD)/roma $(BUILD)/roma-worker
 
@@ -81,12 +81,32 @@ asan:
 models:
 	.venv/bin/python scripts/gen_models.py --out models
 
+# libFuzzer harnesses (tests/fuzz/, README "Fuzzing"): built with clang into
+# build-fuzz/fuzz/, every object instrumented for coverage and ASan+UBSan.
+# `make fuzz SECONDS=N` runs each for N seconds (tests/fuzz/run.sh).
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_CFLAGS := $(SAN_FLAGS) -fsanitize=fuzzer-no-link
+SECONDS   ?= 60
+
+$(FUZZ_BIN): $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(CORE_OBJ) $(TF_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LIBS) $(TF_LIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS)" fuzz-bins
+
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(SECONDS)
+
 # The standard experiment (experiments/README.md): roma, rules, static and
 # static-max against the same workload; results/experiment.{json,md,_rt.png,_cores.png}.
 experiment: all
 	.venv/bin/python scripts/experiment.py
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The README's test command: sets everything up (scripts/setup.sh), then runs
-# every test: C unit tests, black-box HTTP tests against build/roma, and both
-# again on the AddressSanitizer + UBSan build (a sanitizer report fails it).
+# every test: C unit tests, a short libFuzzer run of every parser's harness,
+# black-box HTTP tests against build/roma, and both again on the
+# AddressSanitizer + UBSan build (a sanitizer report fails it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 echo "== C unit tests"
 make -j2 unit-test
+
+echo "== fuzzers: each harness 5 s on the committed corpus (a crash fails the run)"
+make -j2 fuzz-build >/dev/null
+bash tests/fuzz/run.sh --ci 5
 
 echo "== HTTP tests (build/roma)"
 .venv/bin/python -m pytest -q tests/http

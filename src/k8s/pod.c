@@ -48,6 +48,9 @@ roma_code k8s_cpu_parse(const char *text, double *cores, roma_err *err) {
     } else {
         millicores = whole * 1000 + frac;
     }
+    /* The loop bounds whole alone; in cores it may still be 1000x the limit,
+     * and k8s_cpu_format's millicores would then not read back. */
+    if (millicores > MAX_MILLICORES) return bad_quantity(err, text, "too large");
     *cores = (double)millicores / 1000.0;
     return ROMA_OK;
 }

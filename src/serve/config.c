@@ -178,7 +178,8 @@ static roma_code parse_sections(walker *w, const yaml_node_t *root, serve_config
     c->queue_limit = (int)queue_limit;
     if ((rc = get_string(w, store, "path", &c->store_path, "store")) != ROMA_OK) return rc;
     if ((rc = get_number(w, store, "max_rows", &max_rows, "store")) != ROMA_OK) return rc;
-    if (max_rows < 1) return bad(w, store, "store.max_rows must be >= 1");
+    if (max_rows < 1 || max_rows > 1e15) /* beyond int64_t: undefined */
+        return bad(w, store, "store.max_rows must be between 1 and 1e15");
     c->store_max_rows = (int64_t)max_rows;
     return ROMA_OK;
 }

@@ -5,7 +5,7 @@
 
 void pb_reader_init(pb_reader *r, const void *data, size_t len) {
     r->p = data;
-    r->end = r->p + len;
+    r->end = len ? r->p + len : r->p; /* data may be NULL when len is 0 (NULL + 0 is UB) */
     r->error = 0;
 }
 

@@ -313,12 +313,14 @@ static int scan_list(scanner *s, int depth) {
     return list_length(s, depth, n);
 }
 
-/* A string without escapes (anything else is left to the general path). */
+/* A plain ASCII string without escapes (anything else is left to the
+ * general path: jansson refuses invalid UTF-8, which this does not check). */
 static int scan_plain_string(scanner *s, const char **start, size_t *len) {
     if (s->p >= s->end || *s->p != '"') return 0;
     const char *q = ++s->p;
     while (s->p < s->end && *s->p != '"') {
-        if (*s->p == '\\' || (unsigned char)*s->p < 0x20) return 0;
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '\\' || c < 0x20 || c >= 0x80) return 0;
         s->p++;
     }
     if (s->p >= s->end) return 0;

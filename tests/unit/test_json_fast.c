@@ -416,6 +416,27 @@ static void check_general_path_refuses(const char *name, const char *body) {
     check_contains(name, err.msg, "ragged");
 }
 
+/* Found by tests/fuzz/fuzz_json_fast.c (corpus: tests/fuzz/corpus/
+ * json_fast/signature-name-not-utf8): the fast path took a signature name
+ * that is not UTF-8, which the general path (jansson) refuses with a 400;
+ * now any non-ASCII name is left to the general path, which decides. */
+static void test_signature_name_not_ascii_is_left_to_the_general_path(void **state) {
+    static const char *bodies[] = {
+        "{\"signature_name\": \"a\x9c\x9c\", \"instances\": [[1, 2], [3, 4]]}",
+        "{\"signature_name\": \"\xff\", \"inputs\": [1]}",
+        "{\"signature_name\": \"caf\xc3\xa9\", \"instances\": [1]}", /* UTF-8: general path */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bodies); i++) {
+        jf_request req;
+        CASE_CHECK(bodies[i], !jf_parse(bodies[i], strlen(bodies[i]), TF_FLOAT, NULL, &req));
+        json_t *root;
+        roma_err err;
+        roma_code rc = jt_parse_body(bodies[i], strlen(bodies[i]), &root, &err);
+        CASE_CHECK_INT(bodies[i], rc, i < 2 ? ROMA_INVALID_ARGUMENT : ROMA_OK);
+        if (rc == ROMA_OK) json_decref(root);
+    }
+}
+
 static void test_ragged_bodies_promising_huge_shapes_are_declined(void **state) {
     static const struct {
         const char *name;
@@ -536,6 +557,7 @@ int main(void) {
         cmocka_unit_test(test_body_without_trailing_nul_is_declined),
         cmocka_unit_test(test_split_bodies_match_one_thread),
         cmocka_unit_test(test_split_bodies_at_the_depth_limit),
+        cmocka_unit_test(test_signature_name_not_ascii_is_left_to_the_general_path),
         cmocka_unit_test(test_ragged_bodies_promising_huge_shapes_are_declined),
         cmocka_unit_test(test_large_ragged_body_is_declined_on_two_threads),
         cmocka_unit_test(test_split_random_tensors),

@@ -12,6 +12,7 @@ static void test_cpu_parse_good(void **state) {
         {"2", 2},         {"1.5", 1.5},     {"1500m", 1.5}, {"250m", 0.25}, {"0.1", 0.1},
         {"100m", 0.1},    {"0", 0},         {"+3", 3},      {"1.250", 1.25}, {"1.2500000", 1.25},
         {"64", 64},       {".5", 0.5},      {"1m", 0.001},  {"2.", 2},
+        {"1000000000", 1e9}, {"1000000000000m", 1e9}, /* the limit, both ways */
     };
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -30,6 +31,10 @@ static void test_cpu_parse_bad(void **state) {
         {"1Gi", "suffix"},    {"1.5m", "millicore"},       {"0.0001", "millicore"},
         {"2e3", "suffix"},    {"1 ", "suffix"},            {"m", "no digits"},
         {".", "no digits"},   {"99999999999999999", "too large"},
+        /* found by tests/fuzz/fuzz_k8s_pod.c: read as cores, formatted as
+         * millicores that did not read back (corpus: tests/fuzz/corpus/
+         * k8s_pod/cores-beyond-the-millicore-limit) */
+        {"142500000000.425", "too large"}, {"1000000000.001", "too large"},
     };
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {

@@ -136,6 +136,24 @@ static const bad_case bad_cases[] = {
      "models:\n  - {name: m, base_path: /m, sla: 0.2, node: a, cores: {max: 2}}\n", "above node.cpus 1"},
 };
 
+/* Found by tests/fuzz/fuzz_serve_config.c (corpus: tests/fuzz/corpus/
+ * serve_config/max-rows-beyond-int64): a max_rows beyond int64_t was
+ * converted to one (undefined behaviour). */
+static void test_store_max_rows_out_of_range(void **state) {
+    static const char *values[] = {"1e41", "9.3e18", "1e300", "0", "-1"};
+    for (size_t i = 0; i < ARRAY_LEN(values); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml),
+                 "cluster: {kind: kubernetes}\nstore: {max_rows: %s}\n" POD_MODEL, values[i]);
+        serve_config c;
+        roma_err err = {0};
+        CASE_CHECK_INT(values[i], serve_config_parse(yaml, strlen(yaml), "t.yaml", &c, &err),
+                       ROMA_INVALID_ARGUMENT);
+        if (!strstr(err.msg, "store.max_rows must be between 1 and 1e15"))
+            fail_msg("case '%s': message \"%s\"", values[i], err.msg);
+    }
+}
+
 static void test_bad_inputs(void **state) {
     for (size_t i = 0; i < ARRAY_LEN(bad_cases); i++) {
         const bad_case *bc = &bad_cases[i];
@@ -336,6 +354,7 @@ int main(void) {
         cmocka_unit_test(test_sla_and_alpha_in_the_file),
         cmocka_unit_test(test_range_functions),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_store_max_rows_out_of_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
