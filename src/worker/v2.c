@@ -379,9 +379,20 @@ static roma_code binary_tensor(const v2_input *in, TF_Tensor **out, roma_err *er
     return ROMA_OK;
 }
 
+/* Copies n strings (a TF_TString cannot simply be moved: deleting the
+ * tensor it came from frees what it points to). */
+static void copy_strings(TF_Tensor *to, const TF_Tensor *from, size_t n) {
+    TF_TString *d = TF_TensorData(to);
+    const TF_TString *s = TF_TensorData(from);
+    for (size_t i = 0; i < n; i++) {
+        TF_StringInit(&d[i]);
+        TF_StringCopy(&d[i], TF_StringGetDataPointer(&s[i]), TF_StringGetSize(&s[i]));
+    }
+}
+
 /* JSON data, flat or nested: read by json_tensor.h in the shape the lists
- * have, then moved into a tensor of the declared shape (the strings of a
- * BYTES tensor move with their TF_TString, so nothing is freed twice). */
+ * have, then copied into a tensor of the declared shape (JSON is the slow
+ * path anyway; the copy is small next to the parse). */
 static roma_code json_data_tensor(const v2_input *in, TF_Tensor **out, roma_err *err) {
     TF_Tensor *read = NULL;
     char shape[256];
@@ -409,8 +420,9 @@ static roma_code json_data_tensor(const v2_input *in, TF_Tensor **out, roma_err 
         jt_tensors_free(&read, 1);
         return ROMA_RESOURCE_EXHAUSTED;
     }
-    if (bytes) memcpy(TF_TensorData(t), TF_TensorData(read), bytes);
-    TF_DeleteTensor(read);
+    if (in->dtype == TF_STRING) copy_strings(t, read, in->count);
+    else if (bytes) memcpy(TF_TensorData(t), TF_TensorData(read), bytes);
+    jt_tensors_free(&read, 1);
     *out = t;
     return ROMA_OK;
 }
