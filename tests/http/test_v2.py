@@ -18,7 +18,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from roma_http import assert_error, ok_json, tfs_model
+from roma_http import assert_error, ok_json, project_models_dir, tfs_model
 
 tritonclient_http = pytest.importorskip(
     "tritonclient.http", reason="tritonclient[http] missing: run scripts/setup.sh")
@@ -307,3 +307,25 @@ def test_error_status_codes(worker):
     assert_error(worker.get("/v2/models/hp2/versions/x1"), 400, "not a number")
     assert_error(worker.get("/v2/models/hp2/infer"), 400, "POST")
     assert_error(worker.get("/v2/nothing"), 404, "/v2/nothing")
+
+
+# ---------------------------------------------------------------- the generated models
+
+@pytest.mark.project_models
+@pytest.mark.parametrize("name", ["mlp", "resnet"])
+def test_generated_model_binary_v2_equals_tf_serving_json(workers, name):
+    """The generated models' own request.json, as TF Serving JSON and as binary v2: the same
+    float32 input runs the same graph, so the answers are equal to the bit."""
+    models = project_models_dir()
+    entry = json.loads((models / "manifest.json").read_text())[name]
+    body = json.loads((models / name / "request.json").read_text())
+    w = workers.serve(models / name, name)
+    want = np.array(ok_json(w.predict(name, body))["predictions"], dtype=np.float32)
+    x = np.array(body["instances"], dtype=np.float32)
+    c = tritonclient_http.InferenceServerClient(url=f"127.0.0.1:{w.port}")
+    try:
+        r = infer(c, name, {entry["input"]["name"]: x}, {entry["input"]["name"]: "FP32"}, True,
+                  True, outputs=[entry["output"]["name"]])
+    finally:
+        c.close()
+    np.testing.assert_array_equal(r.as_numpy(entry["output"]["name"]), want)
