@@ -14,6 +14,13 @@
  * same machine, where runs minutes apart do not (a shared VM's speed drifts
  * by tens of percent).  Then "served_p50_us", "served_p99_us" and the
  * median of the pairs' ratios "overhead_ratio_p50" are printed too.
+ *
+ * When PREDICT_URL is a v2 infer URL (.../v2/models/NAME/infer), the
+ * served request is the same input in the Open Inference Protocol with
+ * binary tensors (built here from the tensors of the bare run, outputs
+ * asked for as binary), as tritonclient sends it.  With TFRUN_V2_BODY set,
+ * that body is also written to the file it names, for wrk (bench/post.lua),
+ * and "v2_header_len" (its JSON header's length) is printed too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +35,7 @@
 #include "common/tcp.h"
 #include "tf/tfb.h"
 #include "worker/json_tensor.h"
+#include "worker/v2.h"
 
 static double now_us(void) {
     struct timespec ts;
@@ -53,6 +61,7 @@ typedef struct {
     char path[1024], host[256];
     const char *body;
     size_t len;
+    char header_len[32]; /* v2 binary body: its JSON header's length; "" otherwise */
     int status;
 } client;
 
@@ -84,13 +93,64 @@ static void on_answer(struct evhttp_request *req, void *arg) {
 static int client_predict(client *c) {
     struct evhttp_request *req = evhttp_request_new(on_answer, c);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Host", c->host);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      c->header_len[0] ? "application/octet-stream" : "application/json");
+    if (c->header_len[0])
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Inference-Header-Content-Length",
+                          c->header_len);
     evbuffer_add_reference(evhttp_request_get_output_buffer(req), c->body, c->len, NULL, NULL);
     c->status = 0;
     if (evhttp_make_request(c->conn, req, EVHTTP_REQ_POST, c->path) != 0) return 0;
     roma_tcp_nodelay_connection(c->conn); /* as wrk and roma serve do (tcp.h says why) */
     event_base_dispatch(c->base);
     return c->status;
+}
+
+/* The v2 binary request for the inputs: a JSON header naming each input's
+ * datatype, shape and byte count, then the tensors' bytes; every output
+ * asked for as binary.  Returns the JSON header's length. */
+static size_t v2_binary_body(const tfb_signature *sig, TF_Tensor *const *in, roma_buf *b) {
+    roma_buf_puts(b, "{\"inputs\": [");
+    for (size_t i = 0; i < sig->ninputs; i++) {
+        roma_buf_printf(b, "%s{\"name\": \"%s\", \"datatype\": \"%s\", \"shape\": [", i ? ", " : "",
+                        sig->inputs[i].key, v2_datatype_name(TF_TensorType(in[i])));
+        for (int d = 0; d < TF_NumDims(in[i]); d++)
+            roma_buf_printf(b, "%s%lld", d ? ", " : "", (long long)TF_Dim(in[i], d));
+        roma_buf_printf(b, "], \"parameters\": {\"binary_data_size\": %zu}}",
+                        TF_TensorByteSize(in[i]));
+    }
+    roma_buf_puts(b, "], \"outputs\": [");
+    for (size_t i = 0; i < sig->noutputs; i++)
+        roma_buf_printf(b, "%s{\"name\": \"%s\", \"parameters\": {\"binary_data\": true}}",
+                        i ? ", " : "", sig->outputs[i].key);
+    roma_buf_puts(b, "]}");
+    size_t header = b->len;
+    for (size_t i = 0; i < sig->ninputs; i++)
+        roma_buf_append(b, TF_TensorData(in[i]), TF_TensorByteSize(in[i]));
+    return header;
+}
+
+/* For a v2 URL: replaces the client's body with the binary request. */
+static int client_use_v2(client *c, const tfb_signature *sig, TF_Tensor *const *in, roma_buf *b) {
+    for (size_t i = 0; i < sig->ninputs; i++)
+        if (TF_TensorType(in[i]) == TF_STRING || !v2_datatype_name(TF_TensorType(in[i]))) {
+            fprintf(stderr, "tfrun: input '%s' is not a fixed-size tensor the v2 binary "
+                            "request can carry\n", sig->inputs[i].key);
+            return -1;
+        }
+    size_t header = v2_binary_body(sig, in, b);
+    snprintf(c->header_len, sizeof(c->header_len), "%zu", header);
+    c->body = b->data;
+    c->len = b->len;
+    const char *out = getenv("TFRUN_V2_BODY");
+    if (out) {
+        FILE *f = fopen(out, "wb");
+        if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
+            fprintf(stderr, "tfrun: cannot write %s\n", out);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static void client_close(client *c) {
@@ -116,6 +176,7 @@ int main(int argc, char **argv) {
     TF_Tensor *in[64], *out[64];
     jt_format format;
     client c = {0};
+    roma_buf v2_body = ROMA_BUF_INIT;
     if (runs < 1) runs = 1;
     if (!body || tfb_model_load(argv[1], &opt, &m, &err) != ROMA_OK ||
         jt_parse_body(body, len, &root, &err) != ROMA_OK) {
@@ -128,6 +189,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (url && client_open(&c, url, body, len) != 0) return 1;
+    if (url && strstr(url, "/v2/") && client_use_v2(&c, sig, in, &v2_body) != 0) return 1;
     double *t = malloc(sizeof(double) * (size_t)runs * 3), *served = t + runs, *ratio = t + 2 * runs;
     for (int i = -runs / 10; i < runs; i++) { /* the first tenth warms up */
         double start = now_us();
@@ -154,6 +216,7 @@ int main(int argc, char **argv) {
         printf(", \"served_p50_us\": %.1f, \"served_p99_us\": %.1f, \"overhead_ratio_p50\": %.4f",
                quantile(served, runs, 0.5), quantile(served, runs, 0.99),
                quantile(ratio, runs, 0.5));
+    if (c.header_len[0]) printf(", \"v2_header_len\": %s", c.header_len);
     printf("}\n");
     client_close(&c);
     jt_tensors_free(in, sig->ninputs);
@@ -161,5 +224,6 @@ int main(int argc, char **argv) {
     tfb_model_free(m);
     free(t);
     free(body);
+    roma_buf_free(&v2_body);
     return 0;
 }

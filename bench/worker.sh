@@ -12,7 +12,9 @@
 # CNNs: the `resnet` test model and Keras' ResNet-50, the model the ROMA
 # paper served (written to models/resnet50 on first use, random weights),
 # each with TensorFlow's default spinning threads and without them, as
-# roma serve runs its workers.
+# roma serve runs its workers.  The row resnet-v2 sends the same input as an
+# Open Inference Protocol request with binary tensors (tfrun builds it from
+# the same tensors; wrk posts it with bench/post.lua's V2_HEADER_LEN).
 # Usage: bash bench/worker.sh [SECONDS]    (writes results/bench_worker.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,14 +50,27 @@ run_wrk() { # url body connections seconds -> wrk output file
 
 bare() { # base_path body runs spinning predict_url_or_empty out_file
   local version; version=$(ls "$1" | sort -n | tail -1)
-  build/bench/tfrun "$1/$version" "$2" "$3" 0 "$4" ${5:+"$5"} 2>/dev/null >"$6"
+  TFRUN_V2_BODY=${TFRUN_V2_BODY:-} build/bench/tfrun "$1/$version" "$2" "$3" 0 "$4" ${5:+"$5"} \
+    2>/dev/null >"$6"
 }
 
-# name base_path body port conns_for_throughput runs paired(0|1) [spinning] [label]
+# name base_path body port conns_for_throughput runs paired(0|1) [spinning] [label] [v1|v2]
+# v2: the served request is the Open Inference Protocol's, binary tensors
+# (paired only); tfrun writes its body to $tmp/LABEL.v2 for wrk.
 measure() {
   local name=$1 dir=$2 body=$3 port=$4 conns=$5 runs=$6 paired=$7 spin=${8:-1} label=${9:-$1} url
+  local api=${10:-v1} hlen=
   url="http://127.0.0.1:$port/v1/models/$name:predict"
+  [ "$api" = v2 ] && url="http://127.0.0.1:$port/v2/models/$name/infer"
   start_worker "$name" "$dir" "$port" "$spin"
+  if [ "$api" = v2 ]; then
+    TFRUN_V2_BODY="$tmp/$label.v2" bare "$dir" "$body" "$runs" "$spin" "$url" "$tmp/$label.bare"
+    hlen=$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["v2_header_len"])' \
+      "$tmp/$label.bare")
+    V2_HEADER_LEN=$hlen run_wrk "$url" "$tmp/$label.v2" "$conns" "$secs" "$tmp/$label.tput"
+    kill %1; wait 2>/dev/null || true
+    return
+  fi
   run_wrk "$url" "$body" 1 2 /dev/null               # warm-up
   if [ "$paired" = 1 ]; then
     bare "$dir" "$body" "$runs" "$spin" "$url" "$tmp/$label.bare"
@@ -74,6 +89,7 @@ measure half_plus_two "$hp2_dir" "$tmp/hp2.json" 8611 32 2000 0
 # next request's parse, sleeping ones wake up later.
 measure resnet models/resnet models/resnet/request.json 8612 2 400 1
 measure resnet models/resnet models/resnet/request.json 8613 2 400 1 0 resnet-nospin
+measure resnet models/resnet models/resnet/request.json 8616 2 400 1 1 resnet-v2 v2
 measure resnet50 models/resnet50 models/resnet50/request.json 8614 2 80 1 1
 measure resnet50 models/resnet50 models/resnet50/request.json 8615 2 80 1 0 resnet50-nospin
 
@@ -89,7 +105,7 @@ def wrk(path):
     return {"rps": rps, "p50_us": pct["50"], "p99_us": pct["99"],
             "non_2xx": int(errors.group(1)) if errors else 0}
 out = {}
-for name in ("half_plus_two", "resnet", "resnet-nospin", "resnet50", "resnet50-nospin"):
+for name in ("half_plus_two", "resnet", "resnet-nospin", "resnet-v2", "resnet50", "resnet50-nospin"):
     bare, tput = json.load(open(f"{tmp}/{name}.bare")), wrk(f"{tmp}/{name}.tput")
     if "served_p50_us" in bare:  # paired runs
         p50, p99, errors, ratio = bare["served_p50_us"], bare["served_p99_us"], 0, bare["overhead_ratio_p50"]

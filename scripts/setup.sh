@@ -31,8 +31,8 @@ if ! .venv/bin/python -c "import tensorflow, sys; sys.exit(tensorflow.__version_
   .venv/bin/pip install -q "tensorflow-cpu==$TF_VERSION"
 fi
 # kubernetes-validate 1.37.0 carries the Kubernetes 1.35 schemas tests/k8s validates against.
-.venv/bin/python -c "import pytest, requests, matplotlib, kubernetes_validate" 2>/dev/null ||
-  .venv/bin/pip install -q pytest requests matplotlib kubernetes-validate==1.37.0
+.venv/bin/python -c "import pytest, requests, matplotlib, kubernetes_validate, tritonclient.http" 2>/dev/null ||
+  .venv/bin/pip install -q pytest requests matplotlib kubernetes-validate==1.37.0 "tritonclient[http]==2.73.0"
 
 make -j2 all
 if [ ! -f models/.complete ]; then

@@ -19,11 +19,11 @@
 
 #include "bench/bench.h"
 #include "common/file.h"
+#include "common/version.h"
 #include "k8s/render.h"
 #include "serve/serve.h"
 #include "sim/sim.h"
 
-#define ROMA_VERSION "0.1.0"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -587,6 +587,17 @@ void jt_write_tensor(roma_buf *out, const TF_Tensor *t, int as_b64) {
     write_dims(out, &v, 0, &next);
 }
 
+void jt_write_elements(roma_buf *out, const TF_Tensor *t) {
+    const void *data = TF_TensorData(t);
+    int64_t n = TF_TensorElementCount(t);
+    roma_buf_putc(out, '[');
+    for (int64_t i = 0; i < n; i++) {
+        if (i) roma_buf_puts(out, ", ");
+        write_leaf(out, TF_TensorType(t), data, (size_t)i, 0);
+    }
+    roma_buf_putc(out, ']');
+}
+
 /* Writes element `row` of the tensor's leading dimension. */
 static void write_row(roma_buf *out, const TF_Tensor *t, int64_t row, int as_b64) {
     tensor_view v = view_of(t, as_b64);

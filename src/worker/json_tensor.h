@@ -48,6 +48,10 @@ roma_code jt_write_predict(roma_buf *out, jt_format format, const tfb_signature 
 /* Writes one tensor as nested JSON lists (as_b64: strings as {"b64": ..}). */
 void jt_write_tensor(roma_buf *out, const TF_Tensor *t, int as_b64);
 
+/* Writes every element of t, row-major, as one flat JSON list (strings as
+ * JSON strings): the Open Inference Protocol's "data". */
+void jt_write_elements(roma_buf *out, const TF_Tensor *t);
+
 /* Writes a float/double the way TF Serving does: shortest text that reads
  * back to the same value, NaN / Infinity / -Infinity as bare tokens. */
 void jt_write_float(roma_buf *out, float v);

@@ -8,6 +8,7 @@
 #include "example.h"
 #include "json_fast.h"
 #include "json_tensor.h"
+#include "v2.h"
 
 /* ---- status and metadata ----------------------------------------------- */
 
@@ -182,11 +183,15 @@ static roma_code run_inference(const sv_version *v, jf_helper *helper, rest_verb
 }
 
 int rest_handle(const sv_registry *reg, jf_helper *helper, const char *method, const char *path,
-                const char *body, size_t body_len, roma_buf *out) {
+                const char *body, size_t body_len, const char *header_len, roma_buf *out,
+                size_t *answer_header_len) {
     rest_route r;
     roma_err err;
     const sv_model *m;
     const sv_version *v;
+    *answer_header_len = 0;
+    if (rest_is_v2_path(path))
+        return v2_handle(reg, method, path, body, body_len, header_len, out, answer_header_len);
     roma_code rc = rest_parse_route(method, path, &r, &err);
     if (rc == ROMA_OK)
         rc = sv_lookup(reg, r.model, r.version[0] ? r.version : NULL,

@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,8 +65,10 @@ typedef struct job {
     const char *body;  /* inside req's input buffer: freed with req */
     size_t body_len;
     int max_runs;      /* X-Roma-Max-Runs of this request, 0 when absent */
+    char *header_len;  /* Inference-Header-Content-Length (v2 binary data), NULL when absent */
     int status;
     roma_buf answer;
+    size_t answer_header_len; /* > 0: the answer's JSON part, binary data after it */
     struct job *next;
 } job;
 
@@ -113,6 +116,7 @@ static job *queue_take_all(job_queue *q) {
 
 static void job_free(job *j) {
     free(j->path);
+    free(j->header_len);
     roma_buf_free(&j->answer);
     free(j);
 }
@@ -168,7 +172,8 @@ static void *inference_thread(void *arg) {
 
         if (gone) skip_job(j, skipped);
         else j->status = rest_handle(s->reg, s->parse_helper, j->method, j->path, j->body,
-                                     j->body_len, &j->answer);
+                                     j->body_len, j->header_len, &j->answer,
+                                     &j->answer_header_len);
 
         pthread_mutex_lock(&s->lock);
         if (!gone) {
@@ -185,7 +190,14 @@ static void *inference_thread(void *arg) {
 static void send_answer(job *j) {
     struct evbuffer *out = evbuffer_new();
     struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
-    evhttp_add_header(h, "Content-Type", "application/json");
+    if (j->answer_header_len > 0) {
+        char n[32];
+        snprintf(n, sizeof(n), "%zu", j->answer_header_len);
+        evhttp_add_header(h, "Content-Type", "application/octet-stream");
+        evhttp_add_header(h, "Inference-Header-Content-Length", n);
+    } else {
+        evhttp_add_header(h, "Content-Type", "application/json");
+    }
     evbuffer_add(out, j->answer.data ? j->answer.data : "", j->answer.len);
     evhttp_send_reply(j->req, j->status, NULL, out);
     evbuffer_free(out);
@@ -364,8 +376,12 @@ static void on_request(struct evhttp_request *req, void *arg) {
     j->path = request_path(req);
     j->body = job_body(req, &j->body_len);
     if (!j->path || !j->body) abort();
-    const char *runs = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Roma-Max-Runs");
+    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+    const char *runs = evhttp_find_header(headers, "X-Roma-Max-Runs");
+    const char *header_len = evhttp_find_header(headers, "Inference-Header-Content-Length");
     j->max_runs = runs && from == 1 ? atoi(runs) : 0;
+    j->header_len = header_len ? strdup(header_len) : NULL;
+    if (header_len && !j->header_len) abort();
     s->inflight++;
     pthread_mutex_lock(&s->lock);
     queue_push(&s->todo, j);

@@ -284,7 +284,9 @@ static void test_rest_error_is_valid_json(void **state) {
 static int handle(const char *method, const char *path, const char *body, char **error) {
     sv_registry reg = {NULL, 0};
     roma_buf out = ROMA_BUF_INIT;
-    int http = rest_handle(&reg, NULL, method, path, body, body ? strlen(body) : 0, &out);
+    size_t header_len;
+    int http = rest_handle(&reg, NULL, method, path, body, body ? strlen(body) : 0, NULL, &out,
+                           &header_len);
     json_error_t e;
     json_t *root = json_loads(out.data ? out.data : "", 0, &e);
     if (!root) fail_msg("%s %s: answer is not valid JSON (%s): %s", method, path, e.text, out.data);
