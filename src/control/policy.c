@@ -7,6 +7,7 @@
  */
 #include "control/policy.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "common/rng.h"
@@ -17,6 +18,7 @@ static const char *const policy_names[] = {
     [ROMA_POLICY_LONGEST_QUEUE] = "longest-queue",
     [ROMA_POLICY_ROUND_ROBIN] = "round-robin",
     [ROMA_POLICY_RANDOM] = "random",
+    [ROMA_POLICY_FASTEST] = "fastest",
 };
 
 #define POLICY_KINDS (sizeof(policy_names) / sizeof(policy_names[0]))
@@ -116,7 +118,8 @@ int roma_policy_pick(roma_policy *p, const roma_policy_queue *queues, size_t n, 
     if (n == 0) return -1;
     switch (p->kind) {
     case ROMA_POLICY_ROMA: return pick_roma(queues, n, now);
-    case ROMA_POLICY_EDF: return pick_edf(queues, n);
+    case ROMA_POLICY_EDF:
+    case ROMA_POLICY_FASTEST: return pick_edf(queues, n);
     case ROMA_POLICY_LONGEST_QUEUE: return pick_longest(queues, n);
     case ROMA_POLICY_ROUND_ROBIN: return pick_round_robin(p, queues, n);
     case ROMA_POLICY_RANDOM: return pick_random(p, queues, n);
@@ -137,6 +140,27 @@ roma_code roma_policy_parse(const char *name, roma_policy_kind *kind) {
 const char *roma_policy_name(roma_policy_kind kind) {
     if ((size_t)kind >= POLICY_KINDS) return "unknown";
     return policy_names[kind];
+}
+
+/* ---- cost-aware dispatch ------------------------------------------------- */
+
+double roma_fastest_finish(const roma_device_load *d) {
+    if (!(d->rate > 0) || !(d->lane > 0)) return INFINITY;
+    double alone = d->service / d->lane, drained = (d->work_ahead + d->service) / d->rate;
+    return alone > drained ? alone : drained;
+}
+
+int roma_fastest_pick(const roma_device_load *devices, size_t n) {
+    int best = -1;
+    double best_finish = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double finish = roma_fastest_finish(&devices[i]);
+        if (best < 0 || finish < best_finish) {
+            best = (int)i;
+            best_finish = finish;
+        }
+    }
+    return best;
 }
 
 /* ---- recent response times ---------------------------------------------- */

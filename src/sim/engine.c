@@ -189,10 +189,34 @@ static void set_cores(sim *x, sim_worker *w, double cores) {
 
 static double arrival_of(const sim *x, size_t send) { return x->sends[send].time; }
 
+/* Cost-aware dispatch (policy `fastest`): whether the GPU of model mi is
+ * expected to finish the head of its queue sooner than its CPU worker w,
+ * from what roma serve's dispatcher can know too: counts of held and
+ * queued requests times the models' mean service times (cpu.time, the
+ * GPU's profiled time), never the drawn work of a request. */
+static int gpu_finishes_first(const sim *x, const sim_worker *w, size_t mi) {
+    const sim_worker *g = x->m[mi].gpu;
+    const sim_model *cfg = &x->s->models[mi];
+    roma_device_load dev[2] = {
+        {.service = cfg->gpu.profiled, .rate = 1, .lane = 1},
+        {.service = cfg->cpu.time, .work_ahead = (double)w->nheld * cfg->cpu.time,
+         .rate = w->cores, .lane = fmin(w->cores, 1)},
+    };
+    for (size_t i = 0; i < g->nheld; i++)
+        dev[0].work_ahead += x->s->models[x->model_of[x->sends[g->held[i].send].model]].gpu.profiled;
+    for (size_t i = 0; i < g->nmodels; i++) /* the other models' queues: it may serve them first */
+        if (g->models[i] != mi)
+            dev[0].work_ahead += (double)x->m[g->models[i]].queue.len * x->s->models[g->models[i]].gpu.profiled;
+    return roma_fastest_pick(dev, 2) == 0;
+}
+
 static void dispatch_cpu(sim *x, sim_worker *w) {
     sim_fifo *q = &x->m[w->model].queue;
-    while ((int)w->nheld < w->slots && q->len)
+    int cost_aware = x->spec->policy == ROMA_POLICY_FASTEST && x->m[w->model].gpu;
+    while ((int)w->nheld < w->slots && q->len) {
+        if (cost_aware && gpu_finishes_first(x, w, w->model)) return; /* left for the GPU */
         worker_take(x, w, fifo_pop(q, arrival_of(x, q->items[q->head])));
+    }
 }
 
 static void dispatch_gpu(sim *x, sim_worker *w) {
@@ -273,6 +297,12 @@ static void arrive(sim *x, size_t send) {
     if (++x->inflight > x->out->info.max_inflight) x->out->info.max_inflight = x->inflight;
     if (m->cpu) dispatch_cpu(x, m->cpu);
     if (m->gpu && m->queue.len) dispatch_gpu(x, m->gpu);
+    /* Cost-aware: the GPU has more ahead now, so a CPU worker of another
+     * model on it that left its queue to the GPU may finish sooner itself. */
+    if (x->spec->policy == ROMA_POLICY_FASTEST && m->gpu)
+        for (size_t i = 0; i < m->gpu->nmodels; i++)
+            if (m->gpu->models[i] != mi && x->m[m->gpu->models[i]].cpu)
+                dispatch_cpu(x, x->m[m->gpu->models[i]].cpu);
 }
 
 /* Adds each CPU worker's cores over the time since the last call. */
