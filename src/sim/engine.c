@@ -416,13 +416,18 @@ static void setup(sim *x, uint64_t seed) {
         if (x->spec->devices != SIM_DEVICES_GPU && cfg->cores_max > 0) add_cpu_worker(x, i);
         if (x->spec->devices != SIM_DEVICES_CPU && !isnan(cfg->gpu.index)) place_on_gpu(x, i);
     }
-    uint64_t rng = seed;
-    for (size_t k = 0; k < x->nsends; k++) { /* in schedule order: one seed, one draw */
-        const sim_model *cfg = &s->models[x->model_of[x->sends[k].model]];
-        x->cpu_work[k] = cfg->cpu.time * sim_noise(&rng, cfg->cpu.dist, cfg->cpu.cv);
-        x->gpu_work[k] = cfg->gpu.time * sim_noise(&rng, cfg->gpu.dist, cfg->gpu.cv);
-    }
+    sim_engine_draw_work(s, x->sends, x->nsends, x->model_of, seed, x->cpu_work, x->gpu_work);
     roma_policy_init(&x->policy, x->spec->policy, seed);
+}
+
+void sim_engine_draw_work(const sim_scenario *s, const bench_send *sends, size_t n,
+                          const size_t *model_of, uint64_t seed, double *cpu_work, double *gpu_work) {
+    uint64_t rng = seed;
+    for (size_t k = 0; k < n; k++) { /* in schedule order: one seed, one draw */
+        const sim_model *cfg = &s->models[model_of[sends[k].model]];
+        cpu_work[k] = cfg->cpu.time * sim_noise(&rng, cfg->cpu.dist, cfg->cpu.cv);
+        gpu_work[k] = cfg->gpu.time * sim_noise(&rng, cfg->gpu.dist, cfg->gpu.cv);
+    }
 }
 
 static void teardown(sim *x) {
