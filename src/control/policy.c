@@ -18,7 +18,7 @@ static const char *const policy_names[] = {
     [ROMA_POLICY_LONGEST_QUEUE] = "longest-queue",
     [ROMA_POLICY_ROUND_ROBIN] = "round-robin",
     [ROMA_POLICY_RANDOM] = "random",
-    [ROMA_POLICY_FASTEST] = "fastest",
+    [ROMA_POLICY_COST_AWARE] = "cost-aware",
 };
 
 #define POLICY_KINDS (sizeof(policy_names) / sizeof(policy_names[0]))
@@ -90,6 +90,30 @@ static int pick_edf(const roma_policy_queue *queues, size_t n) {
     return best;
 }
 
+/* The GPU where it saves the most CPU: a queue without a known CPU cost
+ * has nowhere else to go, so those come first (edf among them); then the
+ * largest cpu_cost / profiled.  Under overload this is what keeps the most
+ * requests served in total (each GPU second replaces the most core
+ * seconds), and the CPU workers take the rest. */
+static int pick_cost_aware(const roma_policy_queue *queues, size_t n) {
+    roma_policy_queue gpu_only[64];
+    size_t idx[64], m = 0;
+    for (size_t i = 0; i < n && m < 64; i++)
+        if (queues[i].queue_len > 0 && !(queues[i].cpu_cost > 0)) gpu_only[m] = queues[i], idx[m++] = i;
+    if (m > 0) return (int)idx[pick_edf(gpu_only, m)];
+    int best = -1;
+    double best_saving = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (queues[i].queue_len == 0) continue;
+        double saving = queues[i].profiled > 0 ? queues[i].cpu_cost / queues[i].profiled : INFINITY;
+        if (best < 0 || saving > best_saving) {
+            best = (int)i;
+            best_saving = saving;
+        }
+    }
+    return best;
+}
+
 /* The cursor is taken modulo n so that a caller whose model count shrank
  * (a model unloaded) still gets a valid start. */
 static int pick_round_robin(roma_policy *p, const roma_policy_queue *queues, size_t n) {
@@ -118,8 +142,8 @@ int roma_policy_pick(roma_policy *p, const roma_policy_queue *queues, size_t n, 
     if (n == 0) return -1;
     switch (p->kind) {
     case ROMA_POLICY_ROMA: return pick_roma(queues, n, now);
-    case ROMA_POLICY_EDF:
-    case ROMA_POLICY_FASTEST: return pick_edf(queues, n);
+    case ROMA_POLICY_EDF: return pick_edf(queues, n);
+    case ROMA_POLICY_COST_AWARE: return pick_cost_aware(queues, n);
     case ROMA_POLICY_LONGEST_QUEUE: return pick_longest(queues, n);
     case ROMA_POLICY_ROUND_ROBIN: return pick_round_robin(p, queues, n);
     case ROMA_POLICY_RANDOM: return pick_random(p, queues, n);

@@ -11,13 +11,18 @@
  *   longest-queue  the queue holding the most requests.
  *   round-robin    the next non-empty queue after the one served last.
  *   random         uniform over the non-empty queues (seeded, reproducible).
- *   fastest        cost-aware dispatch: a request goes to the device where it
- *                  is expected to finish first (roma_fastest_pick, below).
- *                  This changes a second decision point besides the GPU
- *                  slot's: a free CPU slot takes the head of its model's
- *                  queue only when the CPU would finish it sooner than the
- *                  model's GPU, else it leaves it queued for the GPU.  A free
- *                  GPU slot serves the earliest deadline, as edf.
+ *   cost-aware     a request goes to the device where it is expected to
+ *                  finish first (roma_fastest_pick, below).  That is a
+ *                  second decision point besides the GPU slot's: a free CPU
+ *                  slot takes the head of its model's queue only when the
+ *                  CPU would finish the newest queued request sooner than
+ *                  the model's GPU, else it leaves the queue to the GPU.  A
+ *                  free GPU slot serves the queue whose requests save the
+ *                  most CPU per GPU second (largest cpu_cost / profiled: the
+ *                  GPU goes where it replaces the most cores); queues
+ *                  without a cpu_cost (a model with no CPU worker, or a
+ *                  caller that does not know it) come first, by earliest
+ *                  deadline, as edf.
  *
  * Every function here is pure over explicit state: no globals, no clock
  * reads, no I/O, no allocation.  Time is an argument, so the live dispatcher
@@ -41,11 +46,11 @@ typedef enum {
     ROMA_POLICY_LONGEST_QUEUE,
     ROMA_POLICY_ROUND_ROBIN,
     ROMA_POLICY_RANDOM,
-    ROMA_POLICY_FASTEST,
+    ROMA_POLICY_COST_AWARE,
 } roma_policy_kind;
 
 /* The names roma_policy_parse accepts, for error messages and --help. */
-#define ROMA_POLICY_NAMES "roma, edf, longest-queue, round-robin, random, fastest"
+#define ROMA_POLICY_NAMES "roma, edf, longest-queue, round-robin, random, cost-aware"
 
 /* What a policy sees of one model's queue.  The caller keeps it up to date
  * as requests arrive and leave (O(1) per request: add or subtract the
@@ -61,6 +66,8 @@ typedef struct {
     double oldest_arrival; /* arrival time of the head of the queue */
     double recent_rt_mean; /* mean response time of the last finished requests
                               (roma_rt_ring_mean); < 0 when none finished yet */
+    double cpu_cost;       /* cost-aware: one-core seconds a request of the model
+                              costs on its CPU worker; <= 0: none or unknown */
 } roma_policy_queue;
 
 /* A policy and the little state some kinds keep between decisions. */
@@ -97,7 +104,7 @@ roma_code roma_policy_parse(const char *name, roma_policy_kind *kind);
 /* The config name of kind ("roma", "edf", ...); a static string. */
 const char *roma_policy_name(roma_policy_kind kind);
 
-/* ---- cost-aware dispatch (policy `fastest`) ---------------------------------
+/* ---- cost-aware dispatch: where a request finishes first --------------------
  * Where one request would finish first.  Each candidate device is described
  * by what its dispatcher knows, in one unit of work per device (one-core
  * seconds on a CPU worker, seconds on a GPU):

@@ -189,11 +189,17 @@ static void set_cores(sim *x, sim_worker *w, double cores) {
 
 static double arrival_of(const sim *x, size_t send) { return x->sends[send].time; }
 
-/* Cost-aware dispatch (policy `fastest`): whether the GPU of model mi is
- * expected to finish the head of its queue sooner than its CPU worker w,
- * from what roma serve's dispatcher can know too: counts of held and
- * queued requests times the models' mean service times (cpu.time, the
- * GPU's profiled time), never the drawn work of a request. */
+/* Cost-aware dispatch (policy `cost-aware`): whether the GPU of model mi is
+ * expected to finish the newest request of its queue sooner than its CPU
+ * worker w, from what roma serve's dispatcher can know too: counts of held
+ * and queued requests times the models' mean service times (cpu.time, the
+ * GPU's profiled time), never the drawn work of a request.  The newest
+ * request, not the head: it has every queued request of the GPU ahead of
+ * it (its own model's included), so when even it would finish sooner on
+ * the GPU, the whole queue is better left there; otherwise the CPU takes
+ * the head, which moves everyone behind it up (FIFO order is kept).
+ * Judging the head alone would let a model's own queue grow behind a
+ * head the GPU is about to serve. */
 static int gpu_finishes_first(const sim *x, const sim_worker *w, size_t mi) {
     const sim_worker *g = x->m[mi].gpu;
     const sim_model *cfg = &x->s->models[mi];
@@ -204,15 +210,15 @@ static int gpu_finishes_first(const sim *x, const sim_worker *w, size_t mi) {
     };
     for (size_t i = 0; i < g->nheld; i++)
         dev[0].work_ahead += x->s->models[x->model_of[x->sends[g->held[i].send].model]].gpu.profiled;
-    for (size_t i = 0; i < g->nmodels; i++) /* the other models' queues: it may serve them first */
-        if (g->models[i] != mi)
-            dev[0].work_ahead += (double)x->m[g->models[i]].queue.len * x->s->models[g->models[i]].gpu.profiled;
+    for (size_t i = 0; i < g->nmodels; i++)
+        dev[0].work_ahead += (double)x->m[g->models[i]].queue.len * x->s->models[g->models[i]].gpu.profiled;
+    dev[0].work_ahead -= cfg->gpu.profiled; /* the newest request itself */
     return roma_fastest_pick(dev, 2) == 0;
 }
 
 static void dispatch_cpu(sim *x, sim_worker *w) {
     sim_fifo *q = &x->m[w->model].queue;
-    int cost_aware = x->spec->policy == ROMA_POLICY_FASTEST && x->m[w->model].gpu;
+    int cost_aware = x->spec->policy == ROMA_POLICY_COST_AWARE && x->m[w->model].gpu;
     while ((int)w->nheld < w->slots && q->len) {
         if (cost_aware && gpu_finishes_first(x, w, w->model)) return; /* left for the GPU */
         worker_take(x, w, fifo_pop(q, arrival_of(x, q->items[q->head])));
@@ -229,7 +235,8 @@ static void dispatch_gpu(sim *x, sim_worker *w) {
                 .sla = cfg->sla, .alpha = cfg->alpha, .profiled = cfg->gpu.profiled,
                 .queue_len = m->queue.len, .sum_arrival = m->queue.sum_arrival,
                 .oldest_arrival = m->queue.len ? arrival_of(x, m->queue.items[m->queue.head]) : x->now,
-                .recent_rt_mean = roma_rt_ring_mean(&m->recent)};
+                .recent_rt_mean = roma_rt_ring_mean(&m->recent),
+                .cpu_cost = m->cpu ? cfg->cpu.time : 0};
         }
         int k = roma_policy_pick(&x->policy, pq, w->nmodels, x->now);
         if (k < 0) return;
@@ -299,7 +306,7 @@ static void arrive(sim *x, size_t send) {
     if (m->gpu && m->queue.len) dispatch_gpu(x, m->gpu);
     /* Cost-aware: the GPU has more ahead now, so a CPU worker of another
      * model on it that left its queue to the GPU may finish sooner itself. */
-    if (x->spec->policy == ROMA_POLICY_FASTEST && m->gpu)
+    if (x->spec->policy == ROMA_POLICY_COST_AWARE && m->gpu)
         for (size_t i = 0; i < m->gpu->nmodels; i++)
             if (m->gpu->models[i] != mi && x->m[m->gpu->models[i]].cpu)
                 dispatch_cpu(x, x->m[m->gpu->models[i]].cpu);

@@ -73,7 +73,7 @@
  *
  * A run takes: name (required), controller (roma | roma-norm | rules |
  * static, default roma), policy (roma | edf | longest-queue | round-robin |
- * random | fastest, default roma), devices (both | cpu | gpu, default both) and
+ * random | cost-aware, default roma), devices (both | cpu | gpu, default both) and
  * cores (initial | max: the static allocation to start from; max gives
  * `static-max`).
  *

@@ -11,9 +11,10 @@
  * round-robin rotation with a cursor that skips empty queues and survives a
  * shrinking model count; random (only non-empty queues, roughly uniform,
  * identical sequences for one seed, different ones for another); the
- * cost-aware dispatch (`fastest`: expected finish on hand-computed CPU and
- * GPU loads, the pick with ties to the cheaper device listed first, a CPU
- * worker at 0 cores never chosen, a free GPU slot serving as edf); and the
+ * cost-aware dispatch (expected finish on hand-computed CPU and GPU loads,
+ * the pick with ties to the device listed first, a CPU worker at 0 cores
+ * never chosen; a free GPU slot serving the largest CPU saving per GPU
+ * second, queues without a CPU cost first by edf, all-unknown as edf); and the
  * recent-response-time ring (empty, partial, wrap-around past 50).
  */
 #include "unit.h"
@@ -46,7 +47,7 @@ static void test_parse_and_name(void **state) {
         {"longest-queue", ROMA_POLICY_LONGEST_QUEUE},
         {"round-robin", ROMA_POLICY_ROUND_ROBIN},
         {"random", ROMA_POLICY_RANDOM},
-        {"fastest", ROMA_POLICY_FASTEST},
+        {"cost-aware", ROMA_POLICY_COST_AWARE},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         roma_policy_kind kind = (roma_policy_kind)-1;
@@ -312,10 +313,34 @@ static void test_fastest_pick(void **state) {
     assert_int_equal(roma_fastest_pick(zero, 2), 1);
     assert_int_equal(roma_fastest_pick(d, 0), -1);
     assert_int_equal(roma_fastest_pick(d, 1), 0);
-    /* a free GPU slot under `fastest` serves the earliest deadline (edf):
-     * q0 oldest 9.5 + SLA 1 = 10.5, q1 oldest 9.75 + 0.5 = 10.25 */
-    roma_policy_queue q[2] = {queue(1, 0.5, 0.01, 4, 38, 9.5, -1), queue(0.5, 0.5, 0.01, 1, 9.75, 9.75, -1)};
-    assert_int_equal(pick(ROMA_POLICY_FASTEST, q, 2, 10), 1);
+}
+
+/* queue() with the CPU cost a request of the model has on its CPU worker */
+static roma_policy_queue costed(double sla, double profiled, size_t len, double oldest, double cpu_cost) {
+    roma_policy_queue q = queue(sla, 0.5, profiled, len, oldest * (double)len, oldest, -1);
+    q.cpu_cost = cpu_cost;
+    return q;
+}
+
+static void test_cost_aware_gpu_slot(void **state) {
+    /* resnet-like (0.123 s CPU / 0.008 s GPU: 15.4 CPU seconds saved per GPU
+     * second) against vgg-like (0.346 / 0.012: 28.8): vgg, although
+     * resnet's deadline (9 + 0.6) is earlier than vgg's (9.5 + 1). */
+    roma_policy_queue q[3] = {costed(0.6, 0.008, 5, 9, 0.123), costed(1, 0.012, 1, 9.5, 0.346),
+                              costed(0.5, 0.004, 0, 9, 0)};
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, q, 3, 10), 1);
+    /* a non-empty queue without a CPU cost (GPU only) goes first */
+    q[2].queue_len = 1;
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, q, 3, 10), 2);
+    /* with no CPU cost known anywhere (a caller that does not fill it in)
+     * it is edf: resnet's deadline 9.6 before vgg's 10.5 */
+    roma_policy_queue unknown[2] = {costed(0.6, 0.008, 5, 9, 0), costed(1, 0.012, 1, 9.5, 0)};
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, unknown, 2, 10), 0);
+    /* empty queues are skipped; all empty: -1 */
+    q[1].queue_len = 0, q[2].queue_len = 0;
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, q, 3, 10), 0);
+    q[0].queue_len = 0;
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, q, 3, 10), -1);
 }
 
 /* ---- recent response times ------------------------------------------------- */
@@ -354,6 +379,7 @@ int main(void) {
         cmocka_unit_test(test_random_deterministic_for_a_seed),
         cmocka_unit_test(test_fastest_finish),
         cmocka_unit_test(test_fastest_pick),
+        cmocka_unit_test(test_cost_aware_gpu_slot),
         cmocka_unit_test(test_rt_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

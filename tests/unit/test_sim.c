@@ -14,7 +14,7 @@
  * others); the roma controller moving cores with the load; a model whose
  * requests take longer than a control period at its initial cores served
  * by every controller kind (a backlog with no completion is not idle);
- * cost-aware dispatch (`fastest`: an idle fast GPU gets every request that
+ * cost-aware dispatch (an idle fast GPU gets every request that
  * CPU-first dispatch gives the CPU; an overloaded GPU leaves some to the
  * CPU); the offline optimum on cases solved by hand (deadline windows,
  * the target's allowance, parallel lanes and the PS dip that makes the
@@ -405,19 +405,19 @@ static void test_backlog_is_not_idle(void **state) {
 
 /* ---- cost-aware dispatch ------------------------------------------------------- */
 
-static void test_fastest_dispatch(void **state) {
+static void test_cost_aware_dispatch(void **state) {
     (void)state;
     /* One model, CPU 100 ms at 1 core (held), GPU 5 ms, 20 req/s: the
      * CPU-first roma dispatch sends to the CPU whenever it has a slot (it
      * serves 10 a second, about half);
-     * `fastest` never does, as the GPU would need 19 requests ahead
+     * cost-aware never does, as the GPU would need 19 requests ahead
      * (0.095 s) before the CPU's 0.1 s finishes sooner. */
     static const char *scen =
         "workload: load.yaml\ncontrol: {period: 1s}\n"
         "nodes: [{name: n, cpus: 1, gpus: 1}]\n"
         "models: [{name: a, node: n, cores: {min: 1, max: 1, initial: 1}, cpu: {time: 100ms, cv: 0},"
         " gpu: {index: 0, time: %s, cv: 0}}]\n"
-        "runs: [{name: roma, controller: static}, {name: fastest, controller: static, policy: fastest}]\n";
+        "runs: [{name: roma, controller: static}, {name: cost-aware, controller: static, policy: cost-aware}]\n";
     static const char *load_a = "duration: 100s\nseed: 5\nmodels: [{name: a, sla: 1s, arrivals: poisson, rate: 20}]\n";
     char buf[1024];
     fixture f;
@@ -430,7 +430,7 @@ static void test_fastest_dispatch(void **state) {
     sim_result_free(&r);
     sim_engine_run(&f.s, &f.s.runs[1], &f.w, &f.plan, 1, &r);
     assert_int_equal(r.on_gpu[0], n);
-    CHECK_WITHIN("fastest on an idle GPU", latency_stat(&f, &r, -1, -1), 0.005, 0.2);
+    CHECK_WITHIN("cost-aware on an idle GPU", latency_stat(&f, &r, -1, -1), 0.005, 0.2);
     sim_result_free(&r);
     unload(&f);
     /* GPU 80 ms at 20 req/s is 1.6x overloaded: the CPU takes what the
@@ -631,7 +631,7 @@ int main(void) {
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_controller_moves_cores),
         cmocka_unit_test(test_backlog_is_not_idle),
-        cmocka_unit_test(test_fastest_dispatch),
+        cmocka_unit_test(test_cost_aware_dispatch),
         cmocka_unit_test(test_optimum_by_hand),
         cmocka_unit_test(test_optimum_scenario),
         cmocka_unit_test(test_speed_and_noise),
