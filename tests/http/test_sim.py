@@ -1,6 +1,7 @@
 """Black-box tests of `roma sim`, the discrete-event simulator.
 
-- experiments/paper.yaml and paper-h200.yaml (the paper-scale scenarios in the repo) run every
+- experiments/paper.yaml, paper-h200.yaml (the paper-scale scenarios in the repo) and
+  standard.yaml (make experiment's set-up) run every
   run it lists; the JSON has roma bench's summary schema per run plus the
   simulator's fields; sent counts agree with the workload.
 - Every run is reported against the offline optimum (`optimum` and each
@@ -26,6 +27,7 @@ from roma_http import PROJECT_ROOT, require_binary
 
 PAPER = PROJECT_ROOT / "experiments" / "paper.yaml"
 PAPER_H200 = PROJECT_ROOT / "experiments" / "paper-h200.yaml"  # same, measured GPU times
+STANDARD = PROJECT_ROOT / "experiments" / "standard.yaml"  # make experiment's set-up
 BENCH_KEYS = {"target", "duration", "elapsed", "window", "rate_asked", "rate_achieved", "sent", "ok",
               "errors", "send_lag_p99", "max_in_flight", "connections", "interrupted", "models"}
 SIM_KEYS = {"controller", "policy", "devices", "cores", "core_seconds", "violation_rate_strict",
@@ -77,7 +79,7 @@ def small_scenario(tmp_path, scenario=SMALL, load=SMALL_LOAD):
     return path
 
 
-@pytest.mark.parametrize("scenario", [PAPER, PAPER_H200], ids=lambda p: p.name)
+@pytest.mark.parametrize("scenario", [PAPER, PAPER_H200, STANDARD], ids=lambda p: p.name)
 def test_paper_scenario_runs_every_run(tmp_path, scenario):
     out, md = tmp_path / "paper.json", tmp_path / "paper.md"
     t0 = time.monotonic()
