@@ -40,7 +40,7 @@ static void state_reserve(opt_state *st, size_t cap) {
 
 static void state_copy(opt_state *dst, const opt_state *src) {
     state_reserve(dst, src->cap);
-    memcpy(dst->jobs, src->jobs, src->len * sizeof(opt_job));
+    if (src->len) memcpy(dst->jobs, src->jobs, src->len * sizeof(opt_job)); /* NULL while empty */
     dst->len = src->len, dst->next = src->next;
 }
 
