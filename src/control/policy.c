@@ -96,20 +96,18 @@ static int pick_edf(const roma_policy_queue *queues, size_t n) {
  * requests served in total (each GPU second replaces the most core
  * seconds), and the CPU workers take the rest. */
 static int pick_cost_aware(const roma_policy_queue *queues, size_t n) {
-    roma_policy_queue gpu_only[64];
-    size_t idx[64], m = 0;
-    for (size_t i = 0; i < n && m < 64; i++)
-        if (queues[i].queue_len > 0 && !(queues[i].cpu_cost > 0)) gpu_only[m] = queues[i], idx[m++] = i;
-    if (m > 0) return (int)idx[pick_edf(gpu_only, m)];
     int best = -1;
-    double best_saving = 0;
-    for (size_t i = 0; i < n; i++) {
+    double best_key = 0;
+    for (size_t i = 0; i < n; i++) { /* no CPU cost known: by earliest deadline */
+        if (queues[i].queue_len == 0 || queues[i].cpu_cost > 0) continue;
+        double deadline = queues[i].oldest_arrival + queues[i].sla;
+        if (best < 0 || deadline < best_key) best = (int)i, best_key = deadline;
+    }
+    if (best >= 0) return best;
+    for (size_t i = 0; i < n; i++) { /* then the largest saving */
         if (queues[i].queue_len == 0) continue;
         double saving = queues[i].profiled > 0 ? queues[i].cpu_cost / queues[i].profiled : INFINITY;
-        if (best < 0 || saving > best_saving) {
-            best = (int)i;
-            best_saving = saving;
-        }
+        if (best < 0 || saving > best_key) best = (int)i, best_key = saving;
     }
     return best;
 }
