@@ -92,9 +92,10 @@ static int pick_edf(const roma_policy_queue *queues, size_t n) {
 
 /* The GPU where it saves the most CPU: a queue without a known CPU cost
  * has nowhere else to go, so those come first (edf among them); then the
- * largest cpu_cost / profiled.  Under overload this is what keeps the most
- * requests served in total (each GPU second replaces the most core
- * seconds), and the CPU workers take the rest. */
+ * largest cpu_cost / profiled: under overload each GPU second then replaces
+ * the most core-seconds, which is meant to serve the most requests in total
+ * (on paper.yaml it did better than edf: experiments/README.md), and the
+ * CPU workers take the rest. */
 static int pick_cost_aware(const roma_policy_queue *queues, size_t n) {
     int best = -1;
     double best_key = 0;
