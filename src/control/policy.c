@@ -7,6 +7,7 @@
  */
 #include "control/policy.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "common/rng.h"
@@ -17,6 +18,7 @@ static const char *const policy_names[] = {
     [ROMA_POLICY_LONGEST_QUEUE] = "longest-queue",
     [ROMA_POLICY_ROUND_ROBIN] = "round-robin",
     [ROMA_POLICY_RANDOM] = "random",
+    [ROMA_POLICY_COST_AWARE] = "cost-aware",
 };
 
 #define POLICY_KINDS (sizeof(policy_names) / sizeof(policy_names[0]))
@@ -88,6 +90,29 @@ static int pick_edf(const roma_policy_queue *queues, size_t n) {
     return best;
 }
 
+/* The GPU where it saves the most CPU: a queue without a known CPU cost
+ * has nowhere else to go, so those come first (edf among them); then the
+ * largest cpu_cost / profiled: under overload each GPU second then replaces
+ * the most core-seconds, which is meant to serve the most requests in total
+ * (on paper.yaml it did better than edf: experiments/README.md), and the
+ * CPU workers take the rest. */
+static int pick_cost_aware(const roma_policy_queue *queues, size_t n) {
+    int best = -1;
+    double best_key = 0;
+    for (size_t i = 0; i < n; i++) { /* no CPU cost known: by earliest deadline */
+        if (queues[i].queue_len == 0 || queues[i].cpu_cost > 0) continue;
+        double deadline = queues[i].oldest_arrival + queues[i].sla;
+        if (best < 0 || deadline < best_key) best = (int)i, best_key = deadline;
+    }
+    if (best >= 0) return best;
+    for (size_t i = 0; i < n; i++) { /* then the largest saving */
+        if (queues[i].queue_len == 0) continue;
+        double saving = queues[i].profiled > 0 ? queues[i].cpu_cost / queues[i].profiled : INFINITY;
+        if (best < 0 || saving > best_key) best = (int)i, best_key = saving;
+    }
+    return best;
+}
+
 /* The cursor is taken modulo n so that a caller whose model count shrank
  * (a model unloaded) still gets a valid start. */
 static int pick_round_robin(roma_policy *p, const roma_policy_queue *queues, size_t n) {
@@ -117,6 +142,7 @@ int roma_policy_pick(roma_policy *p, const roma_policy_queue *queues, size_t n, 
     switch (p->kind) {
     case ROMA_POLICY_ROMA: return pick_roma(queues, n, now);
     case ROMA_POLICY_EDF: return pick_edf(queues, n);
+    case ROMA_POLICY_COST_AWARE: return pick_cost_aware(queues, n);
     case ROMA_POLICY_LONGEST_QUEUE: return pick_longest(queues, n);
     case ROMA_POLICY_ROUND_ROBIN: return pick_round_robin(p, queues, n);
     case ROMA_POLICY_RANDOM: return pick_random(p, queues, n);
@@ -137,6 +163,27 @@ roma_code roma_policy_parse(const char *name, roma_policy_kind *kind) {
 const char *roma_policy_name(roma_policy_kind kind) {
     if ((size_t)kind >= POLICY_KINDS) return "unknown";
     return policy_names[kind];
+}
+
+/* ---- cost-aware dispatch ------------------------------------------------- */
+
+double roma_fastest_finish(const roma_device_load *d) {
+    if (!(d->rate > 0) || !(d->lane > 0)) return INFINITY;
+    double alone = d->service / d->lane, drained = (d->work_ahead + d->service) / d->rate;
+    return alone > drained ? alone : drained;
+}
+
+int roma_fastest_pick(const roma_device_load *devices, size_t n) {
+    int best = -1;
+    double best_finish = INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double finish = roma_fastest_finish(&devices[i]);
+        if (best < 0 || finish < best_finish) {
+            best = (int)i;
+            best_finish = finish;
+        }
+    }
+    return best;
 }
 
 /* ---- recent response times ---------------------------------------------- */

@@ -11,6 +11,18 @@
  *   longest-queue  the queue holding the most requests.
  *   round-robin    the next non-empty queue after the one served last.
  *   random         uniform over the non-empty queues (seeded, reproducible).
+ *   cost-aware     a request goes to the device where it is expected to
+ *                  finish first (roma_fastest_pick, below).  That is a
+ *                  second decision point besides the GPU slot's: a free CPU
+ *                  slot takes the head of its model's queue only when the
+ *                  CPU would finish the newest queued request sooner than
+ *                  the model's GPU, else it leaves the queue to the GPU.  A
+ *                  free GPU slot serves the queue whose requests save the
+ *                  most CPU per GPU second (largest cpu_cost / profiled: the
+ *                  GPU goes where it replaces the most cores); queues
+ *                  without a cpu_cost (a model with no CPU worker, or a
+ *                  caller that does not know it) come first, by earliest
+ *                  deadline, as edf.
  *
  * Every function here is pure over explicit state: no globals, no clock
  * reads, no I/O, no allocation.  Time is an argument, so the live dispatcher
@@ -34,10 +46,11 @@ typedef enum {
     ROMA_POLICY_LONGEST_QUEUE,
     ROMA_POLICY_ROUND_ROBIN,
     ROMA_POLICY_RANDOM,
+    ROMA_POLICY_COST_AWARE,
 } roma_policy_kind;
 
 /* The names roma_policy_parse accepts, for error messages and --help. */
-#define ROMA_POLICY_NAMES "roma, edf, longest-queue, round-robin, random"
+#define ROMA_POLICY_NAMES "roma, edf, longest-queue, round-robin, random, cost-aware"
 
 /* What a policy sees of one model's queue.  The caller keeps it up to date
  * as requests arrive and leave (O(1) per request: add or subtract the
@@ -53,6 +66,8 @@ typedef struct {
     double oldest_arrival; /* arrival time of the head of the queue */
     double recent_rt_mean; /* mean response time of the last finished requests
                               (roma_rt_ring_mean); < 0 when none finished yet */
+    double cpu_cost;       /* cost-aware: one-core seconds a request of the model
+                              costs on its CPU worker; <= 0: none or unknown */
 } roma_policy_queue;
 
 /* A policy and the little state some kinds keep between decisions. */
@@ -88,6 +103,41 @@ roma_code roma_policy_parse(const char *name, roma_policy_kind *kind);
 
 /* The config name of kind ("roma", "edf", ...); a static string. */
 const char *roma_policy_name(roma_policy_kind kind);
+
+/* ---- cost-aware dispatch: where a request finishes first --------------------
+ * Where one request would finish first.  Each candidate device is described
+ * by what its dispatcher knows, in one unit of work per device (one-core
+ * seconds on a CPU worker, seconds on a GPU):
+ *
+ *   service     the request's expected work there: the model's measured or
+ *               profiled service time (CPU: at one core; GPU: profiled);
+ *   work_ahead  the expected work queued or in flight before it (requests
+ *               held by the device x their service times, plus, on a GPU,
+ *               other models' queued requests it would serve first);
+ *   rate        work the device does per second with all its lanes busy:
+ *               a CPU worker's cores, a GPU's 1;
+ *   lane        the speed of one request alone: min(cores, 1) on a CPU
+ *               worker (one intra-op thread), 1 on a GPU.
+ *
+ * Its expected finish, seconds from now, is
+ *     max(service / lane, (work_ahead + service) / rate)
+ * the later of the request alone on one lane and the device draining all it
+ * has at its full rate.  A device with rate or lane <= 0 (a CPU worker at 0
+ * cores) never finishes: +inf.  Elapsed progress of running requests is not
+ * credited (the dispatcher of `roma serve` does not know it either), which
+ * errs towards the other device by at most one service time. */
+
+typedef struct {
+    double service, work_ahead, rate, lane;
+} roma_device_load;
+
+/* The expected seconds until a new request finishes on d (above). */
+double roma_fastest_finish(const roma_device_load *d);
+
+/* The index of the device among n where a request is expected to finish
+ * first; ties to the lowest index (callers list the cheaper device first:
+ * the GPU before a CPU worker, whose cores cost).  -1 when n is 0. */
+int roma_fastest_pick(const roma_device_load *devices, size_t n);
 
 /* ---- recent response times ------------------------------------------------
  * The mean response time of a model's last ROMA_RT_RING_CAP finished

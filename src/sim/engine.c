@@ -189,10 +189,40 @@ static void set_cores(sim *x, sim_worker *w, double cores) {
 
 static double arrival_of(const sim *x, size_t send) { return x->sends[send].time; }
 
+/* Cost-aware dispatch (policy `cost-aware`): whether the GPU of model mi is
+ * expected to finish the newest request of its queue sooner than its CPU
+ * worker w, from what roma serve's dispatcher can know too: counts of held
+ * and queued requests times the models' mean service times (cpu.time, the
+ * GPU's profiled time), never the drawn work of a request.  The newest
+ * request, not the head: it has every queued request of the GPU ahead of
+ * it (its own model's included), so when even it would finish sooner on
+ * the GPU, the whole queue is better left there; otherwise the CPU takes
+ * the head, which moves everyone behind it up (FIFO order is kept).
+ * Judging the head alone would let a model's own queue grow behind a
+ * head the GPU is about to serve. */
+static int gpu_finishes_first(const sim *x, const sim_worker *w, size_t mi) {
+    const sim_worker *g = x->m[mi].gpu;
+    const sim_model *cfg = &x->s->models[mi];
+    roma_device_load dev[2] = {
+        {.service = cfg->gpu.profiled, .rate = 1, .lane = 1},
+        {.service = cfg->cpu.time, .work_ahead = (double)w->nheld * cfg->cpu.time,
+         .rate = w->cores, .lane = fmin(w->cores, 1)},
+    };
+    for (size_t i = 0; i < g->nheld; i++)
+        dev[0].work_ahead += x->s->models[x->model_of[x->sends[g->held[i].send].model]].gpu.profiled;
+    for (size_t i = 0; i < g->nmodels; i++)
+        dev[0].work_ahead += (double)x->m[g->models[i]].queue.len * x->s->models[g->models[i]].gpu.profiled;
+    dev[0].work_ahead -= cfg->gpu.profiled; /* the newest request itself */
+    return roma_fastest_pick(dev, 2) == 0;
+}
+
 static void dispatch_cpu(sim *x, sim_worker *w) {
     sim_fifo *q = &x->m[w->model].queue;
-    while ((int)w->nheld < w->slots && q->len)
+    int cost_aware = x->spec->policy == ROMA_POLICY_COST_AWARE && x->m[w->model].gpu;
+    while ((int)w->nheld < w->slots && q->len) {
+        if (cost_aware && gpu_finishes_first(x, w, w->model)) return; /* left for the GPU */
         worker_take(x, w, fifo_pop(q, arrival_of(x, q->items[q->head])));
+    }
 }
 
 static void dispatch_gpu(sim *x, sim_worker *w) {
@@ -205,7 +235,8 @@ static void dispatch_gpu(sim *x, sim_worker *w) {
                 .sla = cfg->sla, .alpha = cfg->alpha, .profiled = cfg->gpu.profiled,
                 .queue_len = m->queue.len, .sum_arrival = m->queue.sum_arrival,
                 .oldest_arrival = m->queue.len ? arrival_of(x, m->queue.items[m->queue.head]) : x->now,
-                .recent_rt_mean = roma_rt_ring_mean(&m->recent)};
+                .recent_rt_mean = roma_rt_ring_mean(&m->recent),
+                .cpu_cost = m->cpu ? cfg->cpu.time : 0};
         }
         int k = roma_policy_pick(&x->policy, pq, w->nmodels, x->now);
         if (k < 0) return;
@@ -273,6 +304,12 @@ static void arrive(sim *x, size_t send) {
     if (++x->inflight > x->out->info.max_inflight) x->out->info.max_inflight = x->inflight;
     if (m->cpu) dispatch_cpu(x, m->cpu);
     if (m->gpu && m->queue.len) dispatch_gpu(x, m->gpu);
+    /* Cost-aware: the GPU has more ahead now, so a CPU worker of another
+     * model on it that left its queue to the GPU may finish sooner itself. */
+    if (x->spec->policy == ROMA_POLICY_COST_AWARE && m->gpu)
+        for (size_t i = 0; i < m->gpu->nmodels; i++)
+            if (m->gpu->models[i] != mi && x->m[m->gpu->models[i]].cpu)
+                dispatch_cpu(x, x->m[m->gpu->models[i]].cpu);
 }
 
 /* Adds each CPU worker's cores over the time since the last call. */
@@ -386,13 +423,18 @@ static void setup(sim *x, uint64_t seed) {
         if (x->spec->devices != SIM_DEVICES_GPU && cfg->cores_max > 0) add_cpu_worker(x, i);
         if (x->spec->devices != SIM_DEVICES_CPU && !isnan(cfg->gpu.index)) place_on_gpu(x, i);
     }
-    uint64_t rng = seed;
-    for (size_t k = 0; k < x->nsends; k++) { /* in schedule order: one seed, one draw */
-        const sim_model *cfg = &s->models[x->model_of[x->sends[k].model]];
-        x->cpu_work[k] = cfg->cpu.time * sim_noise(&rng, cfg->cpu.dist, cfg->cpu.cv);
-        x->gpu_work[k] = cfg->gpu.time * sim_noise(&rng, cfg->gpu.dist, cfg->gpu.cv);
-    }
+    sim_engine_draw_work(s, x->sends, x->nsends, x->model_of, seed, x->cpu_work, x->gpu_work);
     roma_policy_init(&x->policy, x->spec->policy, seed);
+}
+
+void sim_engine_draw_work(const sim_scenario *s, const bench_send *sends, size_t n,
+                          const size_t *model_of, uint64_t seed, double *cpu_work, double *gpu_work) {
+    uint64_t rng = seed;
+    for (size_t k = 0; k < n; k++) { /* in schedule order: one seed, one draw */
+        const sim_model *cfg = &s->models[model_of[sends[k].model]];
+        cpu_work[k] = cfg->cpu.time * sim_noise(&rng, cfg->cpu.dist, cfg->cpu.cv);
+        gpu_work[k] = cfg->gpu.time * sim_noise(&rng, cfg->gpu.dist, cfg->gpu.cv);
+    }
 }
 
 static void teardown(sim *x) {

@@ -75,6 +75,14 @@ void sim_engine_run(const sim_scenario *s, const sim_run_spec *spec, const bench
 
 void sim_result_free(sim_result *r);
 
+/* The work of each of the n sends as sim_engine_run draws it with `seed`:
+ * cpu_work[k] (seconds at one core) and gpu_work[k] (seconds on the GPU)
+ * of sends[k], whose workload model maps to scenario model
+ * model_of[sends[k].model].  For the offline optimum (sim/optimum.h),
+ * which must see the very requests the runs serve. */
+void sim_engine_draw_work(const sim_scenario *s, const bench_send *sends, size_t n,
+                          const size_t *model_of, uint64_t seed, double *cpu_work, double *gpu_work);
+
 /* The speed of one request given `share` cores with Amdahl parallel
  * fraction p: share for share <= 1, else 1 / ((1 - p) + p / share).
  * Exposed for tests. */

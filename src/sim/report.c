@@ -54,6 +54,27 @@ json_t *sim_report_run(const sim_scenario *s, const sim_run_spec *spec, const be
     return j;
 }
 
+void sim_report_optimum(json_t *output, const sim_scenario *s, const bench_workload *w,
+                        const sim_optimum *o) {
+    json_t *j = json_object(), *models = json_object();
+    for (size_t i = 0; i < s->nmodels; i++)
+        json_object_set_new(models, w->models[s->models[i].workload_model].name,
+                            json_real(o->model_core_seconds[i]));
+    json_object_set_new(j, "target", json_real(o->target));
+    json_object_set_new(j, "core_seconds", json_real(o->core_seconds));
+    json_object_set_new(j, "models", models);
+    json_object_set_new(j, "periods", json_integer((json_int_t)o->periods));
+    json_object_set_new(j, "infeasible_windows", json_integer((json_int_t)o->infeasible));
+    json_object_set_new(j, "node_over_periods", json_integer((json_int_t)o->node_over));
+    json_object_set_new(j, "gpu_share", json_real(o->gpu_share));
+    json_object_set_new(output, "optimum", j);
+    const char *name;
+    json_t *r;
+    json_object_foreach(json_object_get(output, "runs"), name, r)
+        json_object_set_new(r, "optimum_ratio",
+                            number(o->core_seconds > 0 ? get(r, "core_seconds") / o->core_seconds : NAN));
+}
+
 /* "12.3%" or "-" */
 static void percent(FILE *f, double x) {
     if (isnan(x)) fputs(" - |", f);
@@ -64,7 +85,7 @@ static void totals_table(FILE *f, const json_t *runs) {
     const char *name;
     const json_t *r;
     fputs("| run | controller | GPU policy | devices | sent | violations (strict) | "
-          "core-seconds | GPU busy |\n|---|---|---|---|---:|---:|---:|---:|\n", f);
+          "core-seconds | × optimum | GPU busy |\n|---|---|---|---|---:|---:|---:|---:|---:|\n", f);
     json_object_foreach((json_t *)runs, name, r) {
         fprintf(f, "| %s | %s | %s | %s | %.0f |", name,
                 json_string_value(json_object_get(r, "controller")),
@@ -72,6 +93,9 @@ static void totals_table(FILE *f, const json_t *runs) {
                 json_string_value(json_object_get(r, "devices")), get(r, "sent"));
         percent(f, get(r, "violation_rate_strict"));
         fprintf(f, " %.1f |", get(r, "core_seconds"));
+        double ratio = get(r, "optimum_ratio");
+        if (isnan(ratio)) fputs(" - |", f);
+        else fprintf(f, " %.2f |", ratio);
         percent(f, get(r, "gpu_busy_share"));
         fputc('\n', f);
     }
@@ -96,8 +120,19 @@ static void models_table(FILE *f, const json_t *runs) {
     }
 }
 
+/* The line under the totals that says what "× optimum" compares with. */
+static void optimum_line(FILE *f, const json_t *o) {
+    if (!o) return;
+    fprintf(f, "\nOffline optimum (greedy, clairvoyant; each control period's window at most "
+            "%.1f%% violations): %.1f core-seconds; GPUs take %.1f%% of the requests; %.0f model "
+            "windows over the target even at cores.max; %.0f node periods over the node's cpus.\n",
+            100 * get(o, "target"), get(o, "core_seconds"), 100 * get(o, "gpu_share"),
+            get(o, "infeasible_windows"), get(o, "node_over_periods"));
+}
+
 void sim_report_markdown(FILE *f, const json_t *output) {
     const json_t *runs = json_object_get(output, "runs");
     totals_table(f, runs);
+    optimum_line(f, json_object_get(output, "optimum"));
     models_table(f, runs);
 }

@@ -229,12 +229,27 @@ static roma_code read_dispatch(ym_reader *r, const yaml_node_t *v, const char *p
     return ROMA_OK;
 }
 
+static roma_code read_optimum(ym_reader *r, const yaml_node_t *v, const char *path, void *dst) {
+    static const ym_field fields[] = {
+        {"target", ym_read_number, offsetof(sim_scenario, optimum_target),
+         " (the share of a window's requests allowed to miss their SLA)"},
+    };
+    sim_scenario *s = dst;
+    roma_code rc = ym_read_map(r, v, path, fields, 1, s);
+    if (rc != ROMA_OK) return rc;
+    if (!(s->optimum_target >= 0 && s->optimum_target <= 1))
+        return ym_fail(r, v, "%s.target must be a share from 0 to 1 (0.05: 5%% of a window's "
+                       "requests may miss their SLA), got %g", path, s->optimum_target);
+    return ROMA_OK;
+}
+
 static const ym_field top_fields[] = {
     {"workload", ym_read_path, offsetof(sim_scenario, workload_path),
      " (a roma bench workload file: the load to simulate)"},
     {"seed", ym_read_seed, offsetof(sim_scenario, seed), NULL},
     {"control", read_control, 0, NULL},
     {"dispatch", read_dispatch, 0, NULL},
+    {"optimum", read_optimum, 0, NULL},
     {"nodes", read_nodes, 0, " (a list of {name, cpus, gpus})"},
     {"models", read_models, 0, " (a list of models: name, node, cores, cpu, gpu)"},
     {"runs", read_runs, 0, " (a list of {name, controller, policy, devices, cores})"},
@@ -253,6 +268,7 @@ void sim_scenario_init(sim_scenario *s) {
     s->cfs_period = 0.1;  /* the cpu.cfs_period_us roma serve writes (CG_PERIOD_US) */
     s->queue_limit = 1000; /* roma serve's default dispatch.queue_limit */
     s->pipeline = 2;       /* roma serve keeps 2 requests waiting at each worker */
+    s->optimum_target = 0.05;
 }
 
 roma_code sim_scenario_parse(const char *text, size_t len, const char *file, sim_scenario *s,

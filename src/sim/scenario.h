@@ -10,6 +10,8 @@
  *   control: {period: 2s, cfs_period: 100ms}   # as roma.yaml's control.period;
  *                           # cfs_period: see "Quotas" below
  *   dispatch: {queue_limit: 1000, pipeline: 2}
+ *   optimum: {target: 0.05} # violations a window may have in the offline
+ *                           # optimum every run is compared with (optimum.h)
  *   nodes:
  *     - {name: n1, cpus: 6, gpus: 1, cores: 6}   # cores: physical, default cpus
  *   models:
@@ -71,7 +73,7 @@
  *
  * A run takes: name (required), controller (roma | roma-norm | rules |
  * static, default roma), policy (roma | edf | longest-queue | round-robin |
- * random, default roma), devices (both | cpu | gpu, default both) and
+ * random | cost-aware, default roma), devices (both | cpu | gpu, default both) and
  * cores (initial | max: the static allocation to start from; max gives
  * `static-max`).
  *
@@ -141,6 +143,7 @@ typedef struct {
     double cfs_period; /* the CFS bandwidth period of a worker's quota, seconds; 0: fluid */
     double queue_limit;
     double pipeline;   /* requests a worker may hold beyond those it runs */
+    double optimum_target; /* the offline optimum's window violation target, 0..1 */
     sim_node *nodes;   /* owned */
     size_t nnodes;
     sim_model *models; /* owned */

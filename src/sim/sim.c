@@ -1,6 +1,7 @@
 /* sim.c - the `roma sim` command: reads the scenario and its workload,
  * plans the workload as roma bench would send it, runs the engine once per
- * run of the scenario and writes the summaries.  The work is in the
+ * run of the scenario, computes the offline optimum they are compared with
+ * (sim/optimum.h) and writes the summaries.  The work is in the
  * modules; this file only chains them and turns errors into exit codes. */
 #include "sim.h"
 
@@ -13,6 +14,7 @@
 #include "bench/report.h"
 #include "bench/workload.h"
 #include "sim/engine.h"
+#include "sim/optimum.h"
 #include "sim/report.h"
 #include "sim/scenario.h"
 
@@ -38,6 +40,9 @@ static void usage(FILE *f) {
         "  control: {period: 2s, cfs_period: 100ms}   # cfs_period: of the workers' quotas\n"
         "                             # (roma serve's); 0: cores as a steady rate (fluid)\n"
         "  dispatch: {queue_limit: 1000, pipeline: 2}\n"
+        "  optimum: {target: 0.05}    # the offline optimum every run is compared with\n"
+        "                             # (\"x optimum\"): least core-seconds keeping each\n"
+        "                             # control period's window at most this share late\n"
         "  nodes: [{name: n1, cpus: 6, gpus: 1, cores: 6}]   # cpus: what ROMA hands out;\n"
         "                                                     # cores: physical (default cpus)\n"
         "  models:\n"
@@ -161,6 +166,10 @@ static json_t *run_all(const sim_args *a, const sim_input *in, FILE *tl) {
     json_object_set_new(out, "requests", json_integer((json_int_t)in->plan.schedule.len));
     json_object_set_new(out, "duration", json_real(in->plan.duration));
     json_object_set_new(out, "runs", runs);
+    sim_optimum opt;
+    sim_optimum_compute(&in->s, &in->w, &in->plan, in->s.seed, in->s.optimum_target, &opt);
+    sim_report_optimum(out, &in->s, &in->w, &opt);
+    sim_optimum_free(&opt);
     return out;
 }
 

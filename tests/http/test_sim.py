@@ -1,8 +1,11 @@
 """Black-box tests of `roma sim`, the discrete-event simulator.
 
-- experiments/paper.yaml and paper-h200.yaml (the paper-scale scenarios in the repo) run every
+- experiments/paper.yaml, paper-h200.yaml (the paper-scale scenarios in the repo) and
+  standard.yaml (make experiment's set-up) run every
   run it lists; the JSON has roma bench's summary schema per run plus the
   simulator's fields; sent counts agree with the workload.
+- Every run is reported against the offline optimum (`optimum` and each
+  run's `optimum_ratio`, the Markdown's "× optimum").
 - Determinism: the same scenario and seed give byte-identical JSON and
   Markdown; another seed gives other numbers.
 - --runs selects runs; --timeline writes every control decision; mistakes (no -c, unknown flag, bad scenario, a run
@@ -24,10 +27,13 @@ from roma_http import PROJECT_ROOT, require_binary
 
 PAPER = PROJECT_ROOT / "experiments" / "paper.yaml"
 PAPER_H200 = PROJECT_ROOT / "experiments" / "paper-h200.yaml"  # same, measured GPU times
+STANDARD = PROJECT_ROOT / "experiments" / "standard.yaml"  # make experiment's set-up
 BENCH_KEYS = {"target", "duration", "elapsed", "window", "rate_asked", "rate_achieved", "sent", "ok",
               "errors", "send_lag_p99", "max_in_flight", "connections", "interrupted", "models"}
 SIM_KEYS = {"controller", "policy", "devices", "cores", "core_seconds", "violation_rate_strict",
-            "gpu_busy_share", "control_periods"}
+            "gpu_busy_share", "control_periods", "optimum_ratio"}
+OPTIMUM_KEYS = {"target", "core_seconds", "models", "periods", "infeasible_windows", "node_over_periods",
+                "gpu_share"}
 MODEL_KEYS = {"sla", "arrivals", "load", "sent", "ok", "errors", "statuses", "mean", "p50", "p95",
               "p99", "violation_rate", "window_violation_rate", "windows", "rate_asked",
               "rate_achieved", "core_seconds", "gpu_share"}
@@ -73,7 +79,7 @@ def small_scenario(tmp_path, scenario=SMALL, load=SMALL_LOAD):
     return path
 
 
-@pytest.mark.parametrize("scenario", [PAPER, PAPER_H200], ids=lambda p: p.name)
+@pytest.mark.parametrize("scenario", [PAPER, PAPER_H200, STANDARD], ids=lambda p: p.name)
 def test_paper_scenario_runs_every_run(tmp_path, scenario):
     out, md = tmp_path / "paper.json", tmp_path / "paper.md"
     t0 = time.monotonic()
@@ -96,8 +102,14 @@ def test_paper_scenario_runs_every_run(tmp_path, scenario):
         if run["devices"] == "cpu":
             assert run["gpu_busy_share"] is None
             assert all(m["gpu_share"] == 0 for m in run["models"].values())
+    opt = result["optimum"]
+    assert OPTIMUM_KEYS <= set(opt)
+    assert opt["core_seconds"] == pytest.approx(sum(opt["models"].values()))
+    for name, run in result["runs"].items():
+        assert run["optimum_ratio"] == pytest.approx(run["core_seconds"] / opt["core_seconds"]), name
     assert md.read_text() == p.stdout.decode()
     assert "| roma | roma | roma | both |" in md.read_text()
+    assert "Offline optimum" in md.read_text()
 
 
 def test_same_seed_same_bytes(tmp_path):

@@ -10,7 +10,11 @@
  * all are empty); edf (oldest arrival + SLA, per-model SLAs); longest-queue;
  * round-robin rotation with a cursor that skips empty queues and survives a
  * shrinking model count; random (only non-empty queues, roughly uniform,
- * identical sequences for one seed, different ones for another); and the
+ * identical sequences for one seed, different ones for another); the
+ * cost-aware dispatch (expected finish on hand-computed CPU and GPU loads,
+ * the pick with ties to the device listed first, a CPU worker at 0 cores
+ * never chosen; a free GPU slot serving the largest CPU saving per GPU
+ * second, queues without a CPU cost first by edf, all-unknown as edf); and the
  * recent-response-time ring (empty, partial, wrap-around past 50).
  */
 #include "unit.h"
@@ -43,6 +47,7 @@ static void test_parse_and_name(void **state) {
         {"longest-queue", ROMA_POLICY_LONGEST_QUEUE},
         {"round-robin", ROMA_POLICY_ROUND_ROBIN},
         {"random", ROMA_POLICY_RANDOM},
+        {"cost-aware", ROMA_POLICY_COST_AWARE},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         roma_policy_kind kind = (roma_policy_kind)-1;
@@ -260,6 +265,84 @@ static void test_random_deterministic_for_a_seed(void **state) {
     assert_true(differ > 100);
 }
 
+/* ---- fastest: cost-aware dispatch ------------------------------------------- */
+
+static void test_fastest_finish(void **state) {
+    /* {service, work_ahead, rate, lane} -> max(service/lane, (ahead+service)/rate) */
+    static const struct {
+        const char *name;
+        roma_device_load d;
+        double finish;
+    } cases[] = {
+        /* idle GPU: its own 4 ms */
+        {"idle GPU", {0.004, 0, 1, 1}, 0.004},
+        /* GPU with 3 requests of 8 ms ahead: 0.024 + 0.008 */
+        {"GPU queue", {0.008, 0.024, 1, 1}, 0.032},
+        /* CPU worker at 0.5 core, idle: 0.125 s of work at 0.5 = 0.25 s */
+        {"CPU half core", {0.125, 0, 0.5, 0.5}, 0.25},
+        /* 2 cores, one 0.125 request held: a lane is free, so alone
+         * (0.125 s) beats drained (0.25 / 2 = 0.125): equal, 0.125 */
+        {"CPU free lane", {0.125, 0.125, 2, 1}, 0.125},
+        /* 2 cores, three held: drained (0.375 + 0.125) / 2 = 0.25 */
+        {"CPU all lanes busy", {0.125, 0.375, 2, 1}, 0.25},
+        /* 1.5 cores, nothing held: one thread, 1 core: 0.125 */
+        {"CPU lane capped at one core", {0.125, 0, 1.5, 1}, 0.125},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        CHECK_NEAR(cases[i].name, roma_fastest_finish(&cases[i].d), cases[i].finish);
+    roma_device_load none = {0.125, 0, 0, 0};
+    assert_true(isinf(roma_fastest_finish(&none)));
+}
+
+static void test_fastest_pick(void **state) {
+    /* A GPU of 8 ms per request against a CPU worker of 123 ms at 0.5 core
+     * (finish 0.246 s): the GPU wins until 0.238 s of work waits for it. */
+    roma_device_load d[2] = {{0.008, 0, 1, 1}, {0.123, 0, 0.5, 0.5}};
+    assert_int_equal(roma_fastest_pick(d, 2), 0);
+    d[0].work_ahead = 0.25; /* 0.258 > 0.246: the CPU now finishes first */
+    assert_int_equal(roma_fastest_pick(d, 2), 1);
+    d[1].work_ahead = 0.123; /* CPU: (0.123 + 0.123) / 0.5 = 0.492: GPU again */
+    assert_int_equal(roma_fastest_pick(d, 2), 0);
+    /* exact tie (0.25 both): the first listed, the cheaper device */
+    roma_device_load tie[2] = {{0.125, 0.125, 1, 1}, {0.125, 0, 0.5, 0.5}};
+    assert_int_equal(roma_fastest_pick(tie, 2), 0);
+    roma_device_load tie_rev[2] = {tie[1], tie[0]};
+    assert_int_equal(roma_fastest_pick(tie_rev, 2), 0);
+    /* a CPU worker at 0 cores never finishes: a deep GPU queue still wins */
+    roma_device_load zero[2] = {{0.125, 0, 0, 0}, {0.008, 100, 1, 1}};
+    assert_int_equal(roma_fastest_pick(zero, 2), 1);
+    assert_int_equal(roma_fastest_pick(d, 0), -1);
+    assert_int_equal(roma_fastest_pick(d, 1), 0);
+}
+
+/* queue() with the CPU cost a request of the model has on its CPU worker */
+static roma_policy_queue costed(double sla, double profiled, size_t len, double oldest, double cpu_cost) {
+    roma_policy_queue q = queue(sla, 0.5, profiled, len, oldest * (double)len, oldest, -1);
+    q.cpu_cost = cpu_cost;
+    return q;
+}
+
+static void test_cost_aware_gpu_slot(void **state) {
+    /* resnet-like (0.123 s CPU / 0.008 s GPU: 15.4 CPU seconds saved per GPU
+     * second) against vgg-like (0.346 / 0.012: 28.8): vgg, although
+     * resnet's deadline (9 + 0.6) is earlier than vgg's (9.5 + 1). */
+    roma_policy_queue q[3] = {costed(0.6, 0.008, 5, 9, 0.123), costed(1, 0.012, 1, 9.5, 0.346),
+                              costed(0.5, 0.004, 0, 9, 0)};
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, q, 3, 10), 1);
+    /* a non-empty queue without a CPU cost (GPU only) goes first */
+    q[2].queue_len = 1;
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, q, 3, 10), 2);
+    /* with no CPU cost known anywhere (a caller that does not fill it in)
+     * it is edf: resnet's deadline 9.6 before vgg's 10.5 */
+    roma_policy_queue unknown[2] = {costed(0.6, 0.008, 5, 9, 0), costed(1, 0.012, 1, 9.5, 0)};
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, unknown, 2, 10), 0);
+    /* empty queues are skipped; all empty: -1 */
+    q[1].queue_len = 0, q[2].queue_len = 0;
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, q, 3, 10), 0);
+    q[0].queue_len = 0;
+    assert_int_equal(pick(ROMA_POLICY_COST_AWARE, q, 3, 10), -1);
+}
+
 /* ---- recent response times ------------------------------------------------- */
 
 static void test_rt_ring(void **state) {
@@ -294,6 +377,9 @@ int main(void) {
         cmocka_unit_test(test_round_robin_rotates_and_skips_empty),
         cmocka_unit_test(test_random_only_nonempty_and_uniform),
         cmocka_unit_test(test_random_deterministic_for_a_seed),
+        cmocka_unit_test(test_fastest_finish),
+        cmocka_unit_test(test_fastest_pick),
+        cmocka_unit_test(test_cost_aware_gpu_slot),
         cmocka_unit_test(test_rt_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,12 @@
  * others); the roma controller moving cores with the load; a model whose
  * requests take longer than a control period at its initial cores served
  * by every controller kind (a backlog with no completion is not idle);
- * the speed
+ * cost-aware dispatch (an idle fast GPU gets every request that
+ * CPU-first dispatch gives the CPU; an overloaded GPU leaves some to the
+ * CPU); the offline optimum on cases solved by hand (deadline windows,
+ * the target's allowance, parallel lanes and the PS dip that makes the
+ * scan linear, greedy's documented non-optimality) and on a scenario
+ * (GPUs first, cores.min when they take everything); the speed
  * and noise functions; and the scenario's checks with their messages.
  */
 #include "unit.h"
@@ -23,6 +28,7 @@
 
 #include "bench/workload.h"
 #include "sim/engine.h"
+#include "sim/optimum.h"
 #include "sim/scenario.h"
 
 typedef struct {
@@ -397,6 +403,128 @@ static void test_backlog_is_not_idle(void **state) {
     unload(&f);
 }
 
+/* ---- cost-aware dispatch ------------------------------------------------------- */
+
+static void test_cost_aware_dispatch(void **state) {
+    (void)state;
+    /* One model, CPU 100 ms at 1 core (held), GPU 5 ms, 20 req/s: the
+     * CPU-first roma dispatch sends to the CPU whenever it has a slot (it
+     * serves 10 a second, about half);
+     * cost-aware never does, as the GPU would need 19 requests ahead
+     * (0.095 s) before the CPU's 0.1 s finishes sooner. */
+    static const char *scen =
+        "workload: load.yaml\ncontrol: {period: 1s}\n"
+        "nodes: [{name: n, cpus: 1, gpus: 1}]\n"
+        "models: [{name: a, node: n, cores: {min: 1, max: 1, initial: 1}, cpu: {time: 100ms, cv: 0},"
+        " gpu: {index: 0, time: %s, cv: 0}}]\n"
+        "runs: [{name: roma, controller: static}, {name: cost-aware, controller: static, policy: cost-aware}]\n";
+    static const char *load_a = "duration: 100s\nseed: 5\nmodels: [{name: a, sla: 1s, arrivals: poisson, rate: 20}]\n";
+    char buf[1024];
+    fixture f;
+    sim_result r;
+    snprintf(buf, sizeof(buf), scen, "5ms");
+    load(&f, buf, load_a);
+    size_t n = f.plan.schedule.len;
+    sim_engine_run(&f.s, &f.s.runs[0], &f.w, &f.plan, 1, &r);
+    assert_true(n - r.on_gpu[0] > n / 3); /* the CPU takes what it can: about half */
+    sim_result_free(&r);
+    sim_engine_run(&f.s, &f.s.runs[1], &f.w, &f.plan, 1, &r);
+    assert_int_equal(r.on_gpu[0], n);
+    CHECK_WITHIN("cost-aware on an idle GPU", latency_stat(&f, &r, -1, -1), 0.005, 0.2);
+    sim_result_free(&r);
+    unload(&f);
+    /* GPU 80 ms at 20 req/s is 1.6x overloaded: the CPU takes what the
+     * GPU would finish later, and the two together keep up (mean well
+     * under the SLA; the GPU alone would queue without end). */
+    snprintf(buf, sizeof(buf), scen, "80ms");
+    load(&f, buf, load_a);
+    n = f.plan.schedule.len;
+    sim_engine_run(&f.s, &f.s.runs[1], &f.w, &f.plan, 1, &r);
+    assert_true(r.on_gpu[0] > n / 2 && r.on_gpu[0] < n);
+    assert_true(latency_stat(&f, &r, -1, -1) < 0.5);
+    sim_result_free(&r);
+    unload(&f);
+}
+
+/* ---- offline optimum ------------------------------------------------------------ */
+
+static double optimum(double min, double max, double target, size_t periods,
+                      const sim_opt_request *reqs, size_t n, double *cores, size_t *infeasible) {
+    sim_opt_model m = {min, max, 0, 1, target, periods};
+    return sim_optimum_model(&m, reqs, n, cores, infeasible);
+}
+
+static void test_optimum_by_hand(void **state) {
+    (void)state;
+    double c[4];
+    size_t bad;
+    /* Period 1 s.  A (t 0, 0.5 s of work, SLA 1: deadline 1.0, window 0)
+     * alone at c finishes at 0.5/c: c >= 0.5.  B (t 1.0, 0.3, SLA 0.5:
+     * deadline 1.5, window 1): 0.3/c <= 0.5, c >= 0.6.  Window 2 holds no
+     * deadline: min.  0.5 + 0.6 + 0.1 = 1.2 core-seconds. */
+    sim_opt_request ab[] = {{0, 0.5, 1, 0}, {1.0, 0.3, 0.5, 0}};
+    CHECK_NEAR("two windows", optimum(0.1, 1, 0, 3, ab, 2, c, &bad), 1.2);
+    assert_true(c[0] == 0.5 && c[1] == 0.6 && c[2] == 0.1 && bad == 0);
+    /* A request the GPU serves counts in its window and never violates. */
+    sim_opt_request gpu[] = {{0, 0.5, 1, 1}, {1.0, 0.3, 0.5, 0}};
+    CHECK_NEAR("GPU-served", optimum(0.1, 1, 0, 3, gpu, 2, c, &bad), 0.1 + 0.6 + 0.1);
+    /* Two requests of 0.5 at t 0, SLA 1, max 2.  Target 0: below 1 core
+     * they run one after the other, so c = 1 (done at 0.5 and 1.0).
+     * Target 0.5 lets one of the two be late: c = 0.5 (the first done at 1.0). */
+    sim_opt_request two[] = {{0, 0.5, 1, 0}, {0, 0.5, 1, 0}};
+    CHECK_NEAR("target 0", optimum(0.1, 2, 0, 1, two, 2, c, &bad), 1.0);
+    CHECK_NEAR("target 0.5", optimum(0.1, 2, 0.5, 1, two, 2, c, &bad), 0.5);
+    /* Two of 0.4, SLA 0.5.  At 1 core: 0.4 and 0.8 (one late); from 1.1
+     * to 1.5 they share two lanes at c/2 < 0.8 and both are late; 1.6
+     * gives each 0.8: both at 0.5.  The scan is linear, not a bisection,
+     * because of that dip. */
+    sim_opt_request lanes[] = {{0, 0.4, 0.5, 0}, {0, 0.4, 0.5, 0}};
+    CHECK_NEAR("parallel lanes", optimum(0.1, 2, 0, 1, lanes, 2, c, &bad), 1.6);
+    assert_true(bad == 0);
+    /* optimum.h's example of greedy's limit: 0.8 of work, deadline 1.5,
+     * min 0.2, max 1.  Window 0 holds no deadline: 0.2; then 0.6 is left
+     * for 0.5 s at most one core's speed: every value misses, and the
+     * least of them is kept.  (0.7 then 0.2 would meet it with 0.9.) */
+    sim_opt_request late[] = {{0, 0.8, 1.5, 0}};
+    CHECK_NEAR("greedy's limit", optimum(0.2, 1, 0, 2, late, 1, c, &bad), 0.4);
+    assert_true(bad == 1);
+}
+
+static void test_optimum_scenario(void **state) {
+    (void)state;
+    static const char *scen =
+        "workload: load.yaml\ncontrol: {period: 1s}\noptimum: {target: 0}\n"
+        "nodes: [{name: n, cpus: 2, gpus: 1}]\n"
+        "models: [{name: a, node: n, cores: {min: 0.2, max: 2}, cpu: {time: 100ms, cv: 0},"
+        " gpu: {index: 0, time: %s, cv: 0}}]\n"
+        "runs: [{name: r}]\n";
+    /* 10 req/s evenly, SLA 0.5 s: the last deadline is 9.9 + 0.5 = 10.4,
+     * so 11 periods. */
+    static const char *load_a = "duration: 10s\nmodels: [{name: a, sla: 500ms, rate: 10}]\n";
+    char buf[1024];
+    fixture f;
+    sim_optimum o;
+    snprintf(buf, sizeof(buf), scen, "10ms");
+    load(&f, buf, load_a);
+    sim_optimum_compute(&f.s, &f.w, &f.plan, 1, f.s.optimum_target, &o);
+    assert_int_equal(o.periods, 11);
+    CHECK_NEAR("GPU takes all", o.gpu_share, 1);
+    CHECK_NEAR("min all along", o.core_seconds, 0.2 * 11);
+    sim_optimum_free(&o);
+    unload(&f);
+    /* GPU 150 ms a request, one every 100 ms: it takes a request when it
+     * would finish within 0.5 s (the first 8 of every stretch, then one
+     * in three or so), the CPU the rest, at 0.2..2 cores. */
+    snprintf(buf, sizeof(buf), scen, "150ms");
+    load(&f, buf, load_a);
+    sim_optimum_compute(&f.s, &f.w, &f.plan, 1, 0, &o);
+    assert_true(o.gpu_share > 0.5 && o.gpu_share < 1);
+    assert_true(o.core_seconds > 0.2 * 11 && o.core_seconds <= 2 * 11);
+    assert_int_equal(o.infeasible, 0);
+    sim_optimum_free(&o);
+    unload(&f);
+}
+
 static void test_speed_and_noise(void **state) {
     (void)state;
     assert_true(sim_cpu_speed(0.5, 0) == 0.5);
@@ -441,6 +569,8 @@ static void test_scenario_errors(void **state) {
          "models[0].cpu.dist 'pareto' is not one of lognormal, exponential"},
         {"bad controller", "workload: l.yaml\nruns: [{name: x, controller: pid}]\n", "runs[0].controller 'pid' is not one of roma"},
         {"bad policy", "workload: l.yaml\nruns: [{name: x, policy: fifo}]\n", "runs[0].policy 'fifo' is not one of roma, edf"},
+        {"bad optimum target", "workload: l.yaml\noptimum: {target: 2}\n",
+         "dir/scen.yaml:2: optimum.target must be a share from 0 to 1"},
         {"bad devices", "workload: l.yaml\nruns: [{name: x, devices: tpu}]\n", "runs[0].devices 'tpu' is not one of both, cpu, gpu"},
         {"unknown node", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: m, cores: {max: 1}, cpu: {time: 1ms}}, {name: b, node: n, cores: {max: 1}, cpu: {time: 1ms}}]\nruns: [{name: r}]\n",
          "model 'a': node 'm' is not in nodes"},
@@ -481,6 +611,7 @@ static void test_scenario_defaults(void **state) {
     assert_true(m->gpu.profiled == 0.002);
     assert_true(f.s.period == 2 && f.s.queue_limit == 1000 && f.s.pipeline == 2);
     assert_true(f.s.cfs_period == 0.1); /* the CFS period roma serve writes */
+    assert_true(f.s.optimum_target == 0.05);
     assert_int_equal(f.s.runs[0].controller, ROMA_CTL_ROMA);
     assert_int_equal(f.s.runs[0].policy, ROMA_POLICY_ROMA);
     assert_int_equal(f.s.runs[0].devices, SIM_DEVICES_BOTH);
@@ -500,6 +631,9 @@ int main(void) {
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_controller_moves_cores),
         cmocka_unit_test(test_backlog_is_not_idle),
+        cmocka_unit_test(test_cost_aware_dispatch),
+        cmocka_unit_test(test_optimum_by_hand),
+        cmocka_unit_test(test_optimum_scenario),
         cmocka_unit_test(test_speed_and_noise),
         cmocka_unit_test(test_scenario_errors),
         cmocka_unit_test(test_scenario_defaults),
