@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 TF_VERSION=2.21.0
 DEB_PACKAGES="build-essential pkg-config libevent-dev libjansson-dev libyaml-dev
-  libsqlite3-dev libcmocka-dev libcurl4-openssl-dev wrk curl clang libclang-rt-14-dev"
+  libsqlite3-dev libcmocka-dev libcurl4-openssl-dev wrk curl clang libclang-rt-14-dev
+  nginx chromium chromium-driver libjs-chart.js"
 
 missing=""
 for p in $DEB_PACKAGES; do
@@ -31,8 +32,8 @@ if ! .venv/bin/python -c "import tensorflow, sys; sys.exit(tensorflow.__version_
   .venv/bin/pip install -q "tensorflow-cpu==$TF_VERSION"
 fi
 # kubernetes-validate 1.37.0 carries the Kubernetes 1.35 schemas tests/k8s validates against.
-.venv/bin/python -c "import pytest, requests, matplotlib, kubernetes_validate, tritonclient.http" 2>/dev/null ||
-  .venv/bin/pip install -q pytest requests matplotlib kubernetes-validate==1.37.0 "tritonclient[http]==2.73.0"
+.venv/bin/python -c "import pytest, requests, matplotlib, kubernetes_validate, tritonclient.http, selenium" 2>/dev/null ||
+  .venv/bin/pip install -q pytest requests matplotlib kubernetes-validate==1.37.0 "tritonclient[http]==2.73.0" selenium==4.52.0
 
 make -j2 all
 if [ ! -f models/.complete ]; then
