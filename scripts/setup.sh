@@ -33,7 +33,7 @@ if ! .venv/bin/python -c "import tensorflow, sys; sys.exit(tensorflow.__version_
 fi
 # kubernetes-validate 1.37.0 carries the Kubernetes 1.35 schemas tests/k8s validates against.
 .venv/bin/python -c "import pytest, requests, matplotlib, kubernetes_validate, tritonclient.http, selenium" 2>/dev/null ||
-  .venv/bin/pip install -q pytest requests matplotlib kubernetes-validate==1.37.0 "tritonclient[http]==2.73.0" selenium==4.52.0
+  .venv/bin/pip install -q pytest requests matplotlib kubernetes-validate==1.37.0 "tritonclient[http]==2.73.0" selenium==4.51.0
 
 make -j2 all
 if [ ! -f models/.complete ]; then
