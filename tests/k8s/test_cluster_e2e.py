@@ -22,6 +22,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -79,9 +80,17 @@ class ClusterServe(Serve):
     def worker(self, name):
         return self.workers()[name]
 
-    def wait_worker(self, name, predicate, timeout, what):
+    def wait_worker(self, name, predicate, timeout, what, load=None):
         got = wait_until(lambda: predicate(self.worker(name)), timeout)
-        assert got, f"{what} within {timeout} s; worker: {self.worker(name)}\n" + self.output()[-4000:]
+        if got:
+            return
+        seen = ""
+        if load is not None:  # what the clients got: a load that died looks like an idle model
+            outcomes = Counter(r.error or r.status for r in list(load.results))
+            seen = f"; load so far: {dict(outcomes)}"
+        controller = requests.get(self.url("/roma/v1/controller"), timeout=5).text
+        pytest.fail(f"{what} within {timeout} s{seen}\nworker: {self.worker(name)}\n"
+                    f"controller: {controller[:2000]}\n" + self.output()[-4000:])
 
     def resize_times(self):
         return [float(x) for x in re.findall(r"runs with [0-9.]+ cores, ([0-9.]+) s after the decision",
@@ -131,7 +140,7 @@ def test_dispatch_and_resize_under_a_load_step(tmp_path, fake, real_pods):
         assert w["address"] == f"127.0.0.1:{pod.port}"
         body = request_body("mlp")
         load = Load(s.url("/v1/models/mlp:predict"), body, threads=3).start()
-        s.wait_worker("mlp-cpu", lambda w: w["cores_actual"] == 2, 20, "the pod grew to 2 cores under load")
+        s.wait_worker("mlp-cpu", lambda w: w["cores_actual"] == 2, 20, "the pod grew to 2 cores under load", load)
         results = load.stop()
         assert results and all(r.status == 200 for r in results), [r for r in results if r.status != 200][:5]
         assert abs(pod.cgroup.cores() - 2) < 1e-6, "the pod's cgroup quota follows the resize"
@@ -185,7 +194,7 @@ def test_api_server_down_holds_cores(tmp_path, fake, real_pods):
     try:
         body = request_body("mlp")
         load = Load(s.url("/v1/models/mlp:predict"), body, threads=3).start()
-        s.wait_worker("mlp-cpu", lambda w: w["cores_actual"] == 2, 20, "the pod grew to 2 cores")
+        s.wait_worker("mlp-cpu", lambda w: w["cores_actual"] == 2, 20, "the pod grew to 2 cores", load)
         fake.stop()
         s.wait_worker("mlp-cpu", lambda w: w["api_unreachable"], 10, "roma serve saw the API server go")
         results = load.stop()
