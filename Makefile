@@ -34,7 +34,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 bench: all $(BUILD)/bench/tfrun
 	bash bench/worker.sh
 
-.PHONY: bench all tests test unit-test http-test asan clean check-tf models experiment fuzz fuzz-build fuzz-bins
+.PHONY: bench all tests test unit-test http-test asan clean check-tf check-chartjs models experiment fuzz fuzz-build fuzz-bins
 
 all: $(BUILD)/roma $(BUILD)/roma-worker
 
@@ -45,6 +45,17 @@ check-tf:
 $(BUILD)/%.o: %.c | check-tf
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+# The dashboard page (src/serve/dashboard/) and Debian's Chart.js are built
+# into roma by dashboard.c (.incbin): it depends on the files themselves.
+DASHBOARD_DIR := $(CURDIR)/src/serve/dashboard
+CHARTJS   ?= /usr/share/javascript/chart.js/chart.min.js
+$(BUILD)/src/serve/dashboard.o: CPPFLAGS += -DDASHBOARD_DIR='"$(DASHBOARD_DIR)"' -DDASHBOARD_CHARTJS='"$(CHARTJS)"'
+$(BUILD)/src/serve/dashboard.o: $(wildcard src/serve/dashboard/*) | check-chartjs
+
+check-chartjs:
+	@test -f "$(CHARTJS)" || { echo "Chart.js not found at $(CHARTJS): install Debian's libjs-chart.js" \
+	  "(scripts/setup.sh does) or pass CHARTJS=/path/to/chart.min.js to make" >&2; exit 1; }
 
 $(BUILD)/roma: $(BUILD)/src/main.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)

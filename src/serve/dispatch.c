@@ -97,6 +97,7 @@ static void record(serve_state *s, serve_request *r, serve_worker *w, int status
         m->completed++;
         m->violations += rt > m->sla;
         roma_rt_ring_push(&m->recent, rt);
+        history_rt_add(&m->hist_rt, rt);
         if (device == 0) m->win_rt_sum += rt, m->win_count++;
     }
     store_record rec = {.id = r->id, .version = -1, .arrival = serve_unix_time(r->arrival),
@@ -156,6 +157,20 @@ static void refresh_headers(serve_worker *w) {
     }
 }
 
+/* A slot of w took a request / gave one up: w's busy time (the dashboard's
+ * GPU busy share) runs while any slot holds one. */
+static void slot_taken(serve_worker *w) {
+    if (w->busy_slots++ == 0) w->busy_since = serve_now();
+}
+
+static void slot_freed(serve_worker *w) {
+    if (w->busy_slots > 0 && --w->busy_slots == 0) w->busy_seconds += serve_now() - w->busy_since;
+}
+
+double dispatch_busy_seconds(const serve_worker *w, double now) {
+    return w->busy_seconds + (w->busy_slots > 0 ? now - w->busy_since : 0);
+}
+
 static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
     serve_worker *w = slot->worker;
     struct evhttp_request *wr = evhttp_request_new(on_worker_answer, slot);
@@ -172,7 +187,9 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
     r->dispatch = serve_now();
     slot->req = r;
     slot->wreq = wr;
+    slot_taken(w);
     if (evhttp_make_request(slot->conn, wr, r->cmd, evhttp_request_get_uri(r->client)) != 0) {
+        slot_freed(w);
         slot->req = NULL;
         slot->wreq = NULL;
         r->slot = NULL;
@@ -249,6 +266,7 @@ static void on_worker_answer(struct evhttp_request *wreq, void *arg) {
     slot->req = NULL;
     slot->wreq = NULL;
     if (!r) return;
+    slot_freed(w);
     int code = wreq ? evhttp_request_get_response_code(wreq) : 0;
     if (code == 0) {
         supervisor_suspect(s, w); /* before the retry, so it waits for a live worker */
@@ -285,6 +303,7 @@ static serve_worker *release_slot(serve_request *r) {
     serve_slot *slot = r->slot;
     if (!slot) return NULL;
     evhttp_cancel_request(slot->wreq);
+    slot_freed(slot->worker);
     slot->req = NULL;
     slot->wreq = NULL;
     r->slot = NULL;

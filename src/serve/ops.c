@@ -6,6 +6,9 @@
  *   PATCH /roma/v1/models/{name}    {"sla": seconds} and/or {"alpha": a}
  *   GET   /roma/v1/workers          worker processes, cgroups and states
  *   GET   /roma/v1/controller       the controller's last decision per model
+ *   GET   /roma/v1/history          the per-second time series (sampler.c)
+ *   GET   /, /dashboard/...         the dashboard page (dashboard.c; no data,
+ *                                   so open: it reads the endpoints above)
  *
  * Every change (any method but GET and HEAD) needs the operations token
  * as "Authorization: Bearer TOKEN" (RFC 6750); reads need it only with
@@ -122,6 +125,12 @@ static void write_metrics(serve_state *s, struct evbuffer *o) {
     for (size_t i = 0; i < s->nworkers; i++)
         evbuffer_add_printf(o, "roma_worker_cpu_seconds_total{worker=\"%s\"} %.3f\n", s->workers[i].name,
                             supervisor_cpu_seconds(&s->workers[i]));
+    evbuffer_add_printf(o, "# HELP roma_gpu_busy_seconds_total Time the GPU's worker had a request in "
+                           "flight.\n# TYPE roma_gpu_busy_seconds_total counter\n");
+    for (size_t i = 0; i < s->nworkers; i++)
+        if (s->workers[i].gpu >= 0)
+            evbuffer_add_printf(o, "roma_gpu_busy_seconds_total{gpu=\"gpu:%d\"} %.3f\n", s->workers[i].gpu,
+                                dispatch_busy_seconds(&s->workers[i], serve_now()));
 }
 
 static void write_models(serve_state *s, struct evbuffer *o) {
@@ -255,6 +264,7 @@ int ops_handle(serve_state *s, struct evhttp_request *req, const char *path) {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     struct evbuffer *o;
     int status = 200;
+    if (dashboard_handle(req, path)) return 1;
     if (strcmp(path, "/metrics") != 0 && strncmp(path, "/roma/v1/", 9) != 0) return 0;
     if (!authorized(s, req, cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)) return 1;
     o = evbuffer_new();
@@ -269,12 +279,21 @@ int ops_handle(serve_state *s, struct evhttp_request *req, const char *path) {
     else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/roma/v1/controller") == 0) control_write_decisions(s, o);
     else {
         roma_buf err = ROMA_BUF_INIT;
+        if (cmd == EVHTTP_REQ_GET && strcmp(path, "/roma/v1/history") == 0) {
+            status = sampler_write_history(s, req, &err);
+            evbuffer_add(o, err.data, err.len); /* the samples, or the error */
+            roma_buf_free(&err);
+            reply(req, status, o, "application/json");
+            evbuffer_free(o);
+            return 1;
+        }
         if (cmd == EVHTTP_REQ_PATCH && strncmp(path, "/roma/v1/models/", 16) == 0)
             status = patch_model(s, req, path + 16, &err);
         else
             status = rest_error(&err, ROMA_NOT_FOUND,
                                 "unknown operations endpoint: GET /metrics, /roma/v1/models, "
-                                "/roma/v1/workers, /roma/v1/controller; PATCH /roma/v1/models/NAME");
+                                "/roma/v1/workers, /roma/v1/controller, /roma/v1/history; "
+                                "PATCH /roma/v1/models/NAME");
         if (status == 200) write_models(s, o);
         else evbuffer_add(o, err.data, err.len);
         roma_buf_free(&err);

@@ -293,6 +293,7 @@ static void teardown(serve_state *s) {
     frontend_free(s);
     s->listener = NULL;
     if (s->http) evhttp_free(s->http);
+    sampler_stop(s);
     if (s->tick_ev) event_free(s->tick_ev);
     if (s->drain_ev) event_free(s->drain_ev);
     if (s->sweep_ev) event_free(s->sweep_ev);
@@ -361,6 +362,7 @@ int serve_main(int argc, char **argv) {
         return 1;
     }
     control_start(s);
+    sampler_start(s);
     dispatch_start(s);
     event_base_dispatch(s->base);
     teardown(s);

@@ -7,6 +7,9 @@
  *   control.c     the control period: controller, cgroup actuation
  *   frontend.c    client connections: accounting and limits (limits:)
  *   ops.c         /metrics and the /roma/v1 operations API
+ *   sampler.c     the dashboard's time series: a sample a second into a
+ *                 history ring (history.h) and the store; /roma/v1/history
+ *   dashboard.c   the dashboard page at / and its assets, built into roma
  *   cluster.c     cluster mode: worker pods instead of processes, resizes
  *                 instead of cgroup writes (the Kubernetes client, src/k8s/,
  *                 runs on its own thread and talks to cluster.c only)
@@ -29,6 +32,7 @@
 #include "control/policy.h"
 #include "cgroup.h"
 #include "config.h"
+#include "history.h"
 #include "store.h"
 
 #define SERVE_MAX_SLOTS 64
@@ -94,6 +98,7 @@ struct serve_model {
     uint64_t completed, violations;
     double core_seconds;       /* integral of the allocation up to last_tick */
     serve_counters counters;
+    history_rt_acc hist_rt;    /* 200s' response times since the last sample (sampler.c) */
 };
 
 typedef enum { WORKER_STARTING, WORKER_READY, WORKER_RESTARTING, WORKER_FAILED } worker_state;
@@ -133,6 +138,8 @@ struct serve_worker {
     struct evhttp_connection *probe;
     char config_file[4200];    /* GPU workers: the model config written for them */
     struct serve_state *state_owner;
+    int busy_slots;            /* slots with a request in flight (dispatch.c) */
+    double busy_since, busy_seconds; /* time with busy_slots > 0: the GPU's busy share */
 };
 
 typedef struct serve_state {
@@ -169,6 +176,7 @@ typedef struct serve_state {
     char worker_secret[ROMA_SECRET_MAX_LEN + 1]; /* ROMA_WORKER_SECRET_HEADER: per start,
                                                     the Kubernetes Secret's in cluster mode */
     struct serve_cluster *cluster; /* cluster mode's state (cluster.c); NULL with kind local */
+    struct serve_sampler *sampler; /* the dashboard's time series (sampler.c) */
 } serve_state;
 
 /* serve.c */
@@ -233,6 +241,9 @@ void dispatch_fail_unservable(serve_state *s);
 /* Starts the sweep that notices clients that went away. */
 void dispatch_start(serve_state *s);
 size_t dispatch_queued(const serve_state *s);
+/* Seconds w has had at least one request in flight since it was made,
+ * up to now (serve_now()): a GPU's busy time. */
+double dispatch_busy_seconds(const serve_worker *w, double now);
 
 /* control.c */
 void control_start(serve_state *s);
@@ -242,6 +253,23 @@ void control_write_decisions(const serve_state *s, struct evbuffer *out);
 /* ops.c: answers /metrics and /roma/v1/...; returns 0 when path is not its own. */
 int ops_handle(serve_state *s, struct evhttp_request *req, const char *path);
 void ops_count(serve_model *m, int device, int status, double rt);
+
+/* sampler.c: every function on the loop thread. */
+/* Makes the history ring (HISTORY_HORIZON samples), fills it with the
+ * store's samples of the last horizon (a restart shows the past; a failed
+ * read is logged and starts empty) and starts the 1 s sample timer. */
+void sampler_start(serve_state *s);
+void sampler_stop(serve_state *s);
+/* GET /roma/v1/history?since=T&model=M: the samples after T (UNIX
+ * seconds; default: all held) of model M (default: every model and GPU)
+ * as history_write_json writes them.  Returns the HTTP status; on an error
+ * (a bad since: 400, an unknown model: 404) *out holds the JSON error. */
+int sampler_write_history(serve_state *s, struct evhttp_request *req, roma_buf *out);
+
+/* dashboard.c */
+/* Answers GET/HEAD of the dashboard (/ and /dashboard/...): the page and
+ * its assets, built into the binary.  Returns 0 when path is not its own. */
+int dashboard_handle(struct evhttp_request *req, const char *path);
 
 /* cluster.c: cluster mode (cluster.kind kubernetes) */
 /* Whether the API server can be found (cluster.api_server, or the

@@ -34,12 +34,23 @@
 #define STORE_INTERVAL_MS 100
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_LOG_EVERY_S 10.0 /* at most one line about drops per period */
+#define STORE_HISTORY_ROWS 100000 /* history rows queued before drops (samples
+                                   * of a minute of 1000 models) */
+#define STORE_HISTORY_KEEP_S 86400.0 /* history rows kept: a day */
+
+/* One queued row of the table `history` (store_add_history). */
+typedef struct {
+    double t;
+    char series[128];
+    char *data; /* owned */
+} store_history_row;
 
 struct store {
     char *path;
     store_options opt;
     sqlite3 *db;
     sqlite3_stmt *insert, *prune, *begin, *commit;
+    sqlite3_stmt *hist_insert, *hist_prune;
 
     pthread_mutex_t mu;
     pthread_cond_t wake; /* the writer waits here: rows, a flush, close */
@@ -52,6 +63,11 @@ struct store {
     size_t len;         /* queued rows, in-flight ones included */
     size_t inflight;    /* rows at head the writer is inserting now */
     uint64_t added, written, flush_upto;
+    /* History rows wait in their own array (a few a second: one per model
+     * and GPU); the writer takes the whole array with each batch. */
+    store_history_row *hist;
+    size_t hist_len, hist_cap;
+    uint64_t hist_added, hist_written, hist_flush_upto;
     int writer_idle; /* the writer sleeps with an empty queue: wake it */
     int closing;
     roma_code write_rc; /* first failed batch since the last flush */
@@ -204,7 +220,12 @@ static const char schema_sql[] =
     " dispatch REAL NOT NULL,"
     " finish REAL NOT NULL,"
     " status INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS requests_finish ON requests(finish);";
+    "CREATE INDEX IF NOT EXISTS requests_finish ON requests(finish);"
+    "CREATE TABLE IF NOT EXISTS history ("
+    " t REAL NOT NULL,"
+    " series TEXT NOT NULL,"
+    " data TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS history_t ON history(t);";
 
 /* WAL lets readers (the dashboard, sqlite3 on the command line) run while
  * the writer commits; without it a reader would stall the writer and the
@@ -265,7 +286,10 @@ static roma_code open_db(store *s, roma_err *err) {
          * writer goes through the busy timeout instead of failing later
          * with a stale snapshot. */
         (code = prepare(s, "BEGIN IMMEDIATE", &s->begin, err)) ||
-        (code = prepare(s, "COMMIT", &s->commit, err)))
+        (code = prepare(s, "COMMIT", &s->commit, err)) ||
+        (code = prepare(s, "INSERT INTO history (t, series, data) VALUES (?1, ?2, ?3)",
+                        &s->hist_insert, err)) ||
+        (code = prepare(s, "DELETE FROM history WHERE t < ?1", &s->hist_prune, err)))
         return code;
     return ROMA_OK;
 }
@@ -304,8 +328,31 @@ static roma_code prune(store *s, int64_t *upto, roma_err *err) {
     return ROMA_OK;
 }
 
-/* Inserts rows [first, first + n) of the ring in one transaction. */
-static roma_code write_batch(store *s, size_t first, size_t n, roma_err *err) {
+/* Inserts the history rows, then deletes those older than a day before
+ * the newest (the index on t makes it a range delete). */
+static roma_code write_history(store *s, const store_history_row *rows, size_t n,
+                               roma_err *err) {
+    double newest = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = s->hist_insert;
+        sqlite3_bind_double(st, 1, rows[i].t);
+        sqlite3_bind_text(st, 2, rows[i].series, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, rows[i].data, -1, SQLITE_STATIC);
+        int rc = step_done(st);
+        if (rc != SQLITE_OK) return sql_fail(err, s->path, s->db, rc, "cannot insert a history row");
+        if (rows[i].t > newest) newest = rows[i].t;
+    }
+    if (!n) return ROMA_OK;
+    sqlite3_bind_double(s->hist_prune, 1, newest - STORE_HISTORY_KEEP_S);
+    int rc = step_done(s->hist_prune);
+    return rc == SQLITE_OK ? ROMA_OK
+                           : sql_fail(err, s->path, s->db, rc, "cannot delete old history rows");
+}
+
+/* Inserts rows [first, first + n) of the ring and the history rows in one
+ * transaction. */
+static roma_code write_batch(store *s, size_t first, size_t n, const store_history_row *hist,
+                             size_t nhist, roma_err *err) {
     size_t cap = (size_t)s->opt.queue_rows;
     int64_t upto;
     int rc = step_done(s->begin);
@@ -313,6 +360,7 @@ static roma_code write_batch(store *s, size_t first, size_t n, roma_err *err) {
     roma_code code = ROMA_OK;
     for (size_t i = 0; i < n && code == ROMA_OK; i++)
         code = insert_row(s, &s->ring[(first + i) % cap], err);
+    if (code == ROMA_OK) code = write_history(s, hist, nhist, err);
     if (code == ROMA_OK) code = prune(s, &upto, err);
     if (code == ROMA_OK && (rc = step_done(s->commit)) != SQLITE_OK)
         code = sql_fail(err, s->path, s->db, rc, "cannot commit a batch");
@@ -363,9 +411,9 @@ static size_t wait_for_batch(store *s) {
     struct timespec deadline;
     int timed = 0;
     for (;;) {
-        size_t waiting = s->len;
-        if (s->closing || waiting >= (size_t)s->opt.batch_rows ||
-            (waiting && s->flush_upto > s->written))
+        size_t waiting = s->len + s->hist_len;
+        if (s->closing || s->len >= (size_t)s->opt.batch_rows ||
+            (waiting && (s->flush_upto > s->written || s->hist_flush_upto > s->hist_written)))
             return waiting;
         if (!waiting) {
             s->writer_idle = 1;
@@ -375,7 +423,8 @@ static size_t wait_for_batch(store *s) {
             continue;
         }
         if (!timed) deadline = deadline_after_ms(s->opt.interval_ms), timed = 1;
-        if (pthread_cond_timedwait(&s->wake, &s->mu, &deadline) == ETIMEDOUT) return s->len;
+        if (pthread_cond_timedwait(&s->wake, &s->mu, &deadline) == ETIMEDOUT)
+            return s->len + s->hist_len;
     }
 }
 
@@ -384,20 +433,23 @@ static void *writer_main(void *arg) {
     size_t cap = (size_t)s->opt.queue_rows;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        size_t n = wait_for_batch(s);
-        if (!n) break; /* closing and drained */
-        size_t first = s->head;
-        uint64_t end = s->added;
+        if (!wait_for_batch(s)) break; /* closing and drained */
+        size_t first = s->head, n = s->len, nhist = s->hist_len;
+        uint64_t end = s->added, hist_end = s->hist_added;
+        store_history_row *hist = s->hist;
+        s->hist = NULL, s->hist_len = s->hist_cap = 0;
         s->inflight = n;
         pthread_mutex_unlock(&s->mu);
 
         roma_err err = {{0}};
-        roma_code rc = write_batch(s, first, n, &err);
+        roma_code rc = write_batch(s, first, n, hist, nhist, &err);
         if (rc != ROMA_OK) {
-            __atomic_add_fetch(&s->dropped, n, __ATOMIC_RELAXED);
-            s->failed_rows += n;
+            __atomic_add_fetch(&s->dropped, n + nhist, __ATOMIC_RELAXED);
+            s->failed_rows += n + nhist;
             s->last_failure = err;
         }
+        for (size_t i = 0; i < nhist; i++) free(hist[i].data);
+        free(hist);
         report_losses(s, 0);
 
         pthread_mutex_lock(&s->mu);
@@ -409,6 +461,7 @@ static void *writer_main(void *arg) {
          * memory stays unmapped up to the worst backlog seen. */
         if (!s->len) s->head = 0;
         s->written = end;
+        s->hist_written = hist_end;
         if (rc != ROMA_OK && s->write_rc == ROMA_OK) s->write_rc = rc, s->write_err = err;
         pthread_cond_broadcast(&s->done);
     }
@@ -424,6 +477,10 @@ static void free_store(store *s) {
     sqlite3_finalize(s->prune);
     sqlite3_finalize(s->begin);
     sqlite3_finalize(s->commit);
+    sqlite3_finalize(s->hist_insert);
+    sqlite3_finalize(s->hist_prune);
+    for (size_t i = 0; i < s->hist_len; i++) free(s->hist[i].data);
+    free(s->hist);
     /* The last connection to close checkpoints the WAL and removes it. */
     if (s->db && sqlite3_close(s->db) != SQLITE_OK)
         roma_error("request store '%s': cannot close: %s", s->path, sqlite3_errmsg(s->db));
@@ -515,10 +572,12 @@ void store_add(store *s, const store_record *r) {
 
 roma_code store_flush(store *s, roma_err *err) {
     pthread_mutex_lock(&s->mu);
-    uint64_t target = s->added;
+    uint64_t target = s->added, hist_target = s->hist_added;
     if (target > s->flush_upto) s->flush_upto = target;
+    if (hist_target > s->hist_flush_upto) s->hist_flush_upto = hist_target;
     pthread_cond_signal(&s->wake);
-    while (s->written < target) pthread_cond_wait(&s->done, &s->mu);
+    while (s->written < target || s->hist_written < hist_target)
+        pthread_cond_wait(&s->done, &s->mu);
     roma_code rc = s->write_rc;
     if (rc != ROMA_OK) {
         if (err) *err = s->write_err;
@@ -526,6 +585,61 @@ roma_code store_flush(store *s, roma_err *err) {
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+void store_add_history(store *s, double t, const char *series, const char *data) {
+    store_history_row row = {.t = t, .data = strdup(data)};
+    snprintf(row.series, sizeof(row.series), "%s", series);
+    pthread_mutex_lock(&s->mu);
+    if (!row.data || s->hist_len == STORE_HISTORY_ROWS) {
+        pthread_mutex_unlock(&s->mu);
+        free(row.data);
+        __atomic_add_fetch(&s->dropped, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (s->hist_len == s->hist_cap) {
+        size_t cap = s->hist_cap ? 2 * s->hist_cap : 16;
+        store_history_row *grown = realloc(s->hist, cap * sizeof(*grown));
+        if (!grown) {
+            pthread_mutex_unlock(&s->mu);
+            free(row.data);
+            __atomic_add_fetch(&s->dropped, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        s->hist = grown, s->hist_cap = cap;
+    }
+    s->hist[s->hist_len++] = row;
+    s->hist_added++;
+    if (s->writer_idle && s->hist_len == 1) pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* A connection of its own, read-only: the writer's connection belongs to
+ * the writer thread, and WAL lets this one read while it commits. */
+roma_code store_read_history(store *s, double since, store_history_fn fn, void *arg,
+                             roma_err *err) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, s->opt.busy_timeout_ms);
+        rc = sqlite3_prepare_v2(db, "SELECT t, series, data FROM history WHERE t > ?1 "
+                                    "ORDER BY t, rowid", -1, &st, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_double(st, 1, since);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *series = (const char *)sqlite3_column_text(st, 1);
+            const char *data = (const char *)sqlite3_column_text(st, 2);
+            fn(arg, sqlite3_column_double(st, 0), series ? series : "", data ? data : "");
+        }
+        if (rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    roma_code code = rc == SQLITE_OK ? ROMA_OK
+                                     : sql_fail(err, s->path, db, rc, "cannot read the history");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return code;
 }
 
 uint64_t store_dropped(const store *s) {

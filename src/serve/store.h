@@ -20,6 +20,11 @@
  *   model    TEXT      version INTEGER   device TEXT ("cpu", "gpu:0")
  *   worker   TEXT      arrival, dispatch, finish REAL (UNIX seconds, us)
  *   status   INTEGER   HTTP status answered
+ * Table `history` (the dashboard's samples, history.h; index on t):
+ *   t        REAL      end of the sample's interval, UNIX seconds
+ *   series   TEXT      a model's name, or "gpu:N"
+ *   data     TEXT      the sample as a JSON object (history_point_json)
+ * Its rows older than a day before the newest are deleted as new ones come.
  * Retention: with max_rows > 0 each batch's transaction also deletes the
  * oldest rows (by seq range, a cheap B-tree range delete) so that the table
  * never holds more than max_rows committed rows.
@@ -87,6 +92,21 @@ void store_add(store *s, const store_record *r);
  * busy_timeout_ms (ROMA_UNAVAILABLE), ...; the rows of a failed batch are
  * counted in store_dropped.  Not from the writer thread. */
 roma_code store_flush(store *s, roma_err *err);
+
+/* Queues one row of the table `history` (series and data are copied;
+ * series is cut at 127 bytes).  Any thread; never does I/O.  Written with
+ * the next batch (within interval_ms); past 100000 waiting rows it is
+ * dropped and counted in store_dropped. */
+void store_add_history(store *s, double t, const char *series, const char *data);
+
+/* Calls fn(arg, t, series, data) for every history row with t > since,
+ * oldest first, on the calling thread, through a read-only connection of
+ * its own (so it may run while the writer commits).  The strings are valid
+ * during the call only.  ROMA_OK, or the SQLite error with the store's
+ * path.  Any thread but the writer; not during or after store_close. */
+typedef void (*store_history_fn)(void *arg, double t, const char *series, const char *data);
+roma_code store_read_history(store *s, double since, store_history_fn fn, void *arg,
+                             roma_err *err);
 
 /* Rows that will never reach the file: dropped because the queue was full,
  * or lost with a batch that failed to commit.  Any thread. */
