@@ -43,6 +43,9 @@ double history_rt_quantile(const history_rt_acc *a, double p) {
         seen += a->bucket[b];
         if (seen >= rank) break;
     }
+    /* The open-ended first and last buckets have no middle: their extremes. */
+    if (b == 0) return a->min;
+    if (b == HISTORY_RT_BUCKETS - 1) return a->max;
     double v = HISTORY_RT_MIN * pow(HISTORY_RT_GROWTH, b + 0.5);
     return v < a->min ? a->min : v > a->max ? a->max : v;
 }

@@ -44,7 +44,8 @@ typedef struct {
 void history_rt_add(history_rt_acc *a, double rt);
 /* The p-quantile (0 < p <= 1) of what was added: the geometric middle of
  * its bucket, clamped to [min, max] (so exact for one value, or when all
- * are equal); NAN when empty. */
+ * are equal); min or max for the open-ended buckets below 0.1 ms and past
+ * 8 hours; NAN when empty. */
 double history_rt_quantile(const history_rt_acc *a, double p);
 double history_rt_mean(const history_rt_acc *a); /* NAN when empty */
 void history_rt_reset(history_rt_acc *a);
