@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: sets everything up (scripts/setup.sh), then runs
 # every test: C unit tests, a short libFuzzer run of every parser's harness,
-# black-box HTTP tests against build/roma, and both again on the
+# black-box HTTP tests against build/roma, the dashboard in headless
+# Chromium (tests/browser, once: not again under ASan), and both again on the
 # AddressSanitizer + UBSan build (a sanitizer report fails it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ echo "== HTTP tests (build/roma)"
 
 echo "== Kubernetes tests (build/roma)"
 .venv/bin/python -m pytest -q tests/k8s
+
+echo "== browser tests: the dashboard in headless Chromium (build/roma)"
+.venv/bin/python -m pytest -q tests/browser
 
 echo "== sanitizer build: unit tests"
 make -j2 asan >/dev/null

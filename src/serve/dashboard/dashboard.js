@@ -25,6 +25,7 @@
   let token = sessionStorage.getItem('roma-token') || '';
   let last = null;           /* "last" of the previous history answer */
   let polls = 0;
+  let generation = 0;        /* bumped when the window changes: late answers are dropped */
   let windowS = 900;
   const models = new Map();  /* name -> {charts: {...}} */
   let gpuChart = null;
@@ -138,14 +139,18 @@
     }
   }
 
+  /* Drops what is older than the window; the x axis spans the window, or
+   * the data when there is less (a server started a minute ago). */
   function trim(chart, newest) {
     const from = newest - windowS;
+    let oldest = newest;
     for (const ds of chart.data.datasets) {
       let k = 0;
       while (k < ds.data.length && ds.data[k].x < from) k++;
       if (k) ds.data.splice(0, k);
+      if (ds.data.length && ds.data[0].x < oldest) oldest = ds.data[0].x;
     }
-    chart.options.scales.x.min = from;
+    chart.options.scales.x.min = Math.min(Math.max(from, oldest), newest - 10);
     chart.options.scales.x.max = newest;
     chart.update('none');
   }
@@ -220,7 +225,9 @@
   async function poll() {
     try {
       const q = last === null ? '' : '?since=' + last;
-      applyHistory(await api('/roma/v1/history' + q));
+      const asked = generation;
+      const h = await api('/roma/v1/history' + q);
+      if (asked === generation) applyHistory(h);
       if (polls++ % TABLES_EVERY === 0) {
         applyController(await api('/roma/v1/controller'));
         applyWorkers(await api('/roma/v1/workers'));
@@ -248,6 +255,7 @@
           for (const ds of chart.data.datasets) ds.data.length = 0;
       if (gpuChart) for (const ds of gpuChart.data.datasets) ds.data.length = 0;
       last = null;
+      generation++;
     });
     poll();
   }
