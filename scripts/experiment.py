@@ -19,7 +19,9 @@ Outputs (under --out, default results/):
     experiment_rt.png     per-window mean response time vs SLA
     experiment_cores.png  cores over time per model
     experiment/<run>/     raw files: roma.yaml, workload.yaml, summary.json,
-                          requests.csv, cores.csv, serve.log
+                          requests.csv, cores.csv, serve.log, and history.json:
+                          roma serve's per-second series (GET /roma/v1/history,
+                          what its dashboard at / shows), linked from the report
 
 Usage: .venv/bin/python scripts/experiment.py [--run-seconds 150] [--runs roma,static]
        .venv/bin/python scripts/experiment.py --report-only   # redo report and plots
@@ -154,6 +156,9 @@ def snapshot_binary(out_dir):
     else:
         sys.exit("experiment: build/roma stayed empty or not executable; run make first")
     shutil.copy2(BUILT_ROMA, dest)
+    # roma serve execs the worker program found next to itself.
+    shutil.copy2(os.path.join(os.path.dirname(BUILT_ROMA), "roma-worker"),
+                 os.path.join(os.path.dirname(dest), "roma-worker"))
     ROMA = dest
 
 
@@ -249,6 +254,13 @@ def worker_cpu_seconds(port):
     return {w["models"][0]: w["cpu_seconds"] for w in workers if w["device"] == "cpu"}
 
 
+def save_history(port, path):
+    """roma serve's per-second series of the run (the dashboard's data), as it serves it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/roma/v1/history", timeout=10) as r:
+        with open(path, "wb") as f:
+            f.write(r.read())
+
+
 def run_one(run, args, out_dir):
     """One controller: fresh roma serve, warm-up, measured bench, SIGTERM."""
     run_dir = os.path.join(out_dir, "experiment", run)
@@ -273,6 +285,7 @@ def run_one(run, args, out_dir):
         finally:
             poller.stop()
         cpu_after = worker_cpu_seconds(args.port)
+        save_history(args.port, os.path.join(run_dir, "history.json"))
     finally:
         stop_serve(proc)
 
@@ -335,7 +348,7 @@ def cpu_a_request(model_summary):
     return f"{1e3 * cpu / ok:.1f}" if cpu is not None and ok else "-"
 
 
-def markdown(runs, run_seconds, elapsed):
+def markdown(runs, run_seconds, elapsed, out_dir=None):
     took = f"; whole experiment took {elapsed / 60:.1f} min" if elapsed else ""
     lines = [
         "# ROMA standard experiment",
@@ -373,6 +386,11 @@ def markdown(runs, run_seconds, elapsed):
         lines.append(f"- **{'met' if met else 'missed'}**: {text}")
     lines += ["", "Plots: experiment_rt.png (per-window mean response time vs SLA), "
               "experiment_cores.png (cores over time).", ""]
+    histories = [r for r in runs if out_dir and
+                 os.path.exists(os.path.join(out_dir, "experiment", r, "history.json"))]
+    if histories:
+        lines += ["Dashboard data (roma serve's per-second history, GET /roma/v1/history): " +
+                  ", ".join(f"[{r}](experiment/{r}/history.json)" for r in histories) + ".", ""]
     return "\n".join(lines)
 
 
@@ -433,7 +451,7 @@ def report(runs, out_dir, run_seconds, elapsed):
     """Writes experiment.json, experiment.md and the two plots."""
     with open(os.path.join(out_dir, "experiment.json"), "w") as f:
         json.dump({"runs": runs, "run_seconds": run_seconds, "elapsed_seconds": elapsed}, f, indent=1)
-    text = markdown(runs, run_seconds, elapsed)
+    text = markdown(runs, run_seconds, elapsed, out_dir)
     write(os.path.join(out_dir, "experiment.md"), text)
     plot_rt(list(runs), out_dir, os.path.join(out_dir, "experiment_rt.png"))
     plot_cores(list(runs), out_dir, os.path.join(out_dir, "experiment_cores.png"))
