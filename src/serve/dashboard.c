@@ -68,7 +68,7 @@ static const char *etag_of(dashboard_asset *a) {
 }
 
 static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
-                          "connect-src 'self'; img-src 'self'; frame-ancestors 'none'; "
+                          "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
                           "base-uri 'none'; form-action 'none'";
 
 int dashboard_handle(struct evhttp_request *req, const char *path) {

@@ -125,7 +125,9 @@ static void on_sample(evutil_socket_t fd, short what, void *arg) {
         h->gpu_busy[g] = dt > 0 ? fmin(1.0, fmax(0.0, (busy - h->gpu_prev[g]) / dt)) : 0;
         h->gpu_prev[g] = busy;
     }
-    double t = serve_unix_time(now);
+    /* Whole milliseconds, as the JSON writes them: a reader's `since` (the
+     * "last" it was given) then equals the sample's t, not just below it. */
+    double t = round(serve_unix_time(now) * 1000) / 1000;
     if (history_ring_push(&h->ring, t, h->points, h->gpu_busy) == 0) store_sample(s, t);
 }
 
@@ -134,7 +136,7 @@ static void on_sample(evutil_socket_t fd, short what, void *arg) {
 /* Rows come oldest first; those of one t make one sample. */
 typedef struct {
     serve_state *s;
-    double t;
+    double t, now;
     int pending, bad_logged;
 } sampler_loader;
 
@@ -151,6 +153,9 @@ static void load_row(void *arg, double t, const char *series, const char *data) 
     serve_state *s = l->s;
     serve_sampler *h = s->sampler;
     roma_err err;
+    /* After the wall clock stepped back, samples "from the future" would
+     * keep every new one out of the ring (time order): they are left out. */
+    if (t > l->now) return;
     if (l->pending && t != l->t) flush_loaded(l);
     l->t = t;
     for (size_t i = 0; i < s->nmodels; i++) {
@@ -176,9 +181,9 @@ static void load_row(void *arg, double t, const char *series, const char *data) 
 }
 
 static void load_past(serve_state *s) {
-    sampler_loader l = {.s = s};
+    sampler_loader l = {.s = s, .now = serve_unix_time(serve_now())};
     roma_err err;
-    double since = serve_unix_time(serve_now()) - HISTORY_HORIZON * SAMPLER_PERIOD_S;
+    double since = l.now - HISTORY_HORIZON * SAMPLER_PERIOD_S;
     if (!s->store) return;
     flush_loaded(&l);
     if (store_read_history(s->store, since, load_row, &l, &err) != ROMA_OK)

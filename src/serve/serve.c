@@ -59,7 +59,8 @@ static void usage(FILE *f) {
             "model on CPU (own cgroup) and one per GPU, resizing CPU cores every control period.\n"
             "With cluster: {kind: kubernetes} the workers are the pods `roma k8s render` made,\n"
             "found through the Kubernetes API and resized in place (pods/resize).\n"
-            "Operations: GET /metrics, /roma/v1/models, /roma/v1/workers, /roma/v1/controller;\n"
+            "Operations: GET /metrics, /roma/v1/models, /roma/v1/workers, /roma/v1/controller,\n"
+            "/roma/v1/history?since=T&model=M; the dashboard at http://LISTEN/;\n"
             "PATCH /roma/v1/models/NAME {\"sla\": s, \"alpha\": a} with 'Authorization: Bearer\n"
             "TOKEN' (the token file is logged at start).  See README.md for the config.\n");
 }
