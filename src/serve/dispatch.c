@@ -1,14 +1,19 @@
 /* dispatch.c - the request path of `roma serve` (DESIGN.md §3).
  *
- * A TF Serving request is accepted into its model's FIFO queue with its
- * arrival time, body untouched.  Whenever a worker slot is free the slot
- * takes a request: a CPU worker's slot the head of its model's queue, a GPU
- * worker's slot the head of the queue the GPU policy picks.  The body goes
+ * A TF Serving or Open Inference Protocol (v2) request is accepted into
+ * its model's FIFO queue with its arrival time, body untouched (a v2
+ * body's binary tail too, with its Inference-Header-Content-Length).
+ * Whenever a worker slot is free the slot takes a request: a CPU worker's
+ * slot the head of its model's queue, a GPU worker's slot the head of the
+ * queue the GPU policy picks.  The body goes
  * to the worker over the slot's keep-alive connection and the worker's
  * answer goes back unchanged, with X-Roma-Device.  A request whose worker
  * dies is re-queued once, then answered 503; past dispatch.queue_limit a
  * model's requests are refused with 429 and Retry-After; a client that
  * disconnects gives up its place (queued) or its slot (in flight).
+ * Of v2, roma serve answers liveness, readiness (from its workers' states)
+ * and its server metadata itself; model metadata, a named version's
+ * readiness and inference go to a worker, which loads the models.
  */
 #include "serve.h"
 
@@ -68,6 +73,7 @@ size_t dispatch_queued(const serve_state *s) {
 static void request_free(serve_state *s, serve_request *r) {
     s->inflight_bytes -= r->body_len;
     evbuffer_free(r->body);
+    free(r->header_len);
     free(r);
 }
 
@@ -111,15 +117,27 @@ static void record(serve_state *s, serve_request *r, serve_worker *w, int status
     if (s->store) store_add(s->store, &rec);
 }
 
-/* Sends the answer (body moved out of `body` when given) and frees r. */
+/* The headers of a worker's answer that say how to read its body: a v2
+ * answer with binary outputs is application/octet-stream, its JSON part
+ * as long as Inference-Header-Content-Length says. */
+static void copy_body_headers(struct evkeyvalq *to, const struct evkeyvalq *from) {
+    const char *type = from ? evhttp_find_header(from, "Content-Type") : NULL;
+    const char *header_len = from ? evhttp_find_header(from, "Inference-Header-Content-Length") : NULL;
+    evhttp_add_header(to, "Content-Type", type ? type : "application/json");
+    if (header_len) evhttp_add_header(to, "Inference-Header-Content-Length", header_len);
+}
+
+/* Sends the answer (body moved out of `body` when given, with the body
+ * headers of worker_headers) and frees r. */
 static void answer(serve_state *s, serve_request *r, serve_worker *w, int status,
-                   struct evbuffer *body, const char *error) {
+                   struct evbuffer *body, const struct evkeyvalq *worker_headers,
+                   const char *error) {
     struct evhttp_request *c = r->client;
     record(s, r, w, status);
     if (c) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(c);
         frontend_detach(s, c);
-        evhttp_add_header(h, "Content-Type", "application/json");
+        copy_body_headers(h, body ? worker_headers : NULL);
         if (w) {
             char dev[16];
             evhttp_add_header(h, "X-Roma-Device", device_name(w->gpu + 1, dev, sizeof(dev)));
@@ -177,7 +195,12 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(wr);
     refresh_headers(w);
     evhttp_add_header(h, "Host", w->host_header);
-    evhttp_add_header(h, "Content-Type", "application/json");
+    if (r->header_len) { /* v2 with binary data: the worker finds the JSON's end by it */
+        evhttp_add_header(h, "Content-Type", "application/octet-stream");
+        evhttp_add_header(h, "Inference-Header-Content-Length", r->header_len);
+    } else {
+        evhttp_add_header(h, "Content-Type", "application/json");
+    }
     evhttp_add_header(h, "X-Roma-Max-Runs", w->runs_header);
     evhttp_add_header(h, ROMA_WORKER_SECRET_HEADER, s->worker_secret);
     /* A reference, not a copy: the body stays in r->body for a retry. */
@@ -193,7 +216,7 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
         slot->req = NULL;
         slot->wreq = NULL;
         r->slot = NULL;
-        answer(s, r, w, 503, NULL, "the worker could not be reached; retry");
+        answer(s, r, w, 503, NULL, NULL, "the worker could not be reached; retry");
         return;
     }
     roma_tcp_nodelay_connection(slot->conn);
@@ -251,7 +274,7 @@ static int model_servable(const serve_state *s, const serve_model *m) {
 static void retry_or_fail(serve_state *s, serve_request *r, serve_worker *w) {
     r->slot = NULL;
     if (r->attempts >= 2 || !model_servable(s, r->model)) {
-        answer(s, r, w, 503, NULL, "the worker serving this model failed twice; retry later");
+        answer(s, r, w, 503, NULL, NULL, "the worker serving this model failed twice; retry later");
         return;
     }
     queue_push(&r->model->queue, r, 1);
@@ -272,7 +295,8 @@ static void on_worker_answer(struct evhttp_request *wreq, void *arg) {
         supervisor_suspect(s, w); /* before the retry, so it waits for a live worker */
         retry_or_fail(s, r, w);
     } else {
-        answer(s, r, w, code, evhttp_request_get_input_buffer(wreq), NULL);
+        answer(s, r, w, code, evhttp_request_get_input_buffer(wreq),
+               evhttp_request_get_input_headers(wreq), NULL);
     }
     if (s->draining || w->state == WORKER_READY) dispatch_worker(s, w);
 }
@@ -291,7 +315,7 @@ void dispatch_worker_lost(serve_state *s, serve_worker *w) {
         while (!model_servable(s, m) && m->queue.head) {
             serve_request *r = m->queue.head;
             queue_remove(&m->queue, r);
-            answer(s, r, NULL, 503, NULL, "no worker can serve this model; see /roma/v1/workers");
+            answer(s, r, NULL, 503, NULL, NULL, "no worker can serve this model; see /roma/v1/workers");
         }
     }
 }
@@ -319,7 +343,7 @@ static void abandon(serve_state *s, serve_request *r, int close_connection) {
         frontend_close(s, conn); /* frees r->client too */
         r->client = NULL;
     }
-    answer(s, r, NULL, 499, NULL, "client closed the connection");
+    answer(s, r, NULL, 499, NULL, NULL, "client closed the connection");
     if (w) dispatch_worker(s, w);
 }
 
@@ -365,6 +389,8 @@ void dispatch_start(serve_state *s) {
     event_add(s->sweep_ev, &tv);
 }
 
+/* ---- accepting --------------------------------------------------------- */
+
 static serve_model *find_model(serve_state *s, const char *name) {
     for (size_t i = 0; i < s->nmodels; i++)
         if (strcmp(s->models[i].cfg->name, name) == 0) return &s->models[i];
@@ -383,8 +409,17 @@ static void reply_error(struct evhttp_request *req, roma_code code, const char *
     roma_buf_free(&b);
 }
 
+/* A body roma serve writes itself (v2 health and server metadata). */
+static void reply_json(struct evhttp_request *req, int status, const char *json, size_t len) {
+    struct evbuffer *out = evbuffer_new();
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evbuffer_add(out, json, len);
+    evhttp_send_reply(req, status, NULL, out);
+    evbuffer_free(out);
+}
+
 static serve_request *accept_request(serve_state *s, struct evhttp_request *req, serve_model *m,
-                                     const rest_route *route) {
+                                     int counted, const char *header_len) {
     serve_request *r = calloc(1, sizeof(*r));
     if (!r) abort();
     r->client = req;
@@ -394,10 +429,10 @@ static serve_request *accept_request(serve_state *s, struct evhttp_request *req,
     if (!r->body) abort();
     evbuffer_add_buffer(r->body, evhttp_request_get_input_buffer(req)); /* moved, not copied */
     r->body_len = evbuffer_get_length(r->body);
+    if (header_len && !(r->header_len = strdup(header_len))) abort();
     s->inflight_bytes += r->body_len;
     r->id = ++s->next_id;
-    r->counted = route->verb == REST_PREDICT || route->verb == REST_CLASSIFY ||
-                 route->verb == REST_REGRESS;
+    r->counted = counted;
     m->win_arrivals += (size_t)r->counted; /* the controller's window */
     r->arrival = serve_now();
     s->inflight++;
@@ -405,25 +440,14 @@ static serve_request *accept_request(serve_state *s, struct evhttp_request *req,
     return r;
 }
 
-void dispatch_on_request(struct evhttp_request *req, void *arg) {
-    serve_state *s = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    char *path = evhttp_uridecode(uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "/", 0, NULL);
-    const char *method = evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST"
-                         : evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "OTHER";
-    rest_route route;
-    roma_err err;
-    roma_code rc;
-    serve_model *m = NULL;
-    frontend_request_started(s, req);
-    if (ops_handle(s, req, path)) goto out;
+/* Queues req for model m, TF Serving's API and v2 alike, or refuses it:
+ * roma serve stopping, no worker left for m or limits.inflight_mb of
+ * bodies held (503), m's queue full (429).  counted: an inference;
+ * header_len: v2's Inference-Header-Content-Length to forward, or NULL. */
+static void admit(serve_state *s, struct evhttp_request *req, serve_model *m, int counted,
+                  const char *header_len) {
     if (s->draining) {
         reply_error(req, ROMA_UNAVAILABLE, "roma serve is stopping", 1);
-    } else if ((rc = rest_parse_route(method, path, &route, &err)) != ROMA_OK) {
-        reply_error(req, rc, err.msg, 0);
-    } else if (!(m = find_model(s, route.model))) {
-        snprintf(err.msg, sizeof(err.msg), "Servable not found for request: Latest(%s)", route.model);
-        reply_error(req, ROMA_NOT_FOUND, err.msg, 0);
     } else if (m->queue.len >= (size_t)s->cfg.queue_limit) {
         ops_count(m, 0, 429, 0);
         reply_error(req, ROMA_RESOURCE_EXHAUSTED,
@@ -436,9 +460,119 @@ void dispatch_on_request(struct evhttp_request *req, void *arg) {
         reply_error(req, ROMA_UNAVAILABLE, "roma serve holds limits.inflight_mb of request bodies "
                     "already; retry later", 1);
     } else {
-        queue_push(&m->queue, accept_request(s, req, m, &route), 0);
+        queue_push(&m->queue, accept_request(s, req, m, counted, header_len), 0);
         dispatch_model(s, m);
     }
-out:
+}
+
+static void on_v1_request(serve_state *s, struct evhttp_request *req, const char *method,
+                          const char *path) {
+    rest_route route;
+    roma_err err;
+    roma_code rc;
+    serve_model *m;
+    if ((rc = rest_parse_route(method, path, &route, &err)) != ROMA_OK) {
+        reply_error(req, rc, err.msg, 0);
+    } else if (!(m = find_model(s, route.model))) {
+        snprintf(err.msg, sizeof(err.msg), "Servable not found for request: Latest(%s)", route.model);
+        reply_error(req, ROMA_NOT_FOUND, err.msg, 0);
+    } else {
+        admit(s, req, m, route.verb == REST_PREDICT || route.verb == REST_CLASSIFY ||
+                         route.verb == REST_REGRESS, NULL);
+    }
+}
+
+/* ---- the Open Inference Protocol (v2) ---------------------------------- */
+
+dispatch_v2_action dispatch_v2_action_of(const v2_route *r, int model_known, int model_ready,
+                                         int all_ready) {
+    switch (r->verb) {
+    case V2_LIVE: return DISPATCH_V2_OK;
+    case V2_READY: return all_ready ? DISPATCH_V2_OK : DISPATCH_V2_NOT_READY;
+    case V2_SERVER_METADATA: return DISPATCH_V2_SERVER_METADATA;
+    default: break;
+    }
+    if (!model_known) return DISPATCH_V2_UNKNOWN_MODEL;
+    if (r->verb != V2_MODEL_READY) return DISPATCH_V2_FORWARD;
+    if (!model_ready) return DISPATCH_V2_NOT_READY;
+    return r->version[0] ? DISPATCH_V2_FORWARD : DISPATCH_V2_OK;
+}
+
+/* Whether a worker of m is ready now (a worker opens its port only once
+ * its models are loaded). */
+static int model_ready(const serve_state *s, const serve_model *m) {
+    if (s->draining) return 0;
+    if (m->cpu_worker && m->cpu_worker->state == WORKER_READY) return 1;
+    for (size_t i = s->nmodels; i < s->nworkers; i++)
+        if (s->workers[i].state == WORKER_READY) return 1;
+    return 0;
+}
+
+/* The first model without a ready worker, or NULL when all have one. */
+static const serve_model *unready_model(const serve_state *s) {
+    for (size_t i = 0; i < s->nmodels; i++)
+        if (!model_ready(s, &s->models[i])) return &s->models[i];
+    return NULL;
+}
+
+static void reply_not_ready(serve_state *s, struct evhttp_request *req, const serve_model *m) {
+    char msg[512];
+    if (s->draining)
+        snprintf(msg, sizeof(msg), "not ready: roma serve is stopping");
+    else
+        snprintf(msg, sizeof(msg), "not ready: model '%s' has no ready worker now (its state is in "
+                 "GET /roma/v1/workers)", m ? m->cfg->name : "");
+    reply_error(req, ROMA_FAILED_PRECONDITION, msg, 0);
+}
+
+static void on_v2_request(serve_state *s, struct evhttp_request *req, const char *method,
+                          const char *path) {
+    v2_route route;
+    roma_err err;
+    roma_buf b = ROMA_BUF_INIT;
+    roma_code rc = rest_parse_v2_route(method, path, &route, &err);
+    if (rc != ROMA_OK) {
+        reply_error(req, rc, err.msg, 0);
+        return;
+    }
+    serve_model *m = route.model[0] ? find_model(s, route.model) : NULL;
+    const serve_model *unready = unready_model(s);
+    switch (dispatch_v2_action_of(&route, m != NULL, m && model_ready(s, m), !unready)) {
+    case DISPATCH_V2_OK:
+        reply_json(req, 200, "", 0);
+        break;
+    case DISPATCH_V2_SERVER_METADATA:
+        rest_v2_server_metadata(&b);
+        reply_json(req, 200, b.data, b.len);
+        roma_buf_free(&b);
+        break;
+    case DISPATCH_V2_UNKNOWN_MODEL:
+        snprintf(err.msg, sizeof(err.msg), "unknown model '%s': roma serve serves the models of "
+                 "its config (GET /roma/v1/models lists them)", route.model);
+        reply_error(req, ROMA_NOT_FOUND, err.msg, 0);
+        break;
+    case DISPATCH_V2_NOT_READY:
+        reply_not_ready(s, req, m ? m : unready);
+        break;
+    case DISPATCH_V2_FORWARD: {
+        const char *header_len = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                                    "Inference-Header-Content-Length");
+        admit(s, req, m, route.verb == V2_INFER, route.verb == V2_INFER ? header_len : NULL);
+        break;
+    }
+    }
+}
+
+void dispatch_on_request(struct evhttp_request *req, void *arg) {
+    serve_state *s = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    char *path = evhttp_uridecode(uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "/", 0, NULL);
+    const char *method = evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST"
+                         : evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "OTHER";
+    frontend_request_started(s, req);
+    if (!ops_handle(s, req, path)) {
+        if (rest_is_v2_path(path)) on_v2_request(s, req, method, path);
+        else on_v1_request(s, req, method, path);
+    }
     free(path);
 }

@@ -34,6 +34,7 @@
 #include "config.h"
 #include "history.h"
 #include "store.h"
+#include "worker/route.h"
 
 #define SERVE_MAX_SLOTS 64
 #define SERVE_PIPELINE 2 /* requests kept waiting at a worker beyond what it runs */
@@ -51,6 +52,7 @@ typedef struct serve_request {
     serve_model *model;
     enum evhttp_cmd_type cmd;  /* forwarded as is, with client's URI */
     struct evbuffer *body;     /* forwarded as is: never parsed here */
+    char *header_len;          /* v2: Inference-Header-Content-Length, forwarded as is (NULL: none) */
     size_t body_len;           /* counted in serve_state.inflight_bytes */
     uint64_t id;
     int counted;               /* an inference (predict/classify/regress) */
@@ -238,6 +240,22 @@ void dispatch_worker(serve_state *s, serve_worker *w);
 void dispatch_worker_lost(serve_state *s, serve_worker *w);
 /* Answers 503 to what no worker can serve any more (used when stopping). */
 void dispatch_fail_unservable(serve_state *s);
+/* What roma serve does with an Open Inference Protocol (v2) request. */
+typedef enum {
+    DISPATCH_V2_FORWARD,         /* into the model's queue, to one of its workers */
+    DISPATCH_V2_OK,              /* 200, empty body: live, or ready */
+    DISPATCH_V2_SERVER_METADATA, /* 200, roma serve's own metadata */
+    DISPATCH_V2_UNKNOWN_MODEL,   /* 404 */
+    DISPATCH_V2_NOT_READY,       /* 400: the protocol's "false" for a readiness check */
+} dispatch_v2_action;
+/* Pure: the action for route r; model_known / model_ready: r's model is in
+ * the config / has a ready worker now; all_ready: every model has one and
+ * roma serve is not stopping.  Metadata and inference go to a worker (only
+ * workers load models: they know signatures and versions); readiness is
+ * answered here from the workers' states, unless a version is named,
+ * which only a worker knows. */
+dispatch_v2_action dispatch_v2_action_of(const v2_route *r, int model_known, int model_ready,
+                                         int all_ready);
 /* Starts the sweep that notices clients that went away. */
 void dispatch_start(serve_state *s);
 size_t dispatch_queued(const serve_state *s);

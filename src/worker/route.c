@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/version.h"
+
 #define PREFIX "/v1/models/"
 
 int rest_error(roma_buf *out, roma_code code, const char *msg) {
@@ -71,6 +73,11 @@ roma_code rest_parse_route(const char *method, const char *path, rest_route *r,
 
 int rest_is_v2_path(const char *path) {
     return strncmp(path, "/v2", 3) == 0 && (path[3] == '\0' || path[3] == '/');
+}
+
+void rest_v2_server_metadata(roma_buf *out) {
+    roma_buf_puts(out, "{\"name\": \"roma\", \"version\": \"" ROMA_VERSION
+                       "\", \"extensions\": [\"binary_tensor_data\"]}");
 }
 
 static roma_code v2_not_found(const char *method, const char *path, roma_err *err) {

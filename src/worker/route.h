@@ -49,6 +49,10 @@ int rest_is_v2_path(const char *path);
 roma_code rest_parse_v2_route(const char *method, const char *path, v2_route *route,
                               roma_err *err);
 
+/* Writes the v2 server metadata (GET /v2): name, version and extensions,
+ * the same from roma worker and roma serve. */
+void rest_v2_server_metadata(roma_buf *out);
+
 /* Writes {"error": msg} and returns the HTTP status for code. */
 int rest_error(roma_buf *out, roma_code code, const char *msg);
 

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/version.h"
 #include "json_tensor.h"
 #include "route.h"
 
@@ -647,8 +646,7 @@ int v2_handle(const sv_registry *reg, const char *method, const char *path, cons
     switch (r.verb) {
     case V2_LIVE: case V2_READY: return 200; /* models load before the port opens */
     case V2_SERVER_METADATA:
-        roma_buf_puts(out, "{\"name\": \"roma\", \"version\": \"" ROMA_VERSION
-                           "\", \"extensions\": [\"binary_tensor_data\"]}");
+        rest_v2_server_metadata(out);
         return 200;
     default: break;
     }

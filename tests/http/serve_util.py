@@ -439,11 +439,12 @@ class Result:
         return f"<{self.status or self.error} after {self.end - self.start:.3f}s>"
 
 
-def post_once(url, body, timeout=30, session=None):
+def post_once(url, body, timeout=30, session=None, headers=None):
+    """One POST (headers: default a JSON Content-Type); its Result."""
     res = Result(time.monotonic())
     try:
         r = (session or requests).post(url, data=body, timeout=timeout,
-                                       headers={"Content-Type": "application/json"})
+                                       headers=headers or {"Content-Type": "application/json"})
         res.status, res.headers, res.body = r.status_code, dict(r.headers), r.content
     except requests.RequestException as e:
         res.error = f"{type(e).__name__}: {e}"
@@ -454,8 +455,8 @@ def post_once(url, body, timeout=30, session=None):
 class Load:
     """threads clients, each POSTing body to url back to back until stop()."""
 
-    def __init__(self, url, body, threads, timeout=30):
-        self.url, self.body, self.timeout = url, body, timeout
+    def __init__(self, url, body, threads, timeout=30, headers=None):
+        self.url, self.body, self.timeout, self.headers = url, body, timeout, headers
         self.results = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -464,7 +465,7 @@ class Load:
     def _run(self):
         with requests.Session() as s:
             while not self._stop.is_set():
-                res = post_once(self.url, self.body, self.timeout, s)
+                res = post_once(self.url, self.body, self.timeout, s, self.headers)
                 with self._lock:
                     self.results.append(res)
                 if res.error:  # a broken client stops; the test reports it
