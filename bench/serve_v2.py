@@ -10,8 +10,10 @@ scheduled start, so a late send counts against the path that caused it (open loo
 coordinated omission).  Answers take far less than the interval, so no request waits for
 another.  Prints p50/p99 of each path and the median over pairs of (serve - direct).
 
-Usage: .venv/bin/python bench/serve_v2.py [--pairs N] [--interval S]
-       (run from the project root after `make`; writes results/bench_serve_v2.json)
+--api v1 sends the same input as a TF Serving JSON predict instead, for comparison.
+
+Usage: .venv/bin/python bench/serve_v2.py [--pairs N] [--interval S] [--api v2|v1]
+       (run from the project root after `make`; writes results/bench_serve_<api>.json)
 """
 
 import argparse
@@ -82,7 +84,7 @@ def worker_secret(pid):
     sys.exit(f"worker {pid} has no ROMA_WORKER_SECRET")
 
 
-def one(conn, body, headers, start):
+def one(conn, path, body, headers, start):
     """Waits until start (perf_counter), sends, returns seconds from start to the answer.
     Sleeps most of the wait: a spinning client would take a core from what it measures."""
     ahead = start - time.perf_counter() - 0.0005
@@ -90,7 +92,7 @@ def one(conn, body, headers, start):
         time.sleep(ahead)
     while time.perf_counter() < start:
         pass
-    conn.request("POST", "/v2/models/mlp/infer", body, headers)
+    conn.request("POST", path, body, headers)
     r = conn.getresponse()
     r.read()
     if r.status != 200:
@@ -107,9 +109,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=2000)
     ap.add_argument("--interval", type=float, default=0.004, help="seconds between requests")
+    ap.add_argument("--api", choices=["v2", "v1"], default="v2")
     a = ap.parse_args()
-    body, hlen = v2_body()
-    base = {"Inference-Header-Content-Length": str(hlen), "Content-Type": "application/octet-stream"}
+    if a.api == "v2":
+        body, hlen = v2_body()
+        path = "/v2/models/mlp/infer"
+        base = {"Inference-Header-Content-Length": str(hlen),
+                "Content-Type": "application/octet-stream"}
+    else:
+        body, path = (ROOT / "models/mlp/request.json").read_bytes(), "/v1/models/mlp:predict"
+        base = {"Content-Type": "application/json"}
     with tempfile.TemporaryDirectory() as d:
         proc, port, w = start_serve(Path(d))
         try:
@@ -120,26 +129,26 @@ def main():
             }
             for name, (c, h) in paths.items():  # warm up: connections, caches
                 for _ in range(200):
-                    one(c, body, h, 0)
+                    one(c, path, body, h, 0)
             rt = {"direct": [], "serve": []}
             t = time.perf_counter() + 0.05
             for i in range(a.pairs):
                 order = ("direct", "serve") if i % 2 == 0 else ("serve", "direct")
                 for name in order:
                     c, h = paths[name]
-                    rt[name].append(one(c, body, h, t))
+                    rt[name].append(one(c, path, body, h, t))
                     t += a.interval
         finally:
             proc.terminate()
             proc.wait(30)
     diffs = [s - d for s, d in zip(rt["serve"], rt["direct"])]
-    out = {"pairs": a.pairs, "interval_s": a.interval,
+    out = {"api": a.api, "pairs": a.pairs, "interval_s": a.interval,
            **{f"{n}_p50_us": pct(v, 0.5) * 1e6 for n, v in rt.items()},
            **{f"{n}_p99_us": pct(v, 0.99) * 1e6 for n, v in rt.items()},
            "added_p50_us": (pct(rt["serve"], 0.5) - pct(rt["direct"], 0.5)) * 1e6,
            "added_median_of_pairs_us": statistics.median(diffs) * 1e6}
     os.makedirs(ROOT / "results", exist_ok=True)
-    (ROOT / "results/bench_serve_v2.json").write_text(json.dumps(out, indent=1) + "\n")
+    (ROOT / f"results/bench_serve_{a.api}.json").write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
 
 
