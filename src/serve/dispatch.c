@@ -536,7 +536,8 @@ static void on_v2_request(serve_state *s, struct evhttp_request *req, const char
         return;
     }
     serve_model *m = route.model[0] ? find_model(s, route.model) : NULL;
-    const serve_model *unready = unready_model(s);
+    /* Only readiness looks at every model: an inference does not pay for it. */
+    const serve_model *unready = route.verb == V2_READY ? unready_model(s) : NULL;
     switch (dispatch_v2_action_of(&route, m != NULL, m && model_ready(s, m), !unready)) {
     case DISPATCH_V2_OK:
         reply_json(req, 200, "", 0);
