@@ -391,7 +391,7 @@ void dispatch_start(serve_state *s) {
 
 /* ---- accepting --------------------------------------------------------- */
 
-static serve_model *find_model(serve_state *s, const char *name) {
+serve_model *dispatch_find_model(serve_state *s, const char *name) {
     for (size_t i = 0; i < s->nmodels; i++)
         if (strcmp(s->models[i].cfg->name, name) == 0) return &s->models[i];
     return NULL;
@@ -473,7 +473,7 @@ static void on_v1_request(serve_state *s, struct evhttp_request *req, const char
     serve_model *m;
     if ((rc = rest_parse_route(method, path, &route, &err)) != ROMA_OK) {
         reply_error(req, rc, err.msg, 0);
-    } else if (!(m = find_model(s, route.model))) {
+    } else if (!(m = dispatch_find_model(s, route.model))) {
         snprintf(err.msg, sizeof(err.msg), "Servable not found for request: Latest(%s)", route.model);
         reply_error(req, ROMA_NOT_FOUND, err.msg, 0);
     } else {
@@ -535,7 +535,7 @@ static void on_v2_request(serve_state *s, struct evhttp_request *req, const char
         reply_error(req, rc, err.msg, 0);
         return;
     }
-    serve_model *m = route.model[0] ? find_model(s, route.model) : NULL;
+    serve_model *m = route.model[0] ? dispatch_find_model(s, route.model) : NULL;
     /* Only readiness looks at every model: an inference does not pay for it. */
     const serve_model *unready = route.verb == V2_READY ? unready_model(s) : NULL;
     switch (dispatch_v2_action_of(&route, m != NULL, m && model_ready(s, m), !unready)) {

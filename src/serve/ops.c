@@ -186,10 +186,8 @@ static void write_workers(serve_state *s, struct evbuffer *o) {
 
 /* PATCH /roma/v1/models/{name}: {"sla": s} and/or {"alpha": a}. */
 static int patch_model(serve_state *s, struct evhttp_request *req, const char *name, roma_buf *err) {
-    serve_model *m = NULL;
-    for (size_t i = 0; i < s->nmodels; i++)
-        if (strcmp(s->models[i].cfg->name, name) == 0) m = &s->models[i];
-    if (!m) return rest_error(err, ROMA_NOT_FOUND, "no such model");
+    serve_model *m = dispatch_find_model(s, name);
+    if (!m) return rest_error(err, ROMA_NOT_FOUND, "no such model: GET /roma/v1/models lists them");
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
     json_error_t je;

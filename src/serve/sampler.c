@@ -261,11 +261,9 @@ int sampler_write_history(serve_state *s, struct evhttp_request *req, roma_buf *
                             "since must be a number of UNIX seconds (the \"last\" of the previous "
                             "answer), such as since=1733300000.5");
     if (status == 200 && model_v) {
-        for (size_t i = 0; i < s->nmodels; i++)
-            if (strcmp(model_v, s->models[i].cfg->name) == 0) only = (int)i;
-        if (only < 0)
-            status = rest_error(out, ROMA_NOT_FOUND,
-                                "no such model: see GET /roma/v1/models for their names");
+        serve_model *m = dispatch_find_model(s, model_v);
+        if (m) only = (int)(m - s->models);
+        else status = rest_error(out, ROMA_NOT_FOUND, "no such model: GET /roma/v1/models lists them");
     }
     if (status == 200)
         history_write_json(&s->sampler->ring, since, s->sampler->names, only, SAMPLER_PERIOD_S,

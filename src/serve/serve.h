@@ -262,6 +262,8 @@ size_t dispatch_queued(const serve_state *s);
 /* Seconds w has had at least one request in flight since it was made,
  * up to now (serve_now()): a GPU's busy time. */
 double dispatch_busy_seconds(const serve_worker *w, double now);
+/* The model of the config named name, or NULL. */
+serve_model *dispatch_find_model(serve_state *s, const char *name);
 
 /* control.c */
 void control_start(serve_state *s);
