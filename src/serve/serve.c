@@ -55,8 +55,9 @@ double serve_unix_time(double now) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: roma serve -c roma.yaml\n"
-            "Serves the models of roma.yaml over TensorFlow Serving's REST API, one worker per\n"
-            "model on CPU (own cgroup) and one per GPU, resizing CPU cores every control period.\n"
+            "Serves the models of roma.yaml over TensorFlow Serving's REST API (/v1) and the Open\n"
+            "Inference Protocol (/v2, binary tensors too), one worker per model on CPU (own\n"
+            "cgroup) and one per GPU, resizing CPU cores every control period.\n"
             "With cluster: {kind: kubernetes} the workers are the pods `roma k8s render` made,\n"
             "found through the Kubernetes API and resized in place (pods/resize).\n"
             "Operations: GET /metrics, /roma/v1/models, /roma/v1/workers, /roma/v1/controller,\n"
