@@ -189,6 +189,16 @@ double serve_now(void);
 /* A serve_now() value as UNIX seconds, for what is written out (the
  * store's rows): one offset, measured at start. */
 double serve_unix_time(double now);
+/* Whether to give the heap malloc holds unused back to the system now:
+ * free_bytes (unused, held by malloc) is at least SERVE_TRIM_MIN_FREE and
+ * more than twice held_bytes (the request bodies held), i.e. a burst is
+ * over and its memory is not about to be reused.  Pure. */
+#define SERVE_TRIM_MIN_FREE ((size_t)16 << 20)
+int serve_trim_due(size_t free_bytes, size_t held_bytes);
+/* Once per control period (event loop thread): glibc keeps the heap a
+ * burst of large bodies grew, so RSS would stay at the burst's peak for
+ * ever; this calls malloc_trim when serve_trim_due says so. */
+void serve_release_memory(serve_state *s);
 
 /* supervisor.c */
 int supervisor_start(serve_state *s);
