@@ -163,6 +163,7 @@ typedef struct serve_state {
     uint64_t next_id;
     size_t inflight;
     size_t inflight_bytes;     /* bodies of accepted requests held (limits.inflight_mb) */
+    size_t trim_low_free;      /* serve_release_memory: least unused heap since a trim */
     serve_conn *conn_table;    /* indexed by socket; nconn_table entries */
     size_t nconn_table, nconns;
     struct bufferevent **pending; /* connections made, to register (frontend.c) */
@@ -189,15 +190,19 @@ double serve_now(void);
 /* A serve_now() value as UNIX seconds, for what is written out (the
  * store's rows): one offset, measured at start. */
 double serve_unix_time(double now);
-/* Whether to give the heap malloc holds unused back to the system now:
- * free_bytes (unused, held by malloc) is at least SERVE_TRIM_MIN_FREE and
- * more than twice held_bytes (the request bodies held), i.e. a burst is
- * over and its memory is not about to be reused.  Pure. */
+/* Whether to give the heap malloc holds unused back to the system now.
+ * free_bytes: unused bytes malloc holds now; low_free_bytes: the least it
+ * held since the last trim (what was freed since then is what came back
+ * into RSS and can go again); held_bytes: the request bodies held.  Due
+ * when at least SERVE_TRIM_MIN_FREE was freed since that low point and
+ * more than twice held_bytes, i.e. a burst is over and its memory is not
+ * about to be reused.  Pure. */
 #define SERVE_TRIM_MIN_FREE ((size_t)16 << 20)
-int serve_trim_due(size_t free_bytes, size_t held_bytes);
+int serve_trim_due(size_t free_bytes, size_t low_free_bytes, size_t held_bytes);
 /* Once per control period (event loop thread): glibc keeps the heap a
  * burst of large bodies grew, so RSS would stay at the burst's peak for
- * ever; this calls malloc_trim when serve_trim_due says so. */
+ * ever; this calls malloc_trim when serve_trim_due says so (and keeps
+ * s->trim_low_free). */
 void serve_release_memory(serve_state *s);
 
 /* supervisor.c */

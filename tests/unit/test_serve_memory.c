@@ -22,18 +22,28 @@
 
 static void test_no_trim_below_the_minimum(void **state) {
     (void)state;
-    assert_false(serve_trim_due(0, 0));
-    assert_false(serve_trim_due(SERVE_TRIM_MIN_FREE - 1, 0));
-    assert_true(serve_trim_due(SERVE_TRIM_MIN_FREE, 0));
+    assert_false(serve_trim_due(0, 0, 0));
+    assert_false(serve_trim_due(SERVE_TRIM_MIN_FREE - 1, 0, 0));
+    assert_true(serve_trim_due(SERVE_TRIM_MIN_FREE, 0, 0));
 }
 
 static void test_no_trim_while_bodies_are_held(void **state) {
     (void)state;
     /* A burst still queued: its freed memory will be reused at once. */
-    assert_false(serve_trim_due(100 * MB, 50 * MB));
-    assert_false(serve_trim_due(100 * MB, 200 * MB));
-    assert_true(serve_trim_due(100 * MB, 49 * MB));
-    assert_true(serve_trim_due(300 * MB, 1 * MB));
+    assert_false(serve_trim_due(100 * MB, 0, 50 * MB));
+    assert_false(serve_trim_due(100 * MB, 0, 200 * MB));
+    assert_true(serve_trim_due(100 * MB, 0, 49 * MB));
+    assert_true(serve_trim_due(300 * MB, 0, 1 * MB));
+}
+
+/* What was already handed back does not count again: only what was freed
+ * since the low point (reused, so resident again). */
+static void test_only_memory_freed_since_the_low_point_counts(void **state) {
+    (void)state;
+    assert_false(serve_trim_due(300 * MB, 300 * MB, 0));
+    assert_false(serve_trim_due(300 * MB, 290 * MB, 0));
+    assert_true(serve_trim_due(300 * MB, 200 * MB, 0));
+    assert_false(serve_trim_due(100 * MB, 200 * MB, 0)); /* below the mark: nothing freed */
 }
 
 static size_t rss_bytes(void) {
@@ -63,6 +73,7 @@ static void test_release_returns_a_freed_burst(void **state) {
     memset(&s, 0, sizeof(s));
     serve_release_memory(&s);
     size_t after = rss_bytes();
+    assert_true(s.trim_low_free >= 32 * MB); /* the mark moved to what is free now */
     free(chunks[N - 1]);
     free(chunks);
     /* Most of the 64 MB goes back; the sanitizers' allocator has its own
@@ -83,6 +94,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_trim_below_the_minimum),
         cmocka_unit_test(test_no_trim_while_bodies_are_held),
+        cmocka_unit_test(test_only_memory_freed_since_the_low_point_counts),
         cmocka_unit_test(test_release_returns_a_freed_burst),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
