@@ -55,6 +55,7 @@ double serve_unix_time(double now) {
 
 int serve_trim_due(size_t free_bytes, size_t low_free_bytes, size_t held_bytes) {
     size_t freed = free_bytes > low_free_bytes ? free_bytes - low_free_bytes : 0;
+    if (!held_bytes) return freed >= SERVE_TRIM_IDLE_FREE;
     return freed >= SERVE_TRIM_MIN_FREE && freed / 2 > held_bytes;
 }
 

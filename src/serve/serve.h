@@ -195,9 +195,12 @@ double serve_unix_time(double now);
  * held since the last trim (what was freed since then is what came back
  * into RSS and can go again); held_bytes: the request bodies held.  Due
  * when at least SERVE_TRIM_MIN_FREE was freed since that low point and
- * more than twice held_bytes, i.e. a burst is over and its memory is not
- * about to be reused.  Pure. */
+ * more than twice held_bytes (a burst is over and its memory is not about
+ * to be reused), or when no body is held at all and at least
+ * SERVE_TRIM_IDLE_FREE was freed (idle: what is left resident stays for
+ * good otherwise).  Pure. */
 #define SERVE_TRIM_MIN_FREE ((size_t)16 << 20)
+#define SERVE_TRIM_IDLE_FREE ((size_t)1 << 20)
 int serve_trim_due(size_t free_bytes, size_t low_free_bytes, size_t held_bytes);
 /* Once per control period (event loop thread): glibc keeps the heap a
  * burst of large bodies grew, so RSS would stay at the burst's peak for

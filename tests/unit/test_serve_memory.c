@@ -22,9 +22,19 @@
 
 static void test_no_trim_below_the_minimum(void **state) {
     (void)state;
+    assert_false(serve_trim_due(0, 0, 1));
+    assert_false(serve_trim_due(SERVE_TRIM_MIN_FREE - 1, 0, 1));
+    assert_true(serve_trim_due(SERVE_TRIM_MIN_FREE, 0, 1));
+}
+
+/* Idle (no body held): a smaller amount is worth handing back, else it
+ * would stay resident until the next burst. */
+static void test_idle_trims_from_a_megabyte(void **state) {
+    (void)state;
     assert_false(serve_trim_due(0, 0, 0));
-    assert_false(serve_trim_due(SERVE_TRIM_MIN_FREE - 1, 0, 0));
-    assert_true(serve_trim_due(SERVE_TRIM_MIN_FREE, 0, 0));
+    assert_false(serve_trim_due(SERVE_TRIM_IDLE_FREE - 1, 0, 0));
+    assert_true(serve_trim_due(SERVE_TRIM_IDLE_FREE, 0, 0));
+    assert_false(serve_trim_due(SERVE_TRIM_IDLE_FREE, 0, 1)); /* not idle */
 }
 
 static void test_no_trim_while_bodies_are_held(void **state) {
@@ -40,10 +50,11 @@ static void test_no_trim_while_bodies_are_held(void **state) {
  * since the low point (reused, so resident again). */
 static void test_only_memory_freed_since_the_low_point_counts(void **state) {
     (void)state;
-    assert_false(serve_trim_due(300 * MB, 300 * MB, 0));
-    assert_false(serve_trim_due(300 * MB, 290 * MB, 0));
-    assert_true(serve_trim_due(300 * MB, 200 * MB, 0));
+    assert_false(serve_trim_due(300 * MB, 300 * MB, 1));
+    assert_false(serve_trim_due(300 * MB, 290 * MB, 1));
+    assert_true(serve_trim_due(300 * MB, 200 * MB, 1));
     assert_false(serve_trim_due(100 * MB, 200 * MB, 0)); /* below the mark: nothing freed */
+    assert_false(serve_trim_due(300 * MB, 300 * MB, 0));
 }
 
 static size_t rss_bytes(void) {
@@ -93,6 +104,7 @@ static void test_release_returns_a_freed_burst(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_trim_below_the_minimum),
+        cmocka_unit_test(test_idle_trims_from_a_megabyte),
         cmocka_unit_test(test_no_trim_while_bodies_are_held),
         cmocka_unit_test(test_only_memory_freed_since_the_low_point_counts),
         cmocka_unit_test(test_release_returns_a_freed_burst),
