@@ -53,25 +53,22 @@ double serve_unix_time(double now) {
     return now + offset;
 }
 
-int serve_trim_due(size_t free_bytes, size_t low_free_bytes, size_t held_bytes) {
-    size_t freed = free_bytes > low_free_bytes ? free_bytes - low_free_bytes : 0;
-    if (!held_bytes) return freed >= SERVE_TRIM_IDLE_FREE;
-    return freed >= SERVE_TRIM_MIN_FREE && freed / 2 > held_bytes;
+int serve_trim_due(double now, double last_trim, size_t free_bytes, size_t held_bytes) {
+    return free_bytes >= SERVE_TRIM_MIN_FREE && free_bytes / 2 > held_bytes &&
+           (last_trim <= 0 || now - last_trim >= SERVE_TRIM_EVERY_S);
 }
 
 /* The soak (bench/soak.sh) found it: after a 10x burst of 1 MB bodies
  * roma serve's RSS stayed at 350 MB with nothing queued, because freed
  * chunks below glibc's mmap threshold (libevent's buffers are) stay in
  * the heap.  mallinfo2 walks malloc's bins (microseconds), so it can run
- * every period.  Its free count does not drop when malloc_trim hands the
- * pages back, hence the low-water mark: only memory freed since then (it
- * was touched again, so it is resident) makes the next trim due. */
+ * every period. */
 void serve_release_memory(serve_state *s) {
+    double now = serve_now();
     struct mallinfo2 mi = mallinfo2();
-    if (mi.fordblks < s->trim_low_free) s->trim_low_free = mi.fordblks;
-    if (!serve_trim_due(mi.fordblks, s->trim_low_free, s->inflight_bytes)) return;
+    if (!serve_trim_due(now, s->last_trim, mi.fordblks, s->inflight_bytes)) return;
     malloc_trim(0);
-    s->trim_low_free = mi.fordblks;
+    s->last_trim = now;
 }
 
 static void usage(FILE *f) {
