@@ -180,6 +180,18 @@ def proc_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def smaps_rss(pid, top=8):
+    """RSS (kB) of pid by mapping ([heap], [stack], a file, or anon:<address>), largest first."""
+    out, name = {}, None
+    for ln in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        parts = ln.split()
+        if parts and "-" in parts[0] and ":" not in parts[0]:
+            name = parts[5] if len(parts) > 5 else f"anon:{parts[0].split('-')[0]}"
+        elif parts and parts[0] == "Rss:" and name:
+            out[name] = out.get(name, 0) + int(parts[1])
+    return dict(sorted(out.items(), key=lambda kv: -kv[1])[:top])
+
+
 def pid_alive(pid):
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -446,6 +458,7 @@ class Soak:
         self.ledger = Ledger()
         self.rates = {}
         self.samples = []  # (t, rss_kb, fds)
+        self.smaps = {}  # idle window -> RSS by mapping (what grew, if RSS did)
         self.model_samples = []  # [t, [model, cores, queue_length]...]
         self.fault_log = []
         self.tasks = set()
@@ -558,6 +571,10 @@ class Soak:
         await asyncio.sleep(2)  # a control period or two: the release of freed memory
         t_from = time.monotonic() - self.t0
         await asyncio.sleep(IDLE_S)
+        try:
+            self.smaps[what] = smaps_rss(self.serve.proc.pid)
+        except OSError:
+            pass
         log(f"{what}: idle window {t_from:.0f}-{t_from + IDLE_S:.0f} s")
         return (t_from, time.monotonic() - self.t0)
 
@@ -811,6 +828,7 @@ def main():
     base = out / f"soak-{stamp}"
     summary["samples"] = [[round(t, 1), r, f] for t, r, f in soak.samples]
     summary["model_samples"] = soak.model_samples
+    summary["rss_by_mapping_kb"] = soak.smaps
     summary["per_10s"] = buckets(soak.ledger.rows, 10)
     summary["client_cpu_s"] = round(sum(os.times()[:2]), 1)
     Path(f"{base}.json").write_text(json.dumps(summary, indent=1) + "\n")
