@@ -54,8 +54,18 @@ static size_t rss_bytes(void) {
     return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 /* 4 KB chunks, 64 MB in all, freed but the last (which pins the heap's
- * top, as a live connection's buffer does): without a trim RSS keeps them. */
+ * top, as a live connection's buffer does): without a trim RSS keeps them.
+ * Under ASan malloc is the sanitizer's (its mallinfo2 says nothing is
+ * free), so there this only checks that the call is harmless. */
 static void test_release_returns_a_freed_burst(void **state) {
     (void)state;
     enum { CHUNK = 4096, N = 64 * 256 };
@@ -72,21 +82,16 @@ static void test_release_returns_a_freed_burst(void **state) {
     memset(&s, 0, sizeof(s));
     serve_release_memory(&s);
     size_t after = rss_bytes();
-    assert_true(s.last_trim > 0);
     free(chunks[N - 1]);
     free(chunks);
-    /* Most of the 64 MB goes back; the sanitizers' allocator has its own
-     * policy, so under ASan this only checks that nothing breaks. */
-    if (before > after + 32 * MB) return;
-#if defined(__SANITIZE_ADDRESS__)
-    return;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    return;
+#ifndef UNDER_ASAN
+    assert_true(s.last_trim > 0);
+    if (before <= after + 32 * MB)
+        fail_msg("RSS %zu MB before serve_release_memory, %zu MB after: the freed 64 MB stayed",
+                 before / MB, after / MB);
+#else
+    (void)before, (void)after;
 #endif
-#endif
-    fail_msg("RSS %zu MB before serve_release_memory, %zu MB after: the freed 64 MB stayed",
-             before / MB, after / MB);
 }
 
 int main(void) {
