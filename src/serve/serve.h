@@ -198,7 +198,7 @@ double serve_unix_time(double now);
  * keeps the pages a trim handed back, so after a burst this stays true
  * and trims every SERVE_TRIM_EVERY_S: each hands back what was touched
  * again since the last, and costs little when that is nothing.  Pure. */
-#define SERVE_TRIM_MIN_FREE ((size_t)1 << 20)
+#define SERVE_TRIM_MIN_FREE ((size_t)256 << 10)
 #define SERVE_TRIM_EVERY_S 5.0
 int serve_trim_due(double now, double last_trim, size_t free_bytes, size_t held_bytes);
 /* Once per control period (event loop thread): glibc keeps the heap a
