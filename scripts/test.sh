@@ -18,6 +18,9 @@ bash tests/fuzz/run.sh --ci 5
 echo "== HTTP tests (build/roma)"
 .venv/bin/python -m pytest -q tests/http
 
+echo "== soak under faults, 2 minutes (bench/soak.sh; root-only faults skipped without root)"
+bash bench/soak.sh 2
+
 echo "== Kubernetes tests (build/roma)"
 .venv/bin/python -m pytest -q tests/k8s
 

@@ -36,6 +36,7 @@ void control_tick(evutil_socket_t fd, short what, void *arg) {
     double now = serve_now(), dt = now - s->last_tick;
     (void)fd, (void)what;
     s->last_tick = now;
+    serve_release_memory(s);
     for (size_t i = 0; i < s->nmodels; i++) {
         serve_model *m = &s->models[i];
         m->core_seconds += (m->cpu_worker ? m->cpu_worker->cores : 0) * dt;

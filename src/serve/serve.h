@@ -163,6 +163,7 @@ typedef struct serve_state {
     uint64_t next_id;
     size_t inflight;
     size_t inflight_bytes;     /* bodies of accepted requests held (limits.inflight_mb) */
+    double last_trim;          /* serve_release_memory's last malloc_trim (serve_now) */
     serve_conn *conn_table;    /* indexed by socket; nconn_table entries */
     size_t nconn_table, nconns;
     struct bufferevent **pending; /* connections made, to register (frontend.c) */
@@ -189,6 +190,21 @@ double serve_now(void);
 /* A serve_now() value as UNIX seconds, for what is written out (the
  * store's rows): one offset, measured at start. */
 double serve_unix_time(double now);
+/* Whether to give the heap malloc holds unused back to the system now:
+ * malloc holds free_bytes unused, at least SERVE_TRIM_MIN_FREE and more
+ * than twice held_bytes (the request bodies held: a burst still queued
+ * will reuse its memory at once), and the last trim (last_trim, serve_now
+ * seconds; 0: none yet) is SERVE_TRIM_EVERY_S old.  malloc's free count
+ * keeps the pages a trim handed back, so after a burst this stays true
+ * and trims every SERVE_TRIM_EVERY_S: each hands back what was touched
+ * again since the last, and costs little when that is nothing.  Pure. */
+#define SERVE_TRIM_MIN_FREE ((size_t)256 << 10)
+#define SERVE_TRIM_EVERY_S 5.0
+int serve_trim_due(double now, double last_trim, size_t free_bytes, size_t held_bytes);
+/* Once per control period (event loop thread): glibc keeps the heap a
+ * burst of large bodies grew, so RSS would stay at the burst's peak for
+ * ever; this calls malloc_trim when serve_trim_due says so. */
+void serve_release_memory(serve_state *s);
 
 /* supervisor.c */
 int supervisor_start(serve_state *s);
