@@ -52,6 +52,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/bulkio.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/tcp.h"
@@ -459,6 +460,7 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     evhttp_set_gencb(http, on_request, &s);
+    evhttp_set_bevcb(http, roma_bulkio_bevcb, NULL); /* a body in a few reads, not 4 KB a turn */
     evhttp_set_max_body_size(http, (ev_ssize_t)opt->max_body);
     evhttp_set_max_headers_size(http, 64 * 1024); /* bounds memory per client */
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
