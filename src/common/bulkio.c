@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 /* What libevent 2.1 reads at most per call (buffer.c's EVBUFFER_MAX_READ):
  * a read that added this much may have left more in the socket. */
@@ -58,6 +59,34 @@ int roma_bulkio_enable(struct bufferevent *bev) {
 
 int roma_bulkio_connection(struct evhttp_connection *conn) {
     return roma_bulkio_enable(conn ? evhttp_connection_get_bufferevent(conn) : NULL);
+}
+
+void roma_bulkio_flush(struct bufferevent *bev) {
+    struct evbuffer *out = bev ? bufferevent_get_output(bev) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0 || evbuffer_get_length(out) == 0 || !(bufferevent_get_enabled(bev) & EV_WRITE))
+        return;
+    /* a socket bufferevent keeps its output's front frozen but while it writes */
+    evbuffer_unfreeze(out, 1);
+    int n = evbuffer_write_atmost(out, fd, ROMA_BULKIO_MAX_WRITE);
+    evbuffer_freeze(out, 1);
+    if (n > 0 && evbuffer_get_length(out) == 0) bufferevent_trigger(bev, EV_WRITE, 0);
+}
+
+static struct bufferevent *connection_bev(struct evhttp_connection *conn) {
+    return conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+}
+
+void roma_bulkio_send_reply(struct evhttp_request *req, int code, const char *reason,
+                            struct evbuffer *body) {
+    /* taken before: evhttp_send_reply frees a request whose client left */
+    struct bufferevent *bev = connection_bev(evhttp_request_get_connection(req));
+    evhttp_send_reply(req, code, reason, body);
+    roma_bulkio_flush(bev);
+}
+
+void roma_bulkio_flush_connection(struct evhttp_connection *conn) {
+    roma_bulkio_flush(connection_bev(conn));
 }
 
 struct bufferevent *roma_bulkio_bevcb(struct event_base *base, void *arg) {

@@ -17,6 +17,16 @@
  * evhttp still checks each body against its size limit as it arrives.
  * End of file and errors are left in the socket for libevent to find.
  *
+ * Writing at once.  A bufferevent writes only when epoll reports its
+ * socket writable: evhttp turns the write event on for each message and
+ * off once it is written, so every message costs a loop turn and, in
+ * different turns, two epoll_ctl calls (a third of roma serve's system
+ * calls a request).  roma_bulkio_flush writes what is queued at once and,
+ * when all of it went, runs the write callback, so evhttp turns the event
+ * off in the same turn it turned it on, which epoll never sees
+ * (EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST).  What does not fit the socket
+ * stays queued for libevent, and so do errors.
+ *
  * Everything here runs on the thread of the bufferevent's event loop.
  */
 #ifndef ROMA_BULKIO_H
@@ -38,6 +48,21 @@ int roma_bulkio_enable(struct bufferevent *bev);
 /* The same for an evhttp client connection's bufferevent, which it keeps
  * across reconnects: call once after evhttp_connection_base_new. */
 int roma_bulkio_connection(struct evhttp_connection *conn);
+
+/* Writes bev's queued output now (see above); NULL, an unconnected
+ * bufferevent or one not writing is left alone.  The write callback may
+ * free bev (evhttp closing a connection): do not use it afterwards. */
+void roma_bulkio_flush(struct bufferevent *bev);
+
+/* evhttp_send_reply, then roma_bulkio_flush of the request's connection.
+ * req is freed by it, as by evhttp_send_reply. */
+void roma_bulkio_send_reply(struct evhttp_request *req, int code, const char *reason,
+                            struct evbuffer *body);
+
+/* roma_bulkio_flush of an evhttp client connection, after
+ * evhttp_make_request (and after setting socket options: the request
+ * leaves now). */
+void roma_bulkio_flush_connection(struct evhttp_connection *conn);
 
 /* An evhttp_set_bevcb callback for a server whose connections need
  * nothing else: a socket bufferevent with large reads and writes. */

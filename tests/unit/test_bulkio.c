@@ -1,7 +1,9 @@
 /* test_bulkio.c - large reads and writes on bufferevents (src/common/bulkio.h):
  * what waits in a socket arrives in one read callback instead of 4 KB a
  * loop turn, intact and in order, small reads and end of file behave as
- * before, and evhttp receives a large body whole through roma_bulkio_bevcb.
+ * before, and evhttp receives a large body whole through roma_bulkio_bevcb;
+ * roma_bulkio_flush writes queued output at once and runs the write
+ * callback only once all of it went.
  */
 #include "unit.h"
 
@@ -22,8 +24,15 @@
 typedef struct {
     struct evbuffer *got; /* everything read so far */
     int reads;            /* read callbacks */
+    int writes;           /* write callbacks */
     int eof;              /* BEV_EVENT_EOF seen */
 } sink;
+
+static void on_write(struct bufferevent *bev, void *arg) {
+    sink *k = arg;
+    (void)bev;
+    k->writes++;
+}
 
 static void on_read(struct bufferevent *bev, void *arg) {
     sink *k = arg;
@@ -72,7 +81,7 @@ static void pair_open(pair *t) {
     assert_int_equal(roma_bulkio_enable(t->bev), 0);
     t->peer = fds[1];
     t->k = (sink){.got = evbuffer_new()};
-    bufferevent_setcb(t->bev, on_read, NULL, on_event, &t->k);
+    bufferevent_setcb(t->bev, on_read, on_write, on_event, &t->k);
     bufferevent_enable(t->bev, EV_READ);
 }
 
@@ -126,6 +135,72 @@ static void test_writes_are_large(void **state) {
     pair_open(&t);
     assert_int_equal(bufferevent_get_max_single_write(t.bev), ROMA_BULKIO_MAX_WRITE);
     assert_int_equal(roma_bulkio_enable(NULL), -1);
+    pair_close(&t);
+}
+
+/* Reads what the peer end holds now, without waiting. */
+static size_t peer_read(int fd, struct evbuffer *into) {
+    size_t total = 0;
+    char chunk[65536];
+    ssize_t n;
+    while ((n = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT)) > 0) {
+        evbuffer_add(into, chunk, (size_t)n);
+        total += (size_t)n;
+    }
+    return total;
+}
+
+static void test_flush_writes_now_and_calls_back(void **state) {
+    (void)state;
+    pair t;
+    pair_open(&t);
+    unsigned char msg[3000];
+    for (size_t i = 0; i < sizeof(msg); i++) msg[i] = pattern(i);
+    bufferevent_write(t.bev, msg, sizeof(msg));
+    roma_bulkio_flush(t.bev); /* no loop turn */
+    struct evbuffer *got = evbuffer_new();
+    assert_int_equal(peer_read(t.peer, got), sizeof(msg));
+    check_pattern(got, sizeof(msg));
+    assert_int_equal(evbuffer_get_length(bufferevent_get_output(t.bev)), 0);
+    assert_int_equal(t.k.writes, 1);
+    evbuffer_free(got);
+    pair_close(&t);
+}
+
+static void test_flush_leaves_the_rest_to_libevent(void **state) {
+    (void)state;
+    pair t;
+    pair_open(&t);
+    const size_t n = 4 << 20; /* more than a socket pair holds */
+    unsigned char *big = malloc(n);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++) big[i] = pattern(i);
+    bufferevent_write(t.bev, big, n);
+    free(big);
+    roma_bulkio_flush(t.bev);
+    assert_true(evbuffer_get_length(bufferevent_get_output(t.bev)) > 0);
+    assert_int_equal(t.k.writes, 0); /* not all of it went */
+    struct evbuffer *got = evbuffer_new();
+    for (int turns = 0; evbuffer_get_length(got) < n && turns < 100000; turns++) {
+        peer_read(t.peer, got);
+        event_base_loop(t.base, EVLOOP_NONBLOCK);
+    }
+    check_pattern(got, n);
+    assert_int_equal(t.k.writes, 1);
+    evbuffer_free(got);
+    pair_close(&t);
+}
+
+static void test_flush_leaves_a_bufferevent_not_writing_alone(void **state) {
+    (void)state;
+    pair t;
+    pair_open(&t);
+    bufferevent_disable(t.bev, EV_WRITE);
+    bufferevent_write(t.bev, "abc", 3);
+    roma_bulkio_flush(t.bev);
+    roma_bulkio_flush(NULL);
+    assert_int_equal(evbuffer_get_length(bufferevent_get_output(t.bev)), 3);
+    assert_int_equal(t.k.writes, 0);
     pair_close(&t);
 }
 
@@ -198,6 +273,9 @@ int main(void) {
         cmocka_unit_test(test_small_and_exact_reads_as_before),
         cmocka_unit_test(test_eof_after_data_still_reported),
         cmocka_unit_test(test_writes_are_large),
+        cmocka_unit_test(test_flush_writes_now_and_calls_back),
+        cmocka_unit_test(test_flush_leaves_the_rest_to_libevent),
+        cmocka_unit_test(test_flush_leaves_a_bufferevent_not_writing_alone),
         cmocka_unit_test(test_evhttp_receives_a_large_body_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
