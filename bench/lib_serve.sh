@@ -7,19 +7,19 @@ hp2=../shared/testdata/tfserving/saved_model_half_plus_two_cpu
 echo '{"instances": [1.0]}' >"$tmp/body.json"
 
 # roma serve on PORT with half_plus_two, cores min = max = the whole
-# machine (neither the cgroup nor the pinning limits); sets serve_pid and
-# wpid (its worker's pid).
-start_serve() { # port
-  cat >"$tmp/roma.yaml" <<YAML
+# machine (neither the cgroup nor the pinning limits), from BUILD_DIR's
+# roma (default build/); sets serve_pid and wpid (its worker's pid).
+start_serve() { # port [build_dir]
+  cat >"$tmp/roma.$1.yaml" <<YAML
 listen: 127.0.0.1:$1
 node: {cpus: 2, gpus: []}
 control: {period: 1s, controller: static}
 dispatch: {queue_limit: 100000}
-store: {path: $tmp/roma.db}
+store: {path: $tmp/roma.$1.db}
 models:
   - {name: half_plus_two, base_path: $hp2, sla: 0.1, cores: {min: 2, max: 2, initial: 2}}
 YAML
-  build/roma serve -c "$tmp/roma.yaml" >"$tmp/serve.log" 2>&1 &
+  "${2:-build}/roma" serve -c "$tmp/roma.$1.yaml" >"$tmp/serve.$1.log" 2>&1 &
   serve_pid=$!
   for _ in $(seq 100); do
     curl -sf "localhost:$1/roma/v1/workers" | grep -q '"ready"' && break; sleep 0.1

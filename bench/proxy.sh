@@ -9,19 +9,29 @@
 #     /proc/PID/stat) and throughput; the direct path as reference;
 #   - open loop (roma bench at RATE req/s): p50 added over the direct path.
 # nginx's config is written to the scratch directory, not /etc.
-# Usage: bash bench/proxy.sh [SECONDS] [ROUNDS] [RATE]   (writes results/bench_proxy.json)
+# With OTHER_BUILD (a directory with another build's roma and roma-worker,
+# e.g. a copy of build/ before a change), a second roma serve from it, in
+# front of its own worker, joins the rounds as the path "serve-other".
+# Usage: bash bench/proxy.sh [SECONDS] [ROUNDS] [RATE] [OTHER_BUILD]   (writes results/bench_proxy.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 rounds=${2:-3}
 rate=${3:-2000}
+other=${4:-}
 command -v nginx >/dev/null || { echo "bench: nginx missing: run scripts/setup.sh" >&2; exit 1; }
 make -s build/roma build/roma-worker
 mkdir -p results
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 . bench/lib_serve.sh
-port=8761 dport=8762 nport=8763
+port=8761 dport=8762 nport=8763 oport=8764
+names="direct nginx serve"
+if [ -n "$other" ]; then
+  start_serve $oport "$other"
+  other_pid=$serve_pid
+  names="$names serve-other"
+fi
 start_serve $port
 start_twin $dport
 
@@ -64,23 +74,25 @@ ticks_of() { local t=0 p; for p in "$@"; do t=$((t + $(cpu_ticks "$p"))); done; 
 
 # closed loop, alternating; the direct path once per round too
 for r in $(seq "$rounds"); do
-  for name in direct nginx serve; do
-    case $name in direct) p=$dport pids=;; nginx) p=$nport pids=$(nginx_pids);; serve) p=$port pids=$serve_pid;; esac
+  for name in $names; do
+    case $name in
+      direct) p=$dport pids=;; nginx) p=$nport pids=$(nginx_pids);; serve) p=$port pids=$serve_pid;;
+      serve-other) p=$oport pids=$other_pid;;
+    esac
     wrk_run "$p" 32 1 /dev/null # warm-up: connections up, upstream keep-alive pool filled
     c0=$(ticks_of $pids)
     wrk_run "$p" 32 "$secs" "$tmp/$name.$r.tput"
     echo "$(( $(ticks_of $pids) - c0 )) $(getconf CLK_TCK)" >"$tmp/$name.$r.cpu"
   done
 done
-for name in direct nginx serve; do
-  p=$([ $name = direct ] && echo $dport || { [ $name = nginx ] && echo $nport || echo $port; })
+for name in $names; do
+  case $name in direct) p=$dport;; nginx) p=$nport;; serve) p=$port;; serve-other) p=$oport;; esac
   open_loop "$p" "$rate" "$secs" "$tmp/$name.open.json" >/dev/null
 done
 
-python3 - "$tmp" "$rounds" "$rate" <<'PY'
+python3 - "$tmp" "$rounds" "$rate" $names <<'PY'
 import json, re, statistics, sys
-tmp, rounds, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-names = ("direct", "nginx", "serve")
+tmp, rounds, rate, names = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
 res = {n: [] for n in names}
 for r in range(1, rounds + 1):
     for n in names:
@@ -109,8 +121,12 @@ cpu_ratio = [s["cpu_us_per_request"] / x["cpu_us_per_request"] for s, x in zip(r
 rps_ratio = [s["rps"] / x["rps"] for s, x in zip(res["serve"], res["nginx"])]
 print(f"roma serve / nginx, median of rounds: CPU a request {statistics.median(cpu_ratio):.2f}, "
       f"throughput {statistics.median(rps_ratio):.2f}")
-print(f"open loop at {rate:.0f} req/s: added p50 over direct: nginx "
-      f"{opn['nginx']['p50_us'] - opn['direct']['p50_us']:.0f} µs, roma serve "
-      f"{opn['serve']['p50_us'] - opn['direct']['p50_us']:.0f} µs (errors: "
-      + ", ".join(f"{n} {opn[n]['errors']}" for n in names) + ")")
+if "serve-other" in names:
+    cpu_ratio = [s["cpu_us_per_request"] / x["cpu_us_per_request"]
+                 for s, x in zip(res["serve"], res["serve-other"])]
+    print(f"roma serve / serve-other (OTHER_BUILD), median of rounds: CPU a request "
+          f"{statistics.median(cpu_ratio):.2f}")
+print(f"open loop at {rate:.0f} req/s: p50 added over direct: "
+      + ", ".join(f"{n} {opn[n]['p50_us'] - opn['direct']['p50_us']:.0f} µs" for n in names[1:])
+      + " (errors: " + ", ".join(f"{n} {opn[n]['errors']}" for n in names) + ")")
 PY
