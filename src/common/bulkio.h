@@ -12,10 +12,12 @@
  * in the socket (at most ROMA_BULKIO_MAX_READ) is read at once, with one
  * read, into one contiguous block after the bytes libevent read, before
  * evhttp sees them.  A read of fewer bytes (a small request, the common
- * case) costs nothing more.  The bytes taken were in the kernel's receive
- * buffer already, so a client cannot make ROMA hold more than before:
- * evhttp still checks each body against its size limit as it arrives.
- * End of file and errors are left in the socket for libevent to find.
+ * case) costs nothing more.  Only bytes the kernel already holds for the
+ * connection are taken, at most ROMA_BULKIO_MAX_READ a turn: a body is
+ * still checked against evhttp's size limit as it arrives, and a client
+ * that pipelines requests has its next one read ahead by at most that
+ * much (4 KB before).  End of file and errors are left in the socket for
+ * libevent to find.
  *
  * Writing at once.  A bufferevent writes only when epoll reports its
  * socket writable: evhttp turns the write event on for each message and
