@@ -76,4 +76,4 @@ for n in ("direct", "serve"):
 print(f"on shared cores the ratio is at most {r['closed_loop_ratio_cpu_bound']:.2f} "
       "(direct CPU a request over served)")
 PY
-kill -TERM %1; wait 2>/dev/null || true
+kill -TERM "$serve_pid" "$dpid"; wait 2>/dev/null || true # the twin too: wait would wait for it
