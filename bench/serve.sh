@@ -15,50 +15,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 rate=${2:-2000}
-hp2=../shared/testdata/tfserving/saved_model_half_plus_two_cpu
-[ -d "$hp2" ] || { echo "bench: $hp2 missing (../shared)" >&2; exit 1; }
-make -s build/roma
+make -s build/roma build/roma-worker
 mkdir -p results
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+. bench/lib_serve.sh
 port=8731
-cat >"$tmp/roma.yaml" <<YAML
-listen: 127.0.0.1:$port
-node: {cpus: 2, gpus: []}
-control: {period: 1s, controller: static}
-dispatch: {queue_limit: 100000}
-store: {path: $tmp/roma.db}
-models:
-  - {name: half_plus_two, base_path: $hp2, sla: 0.1, cores: {min: 2, max: 2, initial: 2}}
-YAML
-echo '{"instances": [1.0]}' >"$tmp/body.json"
-build/roma serve -c "$tmp/roma.yaml" >"$tmp/serve.log" 2>&1 &
-serve_pid=$!
-for _ in $(seq 100); do
-  curl -sf "localhost:$port/roma/v1/workers" | grep -q '"ready"' && break; sleep 0.1
-done
-read -r _ wpid < <(curl -s "localhost:$port/roma/v1/workers" |
-  python3 -c "import json,sys; w = json.load(sys.stdin)['workers'][0]; print(w['port'], w['pid'])")
 dport=8732
-mapfile -d '' wargs <"/proc/$wpid/cmdline" # the same program, flags and model
-"$(readlink "/proc/$wpid/exe")" "${wargs[@]:1}" --rest_api_port=$dport >"$tmp/direct.log" 2>&1 &
-dpid=$!
-for _ in $(seq 100); do
-  curl -sf "localhost:$dport/v1/models/half_plus_two" >/dev/null && break; sleep 0.1
-done
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
-
-wrk_run() { # port conns seconds out
-  BODY="$tmp/body.json" wrk -t1 -c"$2" -d"$3"s --latency -s bench/post.lua \
-    "http://127.0.0.1:$1/v1/models/half_plus_two:predict" >"$4"
-}
+start_serve $port
+start_twin $dport
 for name in direct serve; do
   p=$([ $name = direct ] && echo "$dport" || echo "$port")
   wp=$([ $name = direct ] && echo "$dpid" || echo "$wpid")
   wrk_run "$p" 1 2 /dev/null
-  TF_CPP_MIN_LOG_LEVEL=3 build/roma bench --target "http://127.0.0.1:$p" --model half_plus_two \
-    --payload "$tmp/body.json" --rate "$rate" --duration "$secs" --sla 0.1 \
-    --out "$tmp/$name.open.json" 2>/dev/null
+  open_loop "$p" "$rate" "$secs" "$tmp/$name.open.json"
   s0=$(cpu_ticks "$serve_pid"); w0=$(cpu_ticks "$wp")
   # `times` in the subshell: the CPU its child (wrk) used
   (wrk_run "$p" 32 "$secs" "$tmp/$name.tput"; times >"$tmp/$name.wrk_cpu")
@@ -106,4 +76,4 @@ for n in ("direct", "serve"):
 print(f"on shared cores the ratio is at most {r['closed_loop_ratio_cpu_bound']:.2f} "
       "(direct CPU a request over served)")
 PY
-kill -TERM %1; wait 2>/dev/null || true
+kill -TERM "$serve_pid" "$dpid"; wait 2>/dev/null || true # the twin too: wait would wait for it

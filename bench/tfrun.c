@@ -31,6 +31,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "common/bulkio.h"
 #include "common/file.h"
 #include "common/tcp.h"
 #include "tf/tfb.h"
@@ -75,6 +76,7 @@ static int client_open(client *c, const char *url, const char *body, size_t len)
     c->base = event_base_new();
     c->conn = evhttp_connection_base_new(c->base, NULL, evhttp_uri_get_host(u),
                                          (unsigned short)evhttp_uri_get_port(u));
+    roma_bulkio_connection(c->conn); /* the body in large writes, as wrk and roma serve send it */
     snprintf(c->path, sizeof(c->path), "%s", evhttp_uri_get_path(u) ? evhttp_uri_get_path(u) : "/");
     snprintf(c->host, sizeof(c->host), "%s:%d", evhttp_uri_get_host(u), evhttp_uri_get_port(u));
     c->body = body;

@@ -16,11 +16,14 @@
 # Open Inference Protocol request with binary tensors (tfrun builds it from
 # the same tensors; wrk posts it with bench/post.lua's V2_HEADER_LEN).
 # Usage: bash bench/worker.sh [SECONDS]    (writes results/bench_worker.json)
+#        ROWS="resnet resnet-v2" bash bench/worker.sh    (only those rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
+all_rows="half_plus_two resnet resnet-nospin resnet-v2 resnet50 resnet50-nospin"
+rows=${ROWS:-$all_rows}
 shared=../shared/testdata/tfserving
-make -s build/roma build/bench/tfrun
+make -s build/roma build/roma-worker build/bench/tfrun
 mkdir -p results
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -32,6 +35,7 @@ else
 fi
 echo '{"instances": [1.0]}' > "$tmp/hp2.json"
 for m in resnet resnet50; do
+  [[ " $rows " == *" $m"* ]] || continue
   [ -f "models/$m/request.json" ] || .venv/bin/python scripts/gen_models.py --out models --only "$m"
 done
 
@@ -60,6 +64,7 @@ bare() { # base_path body runs spinning predict_url_or_empty out_file
 measure() {
   local name=$1 dir=$2 body=$3 port=$4 conns=$5 runs=$6 paired=$7 spin=${8:-1} label=${9:-$1} url
   local api=${10:-v1} hlen=
+  [[ " $rows " == *" $label "* ]] || return 0
   url="http://127.0.0.1:$port/v1/models/$name:predict"
   [ "$api" = v2 ] && url="http://127.0.0.1:$port/v2/models/$name/infer"
   start_worker "$name" "$dir" "$port" "$spin"
@@ -93,9 +98,9 @@ measure resnet models/resnet models/resnet/request.json 8616 2 400 1 1 resnet-v2
 measure resnet50 models/resnet50 models/resnet50/request.json 8614 2 80 1 1
 measure resnet50 models/resnet50 models/resnet50/request.json 8615 2 80 1 0 resnet50-nospin
 
-.venv/bin/python - "$tmp" <<'PY'
+.venv/bin/python - "$tmp" $rows <<'PY'
 import json, re, sys
-tmp = sys.argv[1]
+tmp, rows = sys.argv[1], sys.argv[2:]
 def wrk(path):
     text = open(path).read()
     unit = {"us": 1, "ms": 1e3, "s": 1e6}
@@ -105,7 +110,7 @@ def wrk(path):
     return {"rps": rps, "p50_us": pct["50"], "p99_us": pct["99"],
             "non_2xx": int(errors.group(1)) if errors else 0}
 out = {}
-for name in ("half_plus_two", "resnet", "resnet-nospin", "resnet-v2", "resnet50", "resnet50-nospin"):
+for name in rows:
     bare, tput = json.load(open(f"{tmp}/{name}.bare")), wrk(f"{tmp}/{name}.tput")
     if "served_p50_us" in bare:  # paired runs
         p50, p99, errors, ratio = bare["served_p50_us"], bare["served_p99_us"], 0, bare["overhead_ratio_p50"]

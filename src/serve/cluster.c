@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/bulkio.h"
 #include "common/log.h"
 #include "k8s/client.h"
 #include "k8s/nodes.h"
@@ -131,6 +132,7 @@ static void reconnect(serve_state *s, serve_worker *w, const char *host, int por
         slot->conn = evhttp_connection_base_new(s->base, NULL, host, (ev_uint16_t)port);
         evhttp_connection_set_retries(slot->conn, 0);
         evhttp_connection_set_timeout(slot->conn, 600);
+        (void)roma_bulkio_connection(slot->conn); /* forwarded bodies in large writes */
     }
 }
 

@@ -28,6 +28,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "../common/buf.h"
+#include "../common/bulkio.h"
 #include "../common/log.h"
 #include "../common/tcp.h"
 #include "worker/route.h"
@@ -150,7 +151,7 @@ static void answer(serve_state *s, serve_request *r, serve_worker *w, int status
             evbuffer_add(out, b.data, b.len);
             roma_buf_free(&b);
         }
-        evhttp_send_reply(c, status, NULL, out);
+        roma_bulkio_send_reply(c, status, NULL, out); /* written now, not a loop turn later */
         if (!body) evbuffer_free(out);
     }
     s->inflight--;
@@ -220,6 +221,7 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
         return;
     }
     roma_tcp_nodelay_connection(slot->conn);
+    roma_bulkio_flush_connection(slot->conn); /* the request leaves now, not a loop turn later */
 }
 
 /* The model a free slot of w serves next, or NULL. */
@@ -404,7 +406,7 @@ static void reply_error(struct evhttp_request *req, roma_code code, const char *
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     if (retry) evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
     evbuffer_add(out, b.data, b.len);
-    evhttp_send_reply(req, status, NULL, out);
+    roma_bulkio_send_reply(req, status, NULL, out);
     evbuffer_free(out);
     roma_buf_free(&b);
 }

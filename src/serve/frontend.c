@@ -32,6 +32,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "common/bulkio.h"
 #include "common/log.h"
 
 #define FRONTEND_PAUSE_S 0.5
@@ -119,6 +120,7 @@ static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
     serve_state *s = arg;
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) return NULL; /* evhttp refuses the connection */
+    (void)roma_bulkio_enable(bev); /* bodies in a few reads, not 4 KB a loop turn */
     if (s->npending == s->pending_cap) {
         s->pending_cap = s->pending_cap ? 2 * s->pending_cap : 64;
         s->pending = realloc(s->pending, s->pending_cap * sizeof(*s->pending));

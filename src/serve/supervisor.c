@@ -44,6 +44,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "../common/buf.h"
+#include "../common/bulkio.h"
 #include "../common/file.h"
 #include "../common/log.h"
 
@@ -347,6 +348,7 @@ void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs) {
         w->slots[i].conn = evhttp_connection_base_new(s->base, NULL, w->host, (ev_uint16_t)w->port);
         evhttp_connection_set_retries(w->slots[i].conn, 0);
         evhttp_connection_set_timeout(w->slots[i].conn, 600);
+        (void)roma_bulkio_connection(w->slots[i].conn); /* forwarded bodies in large writes */
     }
     w->probe = evhttp_connection_base_new(s->base, NULL, w->host, (ev_uint16_t)w->port);
     evhttp_connection_set_timeout(w->probe, PROBE_TIMEOUT_S);

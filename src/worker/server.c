@@ -52,6 +52,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/bulkio.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/tcp.h"
@@ -199,7 +200,7 @@ static void send_answer(job *j) {
         evhttp_add_header(h, "Content-Type", "application/json");
     }
     evbuffer_add(out, j->answer.data ? j->answer.data : "", j->answer.len);
-    evhttp_send_reply(j->req, j->status, NULL, out);
+    roma_bulkio_send_reply(j->req, j->status, NULL, out); /* written now, not a turn later */
     evbuffer_free(out);
 }
 
@@ -272,7 +273,7 @@ static void answer_overloaded(const server *s, struct evhttp_request *req) {
     evhttp_add_header(h, "Retry-After", "1");
     struct evbuffer *out = evbuffer_new();
     evbuffer_add(out, body.data, body.len);
-    evhttp_send_reply(req, status, NULL, out);
+    roma_bulkio_send_reply(req, status, NULL, out);
     evbuffer_free(out);
     roma_buf_free(&body);
 }
@@ -357,7 +358,7 @@ static int from_roma_serve(const server *s, struct evhttp_request *req) {
     struct evbuffer *out = evbuffer_new();
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evbuffer_add(out, b.data, b.len);
-    evhttp_send_reply(req, status, NULL, out);
+    roma_bulkio_send_reply(req, status, NULL, out);
     evbuffer_free(out);
     roma_buf_free(&b);
     return 0;
@@ -447,6 +448,7 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
                 .open_status = opt->open_status};
     int rc = 1;
     evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up mid-answer is an error to handle, not a crash */
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.wake, NULL);
     s.max_running = opt->threads;
@@ -459,6 +461,7 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     evhttp_set_gencb(http, on_request, &s);
+    evhttp_set_bevcb(http, roma_bulkio_bevcb, NULL); /* a body in a few reads, not 4 KB a turn */
     evhttp_set_max_body_size(http, (ev_ssize_t)opt->max_body);
     evhttp_set_max_headers_size(http, 64 * 1024); /* bounds memory per client */
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
