@@ -78,6 +78,7 @@ static void setup_models(serve_state *s) {
         m->sla = c->sla;
         m->alpha = c->alpha;
         m->ctl = &s->ctl[i];
+        m->gpu_service = c->profiled; /* until measured */
         roma_rt_ring_init(&m->recent);
         s->ctl[i] = (roma_ctl_model){.sla = c->sla, .min = c->cores_min, .max = c->cores_max,
                                      .initial = c->cores_initial};
@@ -290,6 +291,7 @@ static void teardown(serve_state *s) {
         if (w->probe) evhttp_connection_free(w->probe);
         if (w->timer) event_free(w->timer);
         free(w->models);
+        free(w->warmed);
     }
     frontend_free(s);
     s->listener = NULL;
@@ -331,6 +333,10 @@ int serve_main(int argc, char **argv) {
         return 2;
     }
     if (s->cfg.cluster.kind == SERVE_CLUSTER_KUBERNETES && cluster_check(&s->cfg) != 0) {
+        serve_config_free(&s->cfg);
+        return 2;
+    }
+    if (supervisor_check_cpus(s) != 0) { /* the GPU stand-ins' CPUs */
         serve_config_free(&s->cfg);
         return 2;
     }

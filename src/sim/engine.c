@@ -203,17 +203,14 @@ static double arrival_of(const sim *x, size_t send) { return x->sends[send].time
 static int gpu_finishes_first(const sim *x, const sim_worker *w, size_t mi) {
     const sim_worker *g = x->m[mi].gpu;
     const sim_model *cfg = &x->s->models[mi];
-    roma_device_load dev[2] = {
-        {.service = cfg->gpu.profiled, .rate = 1, .lane = 1},
-        {.service = cfg->cpu.time, .work_ahead = (double)w->nheld * cfg->cpu.time,
-         .rate = w->cores, .lane = fmin(w->cores, 1)},
-    };
+    roma_cost_split v = {.cpu_service = cfg->cpu.time, .cpu_cores = w->cores, .cpu_held = w->nheld,
+                         .gpu_service = cfg->gpu.profiled, .gpus = 1};
     for (size_t i = 0; i < g->nheld; i++)
-        dev[0].work_ahead += x->s->models[x->model_of[x->sends[g->held[i].send].model]].gpu.profiled;
+        v.gpu_work += x->s->models[x->model_of[x->sends[g->held[i].send].model]].gpu.profiled;
     for (size_t i = 0; i < g->nmodels; i++)
-        dev[0].work_ahead += (double)x->m[g->models[i]].queue.len * x->s->models[g->models[i]].gpu.profiled;
-    dev[0].work_ahead -= cfg->gpu.profiled; /* the newest request itself */
-    return roma_fastest_pick(dev, 2) == 0;
+        v.gpu_work += (double)x->m[g->models[i]].queue.len * x->s->models[g->models[i]].gpu.profiled;
+    v.gpu_work -= cfg->gpu.profiled; /* the newest request itself */
+    return !roma_cost_cpu_takes(&v);
 }
 
 static void dispatch_cpu(sim *x, sim_worker *w) {
