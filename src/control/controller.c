@@ -34,8 +34,15 @@ static const char *const ctl_names[] = {
     [ROMA_CTL_ROMA] = "roma",
     [ROMA_CTL_RULES] = "rules",
     [ROMA_CTL_STATIC] = "static",
-    [ROMA_CTL_ROMA_NORM] = "roma-norm",
+    [ROMA_CTL_ROMA_NORM] = "relative-pi",
 };
+
+/* Earlier names still read (configs and scripts that use them), with the
+ * kind they stand for. */
+static const struct {
+    const char *name;
+    roma_ctl_kind kind;
+} ctl_aliases[] = {{"roma-norm", ROMA_CTL_ROMA_NORM}};
 
 #define CTL_KINDS (sizeof(ctl_names) / sizeof(ctl_names[0]))
 
@@ -259,6 +266,12 @@ roma_code roma_ctl_parse(const char *name, roma_ctl_kind *kind) {
     for (size_t i = 0; name && i < CTL_KINDS; i++) {
         if (strcmp(name, ctl_names[i]) == 0) {
             *kind = (roma_ctl_kind)i;
+            return ROMA_OK;
+        }
+    }
+    for (size_t i = 0; name && i < sizeof(ctl_aliases) / sizeof(ctl_aliases[0]); i++) {
+        if (strcmp(name, ctl_aliases[i].name) == 0) {
+            *kind = ctl_aliases[i].kind;
             return ROMA_OK;
         }
     }

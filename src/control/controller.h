@@ -36,7 +36,8 @@
  *           held to +-1e6 1/s (an SLA or a response time of 1 us), beyond
  *           which the cores saturate anyway: an absurd SLA (1e-320 s gives
  *           1/SLA = inf) would otherwise make xc infinite, then NaN.
- *   roma-norm  the same law on a relative time error, so one set of gains
+ *   relative-pi  (earlier roma-norm; the default, ROMA_CTL_DEFAULT)
+ *           the same law on a relative time error, so one set of gains
  *           holds for ms and s SLAs alike, aimed below the SLA so that few
  *           requests (not only few windows) violate it:
  *             target = norm_setpoint * SLA
@@ -83,8 +84,13 @@ typedef enum {
     ROMA_CTL_ROMA_NORM,
 } roma_ctl_kind;
 
-/* The names roma_ctl_parse accepts, for error messages and --help. */
-#define ROMA_CTL_NAMES "roma, roma-norm, rules, static"
+/* The names roma_ctl_parse accepts, for error messages and --help;
+ * roma-norm is relative-pi's earlier name, still read. */
+#define ROMA_CTL_NAMES "relative-pi, roma, rules, static, roma-norm"
+
+/* What a user gets without naming a controller: the best one measured
+ * (README, "Controllers"); `roma` stays the published law. */
+#define ROMA_CTL_DEFAULT "relative-pi"
 
 /* Slack for comparing sums of tenths held in doubles (0.1 + 0.2 != 0.3). */
 #define ROMA_CTL_EPS 1e-9
@@ -148,7 +154,7 @@ void roma_ctl_update(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_mode
  * ROMA_CTL_NAMES; the caller names the offending value in its message. */
 roma_code roma_ctl_parse(const char *name, roma_ctl_kind *kind);
 
-/* The config name of kind ("roma", "rules", "static"); a static string. */
+/* The config name of kind ("roma", "relative-pi", ...); a static string. */
 const char *roma_ctl_name(roma_ctl_kind kind);
 
 #endif

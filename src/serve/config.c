@@ -549,7 +549,7 @@ static void set_defaults(serve_config *c) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN); /* node.cpus defaults to this machine's */
     c->node_cpus = ncpu > 0 ? (double)ncpu : 1;
     c->period = 2;
-    c->controller = strdup("roma");
+    c->controller = strdup(ROMA_CTL_DEFAULT);
     c->gpu_policy = strdup("roma");
     c->queue_limit = 1000;
     c->max_connections = 1024;

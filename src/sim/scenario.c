@@ -182,7 +182,7 @@ static roma_code read_run(ym_reader *r, const yaml_node_t *v, const char *path, 
         {"cores", ym_read_text, offsetof(sim_run_spec, cores_name), NULL},
     };
     sim_run_spec *run = dst;
-    run->controller = ROMA_CTL_ROMA;
+    roma_ctl_parse(ROMA_CTL_DEFAULT, &run->controller); /* as roma serve's default */
     run->policy = ROMA_POLICY_ROMA;
     run->devices = SIM_DEVICES_BOTH;
     roma_code rc = ym_read_map(r, v, path, fields, 5, run);

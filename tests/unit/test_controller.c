@@ -71,7 +71,12 @@ static void test_parse_name_defaults_init(void **state) {
         const char *name;
         roma_ctl_kind kind;
     } cases[] = {{"roma", ROMA_CTL_ROMA}, {"rules", ROMA_CTL_RULES}, {"static", ROMA_CTL_STATIC},
-                 {"roma-norm", ROMA_CTL_ROMA_NORM}};
+                 {"relative-pi", ROMA_CTL_ROMA_NORM}};
+    roma_ctl_kind alias = ROMA_CTL_RULES, dflt = ROMA_CTL_RULES;
+    assert_int_equal(roma_ctl_parse("roma-norm", &alias), ROMA_OK); /* the earlier name */
+    assert_int_equal(alias, ROMA_CTL_ROMA_NORM);
+    assert_int_equal(roma_ctl_parse(ROMA_CTL_DEFAULT, &dflt), ROMA_OK);
+    assert_int_equal(dflt, ROMA_CTL_ROMA_NORM);
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         roma_ctl_kind kind = (roma_ctl_kind)-1;
         CASE_CHECK_INT(cases[i].name, roma_ctl_parse(cases[i].name, &kind), ROMA_OK);
