@@ -53,6 +53,15 @@
  *           only the step up applies.
  *   static  `initial` cores, never changed.
  *
+ * Percentile SLAs.  A model with sla_percentile p > 0 (`sla_percentile: 95`)
+ * holds the p-th percentile of its window under the SLA instead of the
+ * mean (the paper's, p = 0): every law above runs on rt = rt_pct, the
+ * window's nearest-rank p-th percentile (roma_ctl_window_percentile), in
+ * place of rt_mean; relative-pi aims it at pct_setpoint * SLA (0.8: the
+ * percentile already is the tail, so the margin below the SLA is for the
+ * window-to-window noise only, where the mean's 0.4 also keeps most single
+ * requests under it).  Backlog and idle windows are as above.
+ *
  * Node normalisation, common to all kinds: when the cores proposed for the
  * node add up to more than its cpus, every model's proposal is scaled by
  * cpus/sum and rounded DOWN to 0.1 core; a model that would fall below its
@@ -103,6 +112,7 @@ typedef struct {
     int rules_cooldown; /* rules: periods held after a change */
     double norm_setpoint;  /* roma-norm: target mean response time / SLA */
     double norm_error_max; /* roma-norm: the relative error is capped here */
+    double pct_setpoint;   /* relative-pi with a percentile SLA: target percentile / SLA */
 } roma_ctl_params;
 
 /* ROMA's published gains B = 0.21, D = 0.17; rules 0.8/0.2 of the SLA,
@@ -114,9 +124,13 @@ roma_ctl_params roma_ctl_default_params(void);
 typedef struct {
     /* config (seconds, cores); the caller may change sla at run time */
     double sla, min, max, initial;
+    double sla_percentile; /* p in (0, 100]: hold the window's p-th percentile under
+                              the SLA; 0: the mean (the paper's) */
     /* input: the window that just ended */
     double rt_mean;   /* mean response time of requests completed on CPU */
     size_t completed; /* how many completed; 0 means rt_mean is ignored */
+    double rt_pct;    /* with sla_percentile: the window's p-th percentile of the
+                         same requests (roma_ctl_window_percentile) */
     size_t arrivals;  /* inference requests that joined the model's queue; only
                          reported (it tells an idle model from one a GPU serves) */
     size_t backlog;   /* at the window's end: requests in the model's queue or
@@ -148,6 +162,12 @@ void roma_ctl_init(roma_ctl_model *m);
  * other models' decisions sane. */
 void roma_ctl_update(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_model *models,
                      size_t n, double node_cpus);
+
+/* The nearest-rank p-th percentile (0 < p <= 100) of the n response times
+ * rts[0..n) (sorted in place): the smallest value that at least p% of them
+ * do not exceed, the definition roma bench reports (bench/stats.h).  0 when
+ * n is 0 (a window with nothing completed: no measurement). */
+double roma_ctl_window_percentile(double *rts, size_t n, double p);
 
 /* Reads a controller name as written in the config (`control.controller`).
  * ROMA_OK, or ROMA_INVALID_ARGUMENT (kind untouched) when name is none of

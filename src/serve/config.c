@@ -454,7 +454,7 @@ static roma_code check_base_path(walker *w, const yaml_node_t *n, const serve_mo
 static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, const serve_config *c,
                              serve_model_config *m) {
     static const char *const keys[] = {"name", "base_path", "sla",  "alpha",
-                                       "profiled", "cores",  "node", NULL};
+                                       "profiled", "cores",  "node", "sla_percentile", NULL};
     static const char *const core_keys[] = {"min", "max", "initial", NULL};
     char where[160];
     roma_code rc;
@@ -484,6 +484,10 @@ static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, cons
     if ((problem = serve_config_alpha_problem(m->alpha)))
         return bad(w, get(w, n, "alpha"), "%s: %s", where, problem);
     if ((rc = get_duration(w, n, "profiled", &m->profiled, where)) != ROMA_OK) return rc;
+    if ((rc = get_number(w, n, "sla_percentile", &m->sla_percentile, where)) != ROMA_OK) return rc;
+    if (get(w, n, "sla_percentile") && !(m->sla_percentile > 0 && m->sla_percentile <= 100))
+        return bad(w, get(w, n, "sla_percentile"), "%s: sla_percentile must be in (0, 100] (95: "
+                   "the window's 95th percentile under the SLA); leave it out for the mean", where);
     if ((rc = get_string(w, n, "node", &m->node, where)) != ROMA_OK) return rc;
     if (m->node && c->cluster.kind != SERVE_CLUSTER_KUBERNETES)
         return bad(w, get(w, n, "node"), "%s: node: places a model on a Kubernetes node; it needs "

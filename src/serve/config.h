@@ -14,6 +14,7 @@
  *       sla: 0.200          # seconds (or "200ms"), 1 ms to 1 hour
  *       alpha: 0.5          # [0, 1]
  *       profiled: 0.015     # optional: service time on a GPU, seconds
+ *       sla_percentile: 95  # optional: hold the window's 95th percentile (default: mean)
  *       cores: {min: 0.2, max: 2, initial: 1}
  *       node: node-a        # cluster mode: the Kubernetes node to run on (optional)
  *   cluster:                # optional; kind: local (the default) is one machine
@@ -80,6 +81,8 @@ typedef struct {
     double sla;      /* seconds, [SERVE_SLA_MIN, SERVE_SLA_MAX] */
     double alpha;    /* [0, 1] */
     double profiled; /* seconds; 0 when not given */
+    double sla_percentile; /* (0, 100]: the controller holds this percentile of a
+                              window under the SLA; 0 (not given): the mean */
     double cores_min, cores_max, cores_initial;
     char *node;      /* cluster mode: the node it is pinned to, or NULL */
 } serve_model_config;

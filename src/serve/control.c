@@ -75,6 +75,10 @@ void control_tick(evutil_socket_t fd, short what, void *arg) {
         m->ctl->sla = m->sla;
         m->ctl->rt_mean = m->rt_mean_window;
         m->ctl->completed = m->win_count;
+        m->ctl->sla_percentile = m->cfg->sla_percentile;
+        m->ctl->rt_pct = m->cfg->sla_percentile > 0
+                             ? roma_ctl_window_percentile(m->win_rts, m->win_count, m->cfg->sla_percentile)
+                             : 0;
         m->ctl->arrivals = m->win_arrivals;
         read_backlog(m, now, m->ctl);
         measure_cpu(m, m->win_count);
@@ -108,11 +112,13 @@ void control_write_decisions(const serve_state *s, struct evbuffer *out) {
     for (size_t i = 0; i < s->nmodels; i++) {
         const roma_ctl_model *c = &s->ctl[i];
         evbuffer_add_printf(out,
-                            "%s{\"name\": \"%s\", \"sla\": %g, \"rt_mean\": %g, \"completed\": %zu, "
+                            "%s{\"name\": \"%s\", \"sla\": %g, \"sla_percentile\": %g, "
+                            "\"rt_mean\": %g, \"rt_percentile\": %g, \"completed\": %zu, "
                             "\"arrivals\": %zu, \"backlog\": %zu, \"oldest_wait\": %g, "
                             "\"error\": %g, \"integral\": %g, \"cores_before_normalisation\": %g, "
                             "\"cores\": %g, \"cores_actuated\": %g}",
-                            i ? ", " : "", s->models[i].cfg->name, c->sla, c->rt_mean, c->completed,
+                            i ? ", " : "", s->models[i].cfg->name, c->sla, c->sla_percentile,
+                            c->rt_mean, c->rt_pct, c->completed,
                             c->arrivals, c->backlog, c->backlog ? c->oldest_wait : 0,
                             c->error, c->xc, c->cores_before_norm, c->cores,
                             s->models[i].cpu_worker ? s->models[i].cpu_worker->cores : 0);

@@ -98,6 +98,17 @@ static void copy_name(char *dst, size_t cap, const char *src) {
     dst[n] = '\0';
 }
 
+/* Keeps rt for the window's percentile (sla_percentile); grows by doubling,
+ * so a period's requests cost O(1) each. */
+static void keep_window_rt(serve_model *m, double rt) {
+    if (m->win_count == m->win_rts_cap) {
+        m->win_rts_cap = m->win_rts_cap ? 2 * m->win_rts_cap : 256;
+        m->win_rts = realloc(m->win_rts, m->win_rts_cap * sizeof(double));
+        if (!m->win_rts) abort();
+    }
+    m->win_rts[m->win_count] = rt;
+}
+
 /* Records a finished inference: store row, counters, controller window. */
 static void record(serve_state *s, serve_request *r, serve_worker *w, int status) {
     serve_model *m = r->model;
@@ -110,7 +121,10 @@ static void record(serve_state *s, serve_request *r, serve_worker *w, int status
         m->violations += rt > m->sla;
         roma_rt_ring_push(&m->recent, rt);
         history_rt_add(&m->hist_rt, rt);
-        if (device == 0) m->win_rt_sum += rt, m->win_count++;
+        if (device == 0) {
+            if (m->cfg->sla_percentile > 0) keep_window_rt(m, rt);
+            m->win_rt_sum += rt, m->win_count++;
+        }
     }
     store_record rec = {.id = r->id, .version = -1, .arrival = serve_unix_time(r->arrival),
                         .dispatch = r->dispatch > 0 ? serve_unix_time(r->dispatch) : 0,

@@ -303,6 +303,7 @@ static void teardown(serve_state *s) {
     if (s->sig_term) event_free(s->sig_term), event_free(s->sig_int), event_free(s->sig_chld);
     event_base_free(s->base);
     free(s->workers);
+    for (size_t i = 0; i < s->nmodels; i++) free(s->models[i].win_rts);
     free(s->models);
     free(s->ctl);
     serve_config_free(&s->cfg);

@@ -95,6 +95,8 @@ struct serve_model {
     roma_rt_ring recent;       /* last finished response times, any device */
     double win_rt_sum;         /* CPU-served requests finished this period */
     size_t win_count;
+    double *win_rts;           /* with sla_percentile: their response times */
+    size_t win_rts_cap;        /* entries allocated (win_count of them used) */
     size_t win_arrivals;       /* inference requests queued this period */
     double rt_mean_window;     /* the last closed window's mean (0: none) */
     uint64_t completed, violations;

@@ -294,6 +294,10 @@ static void test_sla_and_alpha_in_the_file(void **state) {
         {"alpha 2", "    sla: 0.2\n    alpha: 2", 0, 0, "alpha must be a number within [0, 1]"},
         {"alpha -0.1", "    sla: 0.2\n    alpha: -0.1", 0, 0, "within [0, 1]"},
         {"alpha nan", "    sla: 0.2\n    alpha: nan", 0, 0, "alpha"},
+        {"p95", "    sla: 0.2\n    sla_percentile: 95", 0.2, 0.5, NULL},
+        {"p100", "    sla: 0.2\n    sla_percentile: 100", 0.2, 0.5, NULL},
+        {"p0", "    sla: 0.2\n    sla_percentile: 0", 0, 0, "sla_percentile must be in (0, 100]"},
+        {"p101", "    sla: 0.2\n    sla_percentile: 101", 0, 0, "sla_percentile must be in (0, 100]"},
     };
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
