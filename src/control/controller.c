@@ -52,7 +52,7 @@ static const struct {
 roma_ctl_params roma_ctl_default_params(void) {
     return (roma_ctl_params){
         .B = 0.21, .D = 0.17, .rules_up = 0.8, .rules_down = 0.2, .rules_step = 0.5,
-        .rules_cooldown = 2, .norm_setpoint = 0.4, .norm_error_max = 3, .pct_setpoint = 0.8,
+        .rules_cooldown = 2, .norm_setpoint = 0.4, .norm_error_max = 3, .pct_setpoint = 0.5,
     };
 }
 

@@ -585,9 +585,9 @@ static void test_percentile_sla_one_period(void **state) {
         /* mean: target 0.4; e = (0.2 - 0.4)/0.4 = -0.5; xc = 1 - 0.105 = 0.895;
          * 0.895 - 0.085 = 0.81 -> 0.9 */
         {"relative-pi, mean", ROMA_CTL_ROMA_NORM, 0, -0.5, 0.9},
-        /* p95: target 0.8 (pct_setpoint); e = (1.2 - 0.8)/0.8 = 0.5; xc = 1.105;
-         * 1.105 + 0.085 = 1.19 -> 1.2 */
-        {"relative-pi, p95", ROMA_CTL_ROMA_NORM, 95, 0.5, 1.2},
+        /* p95: target 0.5 (pct_setpoint); e = (1.2 - 0.5)/0.5 = 1.4; xc = 1.294;
+         * 1.294 + 0.238 = 1.532 -> 1.6 */
+        {"relative-pi, p95", ROMA_CTL_ROMA_NORM, 95, 1.4, 1.6},
         /* roma on the mean: e = 1 - 1/0.2 = -4; xc = 1 - 0.84 = 0.16;
          * 0.16 - 0.68 < min -> 0.2 */
         {"roma, mean", ROMA_CTL_ROMA, 0, -4, 0.2},
