@@ -139,6 +139,13 @@ static void build_args(const serve_worker *w, worker_args *a) {
 
 static void on_probe(struct evhttp_request *req, void *arg);
 
+/* The CPUs the CPU workers are pinned within: all this process may use but
+ * the GPU stand-ins' (NULL, this process's own set, before
+ * supervisor_check_cpus has set them). */
+static const cpu_set_t *cpu_pool(const serve_state *s) {
+    return CPU_COUNT(&s->cpu_pool) ? &s->cpu_pool : NULL;
+}
+
 static void probe_later(serve_worker *w, double seconds);
 
 static void spawn(serve_state *s, serve_worker *w) {
@@ -171,7 +178,7 @@ static void spawn(serve_state *s, serve_worker *w) {
     roma_err err;
     if (w->cgroup[0] && cg_add_pid(&s->cg, w->cgroup, pid, &err) != ROMA_OK)
         roma_warn("worker %s: %s", w->name, err.msg);
-    if (w->gpu < 0 && cg_pin_cpus_in(pid, w->cores, (int)(w - s->workers), &s->cpu_pool, &err) != ROMA_OK)
+    if (w->gpu < 0 && cg_pin_cpus_in(pid, w->cores, (int)(w - s->workers), cpu_pool(s), &err) != ROMA_OK)
         roma_warn("worker %s: %s", w->name, err.msg);
     roma_info("worker %s: started, pid %d, port %d", w->name, (int)pid, w->port);
     probe_later(w, 0.2);
@@ -340,7 +347,7 @@ int supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
     roma_err err;
     double actual = cores;
     int rc = w->cgroup[0] ? write_cgroup(s, w, cores, &actual) : 0;
-    if (w->pid > 0 && cg_pin_cpus_in(w->pid, actual, (int)(w - s->workers), &s->cpu_pool, &err) != ROMA_OK)
+    if (w->pid > 0 && cg_pin_cpus_in(w->pid, actual, (int)(w - s->workers), cpu_pool(s), &err) != ROMA_OK)
         roma_warn("worker %s: %s", w->name, err.msg);
     /* The controller works from what is in force, not from what it asked. */
     if (rc != 0 && w->gpu < 0 && w->nmodels && w->models[0]->ctl) w->models[0]->ctl->cores = actual;
