@@ -56,6 +56,7 @@ static json_t *model_summary(const bench_workload *w, const bench_plan *p, const
     json_object_set_new(j, "p99", number(st.p99));
     json_object_set_new(j, "violation_rate", number(st.violation_rate));
     json_object_set_new(j, "window_violation_rate", number(st.window_violation_rate));
+    json_object_set_new(j, "window_p95_violation_rate", number(st.window_p95_violation_rate));
     json_object_set_new(j, "windows", json_integer((json_int_t)st.windows));
     json_object_set_new(j, "rate_asked", json_real(p->asked[model] / p->duration));
     json_object_set_new(j, "rate_achieved", json_real((double)sent / span));

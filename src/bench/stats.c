@@ -30,6 +30,43 @@ double bench_stats_violation_rate(const double *latency, size_t n, double sla) {
     return (double)slow / (double)n;
 }
 
+static int double_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Requests as (window, latency) pairs, sorted by window then latency, so
+ * that each window is one sorted run. */
+typedef struct {
+    size_t window;
+    double latency;
+} windowed;
+
+static int windowed_cmp(const void *a, const void *b) {
+    const windowed *x = a, *y = b;
+    if (x->window != y->window) return (x->window > y->window) - (x->window < y->window);
+    return double_cmp(&x->latency, &y->latency);
+}
+
+double bench_stats_window_percentile_violation_rate(const double *when, const double *latency,
+                                                    size_t n, double window, double sla, double p) {
+    windowed *all = malloc((n ? n : 1) * sizeof(*all));
+    double *run = malloc((n ? n : 1) * sizeof(*run));
+    if (!all || !run) abort();
+    for (size_t i = 0; i < n; i++) all[i] = (windowed){(size_t)(when[i] / window), latency[i]};
+    qsort(all, n, sizeof(*all), windowed_cmp);
+    size_t used = 0, bad = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = 0;
+        for (size_t k = all[i].window; i < n && all[i].window == k; i++) run[len++] = all[i].latency;
+        used++;
+        bad += bench_stats_percentile(run, len, p) > sla;
+    }
+    free(all);
+    free(run);
+    return used ? (double)bad / (double)used : NAN;
+}
+
 double bench_stats_window_violation_rate(const double *when, const double *latency, size_t n,
                                          double window, double sla, size_t *windows,
                                          size_t *violated) {
@@ -58,10 +95,6 @@ double bench_stats_window_violation_rate(const double *when, const double *laten
     return used ? (double)bad / (double)used : NAN;
 }
 
-static int double_cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 void bench_stats_summarize(const double *when, const double *latency, size_t n, double sla,
                            double window, bench_stats *out) {
@@ -78,5 +111,7 @@ void bench_stats_summarize(const double *when, const double *latency, size_t n, 
     out->violation_rate = bench_stats_violation_rate(latency, n, sla);
     out->window_violation_rate = bench_stats_window_violation_rate(
         when, latency, n, window, sla, &out->windows, &out->windows_violated);
+    out->window_p95_violation_rate =
+        bench_stats_window_percentile_violation_rate(when, latency, n, window, sla, 95);
     free(sorted);
 }

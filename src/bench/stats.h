@@ -12,6 +12,8 @@
  *     requests > SLA.  window_violation_rate is the share of violating
  *     windows among those holding at least one request (a window in which
  *     nothing was sent or answered says nothing about the SLA).
+ *     window_p95_violation_rate does the same with each window's 95th
+ *     percentile in place of its mean (a percentile SLA).
  *
  * Pure functions of their arguments; any thread.  Times in seconds.
  */
@@ -25,6 +27,8 @@ typedef struct {
     double mean, p50, p95, p99;   /* NAN when n == 0 */
     double violation_rate;        /* NAN when n == 0 */
     double window_violation_rate; /* NAN when windows == 0 */
+    double window_p95_violation_rate; /* windows whose 95th percentile > SLA (the
+                                         percentile SLA of `sla_percentile: 95`) */
     size_t windows, windows_violated;
 } bench_stats;
 
@@ -45,6 +49,12 @@ double bench_stats_violation_rate(const double *latency, size_t n, double sla);
 double bench_stats_window_violation_rate(const double *when, const double *latency, size_t n,
                                          double window, double sla, size_t *windows,
                                          size_t *violated);
+
+/* The same with the window's nearest-rank p-th percentile (0 < p <= 100)
+ * in place of its mean: the share of windows that miss a percentile SLA.
+ * Costs O(n log n) time and O(n + windows) memory. */
+double bench_stats_window_percentile_violation_rate(const double *when, const double *latency,
+                                                    size_t n, double window, double sla, double p);
 
 /* All of the above for requests i < n (scheduled at when[i], answered
  * after latency[i]).  latency is not modified (a sorted copy is made). */

@@ -10,7 +10,10 @@
 #include "control/controller.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "bench/stats.h" /* the nearest-rank percentile, as roma bench reports it */
 
 /* Rounding to tenths tolerates the error of the arithmetic that produced x:
  * 0.1 + 0.2 is 0.30000000000000004, which must stay 0.3 rather than be
@@ -34,15 +37,22 @@ static const char *const ctl_names[] = {
     [ROMA_CTL_ROMA] = "roma",
     [ROMA_CTL_RULES] = "rules",
     [ROMA_CTL_STATIC] = "static",
-    [ROMA_CTL_ROMA_NORM] = "roma-norm",
+    [ROMA_CTL_ROMA_NORM] = "relative-pi",
 };
+
+/* Earlier names still read (configs and scripts that use them), with the
+ * kind they stand for. */
+static const struct {
+    const char *name;
+    roma_ctl_kind kind;
+} ctl_aliases[] = {{"roma-norm", ROMA_CTL_ROMA_NORM}};
 
 #define CTL_KINDS (sizeof(ctl_names) / sizeof(ctl_names[0]))
 
 roma_ctl_params roma_ctl_default_params(void) {
     return (roma_ctl_params){
         .B = 0.21, .D = 0.17, .rules_up = 0.8, .rules_down = 0.2, .rules_step = 0.5,
-        .rules_cooldown = 2, .norm_setpoint = 0.4, .norm_error_max = 3,
+        .rules_cooldown = 2, .norm_setpoint = 0.4, .norm_error_max = 3, .pct_setpoint = 0.5,
     };
 }
 
@@ -74,9 +84,10 @@ static double clamp(double x, double lo, double hi) {
  * fails every comparison, so a NaN mean counts as no measurement and a NaN
  * wait as 0. */
 static window_kind read_window(const roma_ctl_model *m, double *rt) {
+    double measured = m->sla_percentile > 0 ? m->rt_pct : m->rt_mean;
     *rt = 0;
-    if (m->completed > 0 && m->rt_mean > 0) {
-        *rt = m->rt_mean;
+    if (m->completed > 0 && measured > 0) {
+        *rt = measured;
         return WINDOW_MEASURED;
     }
     if (m->backlog == 0) return WINDOW_IDLE;
@@ -130,7 +141,7 @@ static double error_of(roma_ctl_kind kind, const roma_ctl_params *p, const roma_
     if (kind != ROMA_CTL_ROMA_NORM) {
         e = clamp(1 / m->sla - 1 / rt, -SPEED_ERROR_MAX, SPEED_ERROR_MAX);
     } else {
-        double target = p->norm_setpoint * m->sla;
+        double target = (m->sla_percentile > 0 ? p->pct_setpoint : p->norm_setpoint) * m->sla;
         e = clamp((rt - target) / target, -1, p->norm_error_max);
     }
     if (isnan(e)) e = 0; /* inf - inf, 0/0: clamp lets NaN through */
@@ -255,10 +266,27 @@ void roma_ctl_update(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_mode
         for (size_t i = 0; i < n; i++) models[i].xc = models[i].cores - p->B * models[i].error;
 }
 
+static int rt_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double roma_ctl_window_percentile(double *rts, size_t n, double p) {
+    if (n == 0) return 0;
+    qsort(rts, n, sizeof(*rts), rt_cmp);
+    return bench_stats_percentile(rts, n, p);
+}
+
 roma_code roma_ctl_parse(const char *name, roma_ctl_kind *kind) {
     for (size_t i = 0; name && i < CTL_KINDS; i++) {
         if (strcmp(name, ctl_names[i]) == 0) {
             *kind = (roma_ctl_kind)i;
+            return ROMA_OK;
+        }
+    }
+    for (size_t i = 0; name && i < sizeof(ctl_aliases) / sizeof(ctl_aliases[0]); i++) {
+        if (strcmp(name, ctl_aliases[i].name) == 0) {
+            *kind = ctl_aliases[i].kind;
             return ROMA_OK;
         }
     }

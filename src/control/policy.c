@@ -186,6 +186,16 @@ int roma_fastest_pick(const roma_device_load *devices, size_t n) {
     return best;
 }
 
+int roma_cost_cpu_takes(const roma_cost_split *v) {
+    if (!(v->gpus > 0) || !(v->cpu_service > 0)) return 1;
+    roma_device_load dev[2] = {
+        {.service = v->gpu_service, .work_ahead = v->gpu_work, .rate = v->gpus, .lane = 1},
+        {.service = v->cpu_service, .work_ahead = (double)v->cpu_held * v->cpu_service,
+         .rate = v->cpu_cores, .lane = fmin(v->cpu_cores, 1)},
+    };
+    return roma_fastest_pick(dev, 2) == 1;
+}
+
 /* ---- recent response times ---------------------------------------------- */
 
 void roma_rt_ring_init(roma_rt_ring *r) {

@@ -139,6 +139,33 @@ double roma_fastest_finish(const roma_device_load *d);
  * the GPU before a CPU worker, whose cores cost).  -1 when n is 0. */
 int roma_fastest_pick(const roma_device_load *devices, size_t n);
 
+/* ---- cost-aware dispatch: a free CPU slot's decision -------------------------
+ * What a model's CPU worker and the GPUs that serve the model look like to
+ * the dispatcher when a CPU slot of the model frees up and its queue is not
+ * empty, in the units of roma_device_load.  `roma serve` fills it from what
+ * it measures (dispatch.c), `roma sim` from its scenario (sim/engine.c). */
+typedef struct {
+    double cpu_service; /* one-core seconds a request of the model costs on its
+                           CPU worker; <= 0: not known yet */
+    double cpu_cores;   /* the CPU worker's cores now */
+    size_t cpu_held;    /* requests the CPU worker holds (running or waiting at it) */
+    double gpu_service; /* seconds a request of the model takes on a GPU
+                           (profiled or measured; 0 when neither is known yet) */
+    double gpu_work;    /* GPU seconds ahead of the model's newest queued request:
+                           the requests the GPUs hold and every queued request of
+                           the models they serve, that newest one excepted */
+    double gpus;        /* GPUs that can serve the model now (0: none ready) */
+} roma_cost_split;
+
+/* Whether the free CPU slot takes the head of its model's queue: 1 when the
+ * CPU worker is expected to finish the newest queued request strictly
+ * sooner than the GPUs (roma_fastest_pick, the GPUs listed first as one
+ * device of rate `gpus`), so the whole queue is better left to the GPUs
+ * otherwise.  Also 1 when no GPU can serve the model (gpus <= 0) and when
+ * the CPU cost is not known yet (cpu_service <= 0): a request waiting for
+ * a measurement would wait forever.  0 when the worker has no cores. */
+int roma_cost_cpu_takes(const roma_cost_split *v);
+
 /* ---- recent response times ------------------------------------------------
  * The mean response time of a model's last ROMA_RT_RING_CAP finished
  * requests, the second half of the roma estimate.  Both the dispatcher and

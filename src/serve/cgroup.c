@@ -576,15 +576,19 @@ roma_code cg_detect(cg_system *sys, roma_err *err) {
 
 /* ---- CPU affinity ------------------------------------------------------ */
 
-/* ceil(cores) CPUs of the caller's allowed set, from the first-th on. */
-static roma_code pick_cpus(int first, double cores, cpu_set_t *set, roma_err *err) {
+/* ceil(cores) CPUs of pool (NULL: the caller's allowed set), from the
+ * first-th on. */
+static roma_code pick_cpus(int first, double cores, const cpu_set_t *given, cpu_set_t *set,
+                           roma_err *err) {
     cpu_set_t pool;
-    if (sched_getaffinity(0, sizeof(pool), &pool) != 0)
+    if (given) pool = *given;
+    else if (sched_getaffinity(0, sizeof(pool), &pool) != 0)
         return roma_fail(err, ROMA_INTERNAL, "cannot read this process's CPU affinity: %s",
                          strerror(errno));
     int avail[CPU_SETSIZE], n = 0;
     for (int c = 0; c < CPU_SETSIZE; c++)
         if (CPU_ISSET(c, &pool)) avail[n++] = c;
+    if (n == 0) return roma_fail(err, ROMA_INVALID_ARGUMENT, "affinity: no CPU to pin to");
     int want = cores <= 0 || ceil(cores) >= n ? n : (int)ceil(cores);
     CPU_ZERO(set);
     for (int i = 0; i < want; i++) CPU_SET(avail[(first + i) % n], set);
@@ -592,11 +596,15 @@ static roma_code pick_cpus(int first, double cores, cpu_set_t *set, roma_err *er
 }
 
 roma_code cg_pin_cpus(pid_t pid, double cores, int first, roma_err *err) {
+    return cg_pin_cpus_in(pid, cores, first, NULL, err);
+}
+
+roma_code cg_pin_cpus_in(pid_t pid, double cores, int first, const cpu_set_t *pool, roma_err *err) {
     if (pid <= 0 || isnan(cores) || first < 0)
         return roma_fail(err, ROMA_INVALID_ARGUMENT, "affinity: bad process id %d, cores %g or "
                          "first CPU %d", (int)pid, cores, first);
     cpu_set_t set;
-    roma_code rc = pick_cpus(first, cores, &set, err);
+    roma_code rc = pick_cpus(first, cores, pool, &set, err);
     if (rc != ROMA_OK) return rc;
     char dir[64];
     snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);

@@ -28,6 +28,7 @@
 #ifndef ROMA_CGROUP_H
 #define ROMA_CGROUP_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -118,5 +119,10 @@ roma_code cg_remove(const cg_system *sys, const char *path, roma_err *err);
  * CPUs, so 0.25 cores is enforced as 1.  cores <= 0, or more cores than
  * the caller may use, means all of the caller's CPUs. */
 roma_code cg_pin_cpus(pid_t pid, double cores, int first, roma_err *err);
+
+/* The same within pool (a subset of the caller's CPUs, such as those left
+ * over by roma serve's GPU stand-ins) instead of the caller's allowed set;
+ * pool NULL is cg_pin_cpus.  An empty pool is ROMA_INVALID_ARGUMENT. */
+roma_code cg_pin_cpus_in(pid_t pid, double cores, int first, const cpu_set_t *pool, roma_err *err);
 
 #endif

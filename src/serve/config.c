@@ -136,16 +136,78 @@ static roma_code parse_gpus(walker *w, const yaml_node_t *gpus, const char *wher
     return ROMA_OK;
 }
 
+roma_code serve_config_cpu_list(const char *text, serve_gpu_standin *out, roma_err *err) {
+    char seen[SERVE_STANDIN_CPU_MAX + 1] = {0};
+    const char *p = text ? text : "";
+    for (;;) {
+        char *end;
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (end == p || *p == '-' || *p == '+' || *p == ' ') goto bad;
+        if (*end == '-') {
+            p = end + 1;
+            hi = strtol(p, &end, 10);
+            if (end == p || *p == '-' || *p == '+' || *p == ' ') goto bad;
+        }
+        if (lo < 0 || hi < lo || hi > SERVE_STANDIN_CPU_MAX) goto bad;
+        for (long c = lo; c <= hi; c++) seen[c] = 1;
+        if (*end == '\0') break;
+        if (*end != ',') goto bad;
+        p = end + 1;
+    }
+    out->ncpus = 0;
+    out->cpus = malloc(sizeof(int) * (SERVE_STANDIN_CPU_MAX + 1));
+    if (!out->cpus) abort();
+    for (int c = 0; c <= SERVE_STANDIN_CPU_MAX; c++)
+        if (seen[c]) out->cpus[out->ncpus++] = c;
+    return ROMA_OK;
+bad:
+    return roma_fail(err, ROMA_INVALID_ARGUMENT, "'%s' is not a CPU list: write CPU indexes "
+                     "0-%d and ranges, comma-separated, such as \"1\" or \"2-3,6\"",
+                     text ? text : "?", SERVE_STANDIN_CPU_MAX);
+}
+
+/* node.gpu_standins: [{cpus: "1"}, ...]; no CPU in two stand-ins. */
+static roma_code parse_standins(walker *w, const yaml_node_t *list, serve_config *c) {
+    static const char *const keys[] = {"cpus", NULL};
+    if (list->type != YAML_SEQUENCE_NODE)
+        return bad(w, list, "node.gpu_standins must be a list such as [{cpus: \"1\"}]");
+    size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+    c->standins = calloc(n ? n : 1, sizeof(*c->standins));
+    if (!c->standins) abort();
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *e = yaml_document_get_node(w->doc, list->data.sequence.items.start[i]);
+        char where[64];
+        roma_err why;
+        roma_code rc;
+        snprintf(where, sizeof(where), "node.gpu_standins[%zu]", i);
+        if ((rc = check_keys(w, e, where, keys)) != ROMA_OK) return rc;
+        const yaml_node_t *cpus = get(w, e, "cpus");
+        if (!cpus) return bad(w, e, "%s needs cpus: the CPUs it runs on, such as \"1\"", where);
+        if (serve_config_cpu_list(scalar(cpus), &c->standins[i], &why) != ROMA_OK)
+            return bad(w, cpus, "%s.cpus: %s", where, why.msg);
+        c->nstandins++;
+        for (size_t j = 0; j < i; j++)
+            for (size_t a = 0; a < c->standins[i].ncpus; a++)
+                for (size_t b = 0; b < c->standins[j].ncpus; b++)
+                    if (c->standins[i].cpus[a] == c->standins[j].cpus[b])
+                        return bad(w, cpus, "%s.cpus: CPU %d is also node.gpu_standins[%zu]'s: "
+                                   "give each stand-in CPUs of its own", where,
+                                   c->standins[i].cpus[a], j);
+    }
+    return ROMA_OK;
+}
+
 static roma_code parse_node(walker *w, const yaml_node_t *root, serve_config *c) {
-    static const char *const keys[] = {"cpus", "gpus", NULL};
+    static const char *const keys[] = {"cpus", "gpus", "gpu_standins", NULL};
     const yaml_node_t *node = get(w, root, "node");
     roma_code rc;
     if (!node) return ROMA_OK;
     if ((rc = check_keys(w, node, "node", keys)) != ROMA_OK) return rc;
     if ((rc = get_number(w, node, "cpus", &c->node_cpus, "node")) != ROMA_OK) return rc;
     if (c->node_cpus <= 0) return bad(w, node, "node.cpus must be > 0 (cores ROMA may hand out)");
-    const yaml_node_t *gpus = get(w, node, "gpus");
-    return gpus ? parse_gpus(w, gpus, "node.gpus", &c->gpus, &c->ngpus) : ROMA_OK;
+    const yaml_node_t *gpus = get(w, node, "gpus"), *standins = get(w, node, "gpu_standins");
+    if (gpus && (rc = parse_gpus(w, gpus, "node.gpus", &c->gpus, &c->ngpus)) != ROMA_OK) return rc;
+    return standins ? parse_standins(w, standins, c) : ROMA_OK;
 }
 
 static roma_code parse_sections(walker *w, const yaml_node_t *root, serve_config *c) {
@@ -392,7 +454,7 @@ static roma_code check_base_path(walker *w, const yaml_node_t *n, const serve_mo
 static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, const serve_config *c,
                              serve_model_config *m) {
     static const char *const keys[] = {"name", "base_path", "sla",  "alpha",
-                                       "profiled", "cores",  "node", NULL};
+                                       "profiled", "cores",  "node", "sla_percentile", NULL};
     static const char *const core_keys[] = {"min", "max", "initial", NULL};
     char where[160];
     roma_code rc;
@@ -422,6 +484,10 @@ static roma_code parse_model(walker *w, const yaml_node_t *n, size_t index, cons
     if ((problem = serve_config_alpha_problem(m->alpha)))
         return bad(w, get(w, n, "alpha"), "%s: %s", where, problem);
     if ((rc = get_duration(w, n, "profiled", &m->profiled, where)) != ROMA_OK) return rc;
+    if ((rc = get_number(w, n, "sla_percentile", &m->sla_percentile, where)) != ROMA_OK) return rc;
+    if (get(w, n, "sla_percentile") && !(m->sla_percentile > 0 && m->sla_percentile <= 100))
+        return bad(w, get(w, n, "sla_percentile"), "%s: sla_percentile must be in (0, 100] (95: "
+                   "the window's 95th percentile under the SLA); leave it out for the mean", where);
     if ((rc = get_string(w, n, "node", &m->node, where)) != ROMA_OK) return rc;
     if (m->node && c->cluster.kind != SERVE_CLUSTER_KUBERNETES)
         return bad(w, get(w, n, "node"), "%s: node: places a model on a Kubernetes node; it needs "
@@ -487,7 +553,7 @@ static void set_defaults(serve_config *c) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN); /* node.cpus defaults to this machine's */
     c->node_cpus = ncpu > 0 ? (double)ncpu : 1;
     c->period = 2;
-    c->controller = strdup("roma");
+    c->controller = strdup(ROMA_CTL_DEFAULT);
     c->gpu_policy = strdup("roma");
     c->queue_limit = 1000;
     c->max_connections = 1024;
@@ -523,6 +589,9 @@ roma_code serve_config_parse(const char *text, size_t len, const char *name, ser
     if (rc == ROMA_OK) rc = parse_node(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_sections(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_cluster(&w, root, &cfg->cluster);
+    if (rc == ROMA_OK && cfg->nstandins && cfg->cluster.kind == SERVE_CLUSTER_KUBERNETES)
+        rc = bad(&w, get(&w, get(&w, root, "node"), "gpu_standins"), "node.gpu_standins run on this "
+                 "machine (tests and experiments); remove them in cluster mode");
     if (rc == ROMA_OK) rc = parse_ops(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_limits(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_models(&w, root, cfg);
@@ -544,6 +613,8 @@ roma_code serve_config_load(const char *path, serve_config *cfg, roma_err *err) 
 }
 
 void serve_config_free(serve_config *c) {
+    for (size_t i = 0; i < c->nstandins; i++) free(c->standins[i].cpus);
+    free(c->standins);
     for (size_t i = 0; i < c->nmodels; i++) {
         free(c->models[i].name);
         free(c->models[i].base_path);

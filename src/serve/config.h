@@ -2,6 +2,7 @@
  *
  *   listen: 127.0.0.1:8501
  *   node:   {cpus: 2, gpus: []}
+ *           # gpu_standins: [{cpus: "1"}]   tests and experiments only (below)
  *   control: {period: 2s, controller: roma}      # roma | rules | static
  *   dispatch: {gpu_policy: roma, queue_limit: 1000}
  *   store:  {path: roma.db, max_rows: 1000000}
@@ -13,6 +14,7 @@
  *       sla: 0.200          # seconds (or "200ms"), 1 ms to 1 hour
  *       alpha: 0.5          # [0, 1]
  *       profiled: 0.015     # optional: service time on a GPU, seconds
+ *       sla_percentile: 95  # optional: hold the window's 95th percentile (default: mean)
  *       cores: {min: 0.2, max: 2, initial: 1}
  *       node: node-a        # cluster mode: the Kubernetes node to run on (optional)
  *   cluster:                # optional; kind: local (the default) is one machine
@@ -26,6 +28,13 @@
  *     models_volume: {claim: models}   # or {host_path: /srv/models}
  *     nodes:                # cores ROMA may hand out per node (default node.cpus)
  *       - {name: node-a, cpus: 6, gpus: [0]}
+ *
+ * node.gpu_standins: GPU stand-ins for machines without a GPU, for tests
+ * and experiments only (not a device for production).  Each is a worker
+ * that roma serve treats as a GPU (its own slot and queue choice by the
+ * GPU policy, never resized by the controller) but that runs on CPU,
+ * pinned to its own CPUs (`cpus`: a Linux CPU list such as "1" or "2-3,6"),
+ * which the CPU workers then never use.  Local mode only.
  *
  * In cluster mode a model's base_path is not read on this machine: worker
  * pods serve <models volume>/<model name>, as TF Serving's image serves
@@ -72,9 +81,20 @@ typedef struct {
     double sla;      /* seconds, [SERVE_SLA_MIN, SERVE_SLA_MAX] */
     double alpha;    /* [0, 1] */
     double profiled; /* seconds; 0 when not given */
+    double sla_percentile; /* (0, 100]: the controller holds this percentile of a
+                              window under the SLA; 0 (not given): the mean */
     double cores_min, cores_max, cores_initial;
     char *node;      /* cluster mode: the node it is pinned to, or NULL */
 } serve_model_config;
+
+/* node.gpu_standins[]: one GPU stand-in's CPUs (indexes, ascending, distinct). */
+typedef struct {
+    int *cpus;
+    size_t ncpus;
+} serve_gpu_standin;
+
+/* The highest CPU index a stand-in may name (cpu_set_t's CPU_SETSIZE). */
+#define SERVE_STANDIN_CPU_MAX 1023
 
 typedef enum { SERVE_CLUSTER_LOCAL, SERVE_CLUSTER_KUBERNETES } serve_cluster_kind;
 
@@ -107,6 +127,8 @@ typedef struct {
     double node_cpus;
     int *gpus;
     size_t ngpus;
+    serve_gpu_standin *standins; /* node.gpu_standins (tests and experiments) */
+    size_t nstandins;
     double period;        /* seconds */
     char *controller;     /* a name roma_ctl_parse accepts */
     char *gpu_policy;     /* a name roma_policy_parse accepts */
@@ -140,6 +162,12 @@ const char *serve_config_sla_problem(double sla);
 
 /* The same for alpha: finite, within [0, 1]. */
 const char *serve_config_alpha_problem(double alpha);
+
+/* Reads a Linux CPU list ("1", "0-2,5"; YAML may give a bare integer)
+ * into *out, ascending and distinct.  ROMA_INVALID_ARGUMENT with a message
+ * (the offending text, the form expected) on a bad list or an index past
+ * SERVE_STANDIN_CPU_MAX; *out is then untouched. */
+roma_code serve_config_cpu_list(const char *text, serve_gpu_standin *out, roma_err *err);
 
 /* The model called name, or NULL. */
 serve_model_config *serve_config_model(const serve_config *cfg, const char *name);

@@ -5,7 +5,8 @@
  * configured controller (a pure function over all models of the node), and
  * the cores it decides are written to each CPU worker's cgroup and read
  * back; the read-back value is what counts (metrics, core-seconds, the
- * worker's slots).
+ * worker's slots).  The same tick measures what a request costs on each
+ * CPU worker, for cost-aware dispatch (measure_cpu).
  */
 #include "serve.h"
 
@@ -31,6 +32,37 @@ static void read_backlog(const serve_model *m, double now, roma_ctl_model *c) {
     c->oldest_wait = now - oldest;
 }
 
+/* CPU seconds a measurement needs at least: /proc counts in clock ticks
+ * (10 ms), so 5 of them keep the rounding under 20%. */
+#define CPU_MEASURE_MIN 0.05
+
+/* Cost-aware dispatch: the one-core seconds a request of m costs on its CPU
+ * worker, from the CPU the worker's processes used (supervisor_cpu_seconds)
+ * over the requests it finished, accumulated over windows until the CPU
+ * used is large enough to read, and averaged with the earlier value in
+ * proportion to the requests (a window of 1 request moves it little).
+ * Where nothing was served nor held the CPU used is not a request's (idle
+ * threads, probes) and is dropped; so is a start's or restart's (model
+ * loading, the first run): dispatch.c moves the mark after the warm-up. */
+static void measure_cpu(serve_model *m, size_t completed) {
+    const serve_worker *w = m->cpu_worker;
+    if (!w || w->state != WORKER_READY) return;
+    double used = supervisor_cpu_seconds(w);
+    int holds = 0;
+    for (int i = 0; i < w->nslots; i++) holds |= w->slots[i].req != NULL;
+    m->cpu_mark_count += completed;
+    if (m->cpu_mark_count == 0 && !holds) {
+        m->cpu_mark = used;
+        return;
+    }
+    double spent = used - m->cpu_mark;
+    if (m->cpu_mark_count == 0 || spent < CPU_MEASURE_MIN) return;
+    double n = (double)m->cpu_mark_count, sample = spent / n;
+    m->cpu_cost = m->cpu_cost > 0 ? m->cpu_cost + n / (n + 5) * (sample - m->cpu_cost) : sample;
+    m->cpu_mark = used;
+    m->cpu_mark_count = 0;
+}
+
 void control_tick(evutil_socket_t fd, short what, void *arg) {
     serve_state *s = arg;
     double now = serve_now(), dt = now - s->last_tick;
@@ -44,8 +76,13 @@ void control_tick(evutil_socket_t fd, short what, void *arg) {
         m->ctl->sla = m->sla;
         m->ctl->rt_mean = m->rt_mean_window;
         m->ctl->completed = m->win_count;
+        m->ctl->sla_percentile = m->cfg->sla_percentile;
+        m->ctl->rt_pct = m->cfg->sla_percentile > 0
+                             ? roma_ctl_window_percentile(m->win_rts, m->win_count, m->cfg->sla_percentile)
+                             : 0;
         m->ctl->arrivals = m->win_arrivals;
         read_backlog(m, now, m->ctl);
+        measure_cpu(m, m->win_count);
         m->win_rt_sum = 0;
         m->win_count = 0;
         m->win_arrivals = 0;
@@ -59,6 +96,7 @@ void control_tick(evutil_socket_t fd, short what, void *arg) {
         serve_worker *w = s->models[i].cpu_worker;
         if (w && fabs(w->cores - s->ctl[i].cores) > 1e-9) supervisor_set_cores(s, w, s->ctl[i].cores);
     }
+    dispatch_reconsider(s); /* cost-aware: new cores, new measured costs */
 }
 
 void control_start(serve_state *s) {
@@ -75,11 +113,13 @@ void control_write_decisions(const serve_state *s, struct evbuffer *out) {
     for (size_t i = 0; i < s->nmodels; i++) {
         const roma_ctl_model *c = &s->ctl[i];
         evbuffer_add_printf(out,
-                            "%s{\"name\": \"%s\", \"sla\": %g, \"rt_mean\": %g, \"completed\": %zu, "
+                            "%s{\"name\": \"%s\", \"sla\": %g, \"sla_percentile\": %g, "
+                            "\"rt_mean\": %g, \"rt_percentile\": %g, \"completed\": %zu, "
                             "\"arrivals\": %zu, \"backlog\": %zu, \"oldest_wait\": %g, "
                             "\"error\": %g, \"integral\": %g, \"cores_before_normalisation\": %g, "
                             "\"cores\": %g, \"cores_actuated\": %g}",
-                            i ? ", " : "", s->models[i].cfg->name, c->sla, c->rt_mean, c->completed,
+                            i ? ", " : "", s->models[i].cfg->name, c->sla, c->sla_percentile,
+                            c->rt_mean, c->rt_pct, c->completed,
                             c->arrivals, c->backlog, c->backlog ? c->oldest_wait : 0,
                             c->error, c->xc, c->cores_before_norm, c->cores,
                             s->models[i].cpu_worker ? s->models[i].cpu_worker->cores : 0);

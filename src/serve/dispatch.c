@@ -5,7 +5,13 @@
  * body's binary tail too, with its Inference-Header-Content-Length).
  * Whenever a worker slot is free the slot takes a request: a CPU worker's
  * slot the head of its model's queue, a GPU worker's slot the head of the
- * queue the GPU policy picks.  The body goes
+ * queue the GPU policy picks.  With the cost-aware policy a CPU slot takes
+ * its model's head only when the CPU worker is expected to finish the
+ * newest queued request sooner than the GPUs (roma_cost_cpu_takes), from
+ * the service times measured here: a GPU's from its answers (it runs one
+ * request at a time, so a request's service began at its dispatch or at
+ * the previous answer, whichever came later), a CPU worker's from the CPU
+ * its processes used per request (control.c).  The body goes
  * to the worker over the slot's keep-alive connection and the worker's
  * answer goes back unchanged, with X-Roma-Device.  A request whose worker
  * dies is re-queued once, then answered 503; past dispatch.queue_limit a
@@ -93,6 +99,17 @@ static void copy_name(char *dst, size_t cap, const char *src) {
     dst[n] = '\0';
 }
 
+/* Keeps rt for the window's percentile (sla_percentile); grows by doubling,
+ * so a period's requests cost O(1) each. */
+static void keep_window_rt(serve_model *m, double rt) {
+    if (m->win_count == m->win_rts_cap) {
+        m->win_rts_cap = m->win_rts_cap ? 2 * m->win_rts_cap : 256;
+        m->win_rts = realloc(m->win_rts, m->win_rts_cap * sizeof(double));
+        if (!m->win_rts) abort();
+    }
+    m->win_rts[m->win_count] = rt;
+}
+
 /* Records a finished inference: store row, counters, controller window. */
 static void record(serve_state *s, serve_request *r, serve_worker *w, int status) {
     serve_model *m = r->model;
@@ -105,7 +122,10 @@ static void record(serve_state *s, serve_request *r, serve_worker *w, int status
         m->violations += rt > m->sla;
         roma_rt_ring_push(&m->recent, rt);
         history_rt_add(&m->hist_rt, rt);
-        if (device == 0) m->win_rt_sum += rt, m->win_count++;
+        if (device == 0) {
+            if (m->cfg->sla_percentile > 0) keep_window_rt(m, rt);
+            m->win_rt_sum += rt, m->win_count++;
+        }
     }
     store_record rec = {.id = r->id, .version = -1, .arrival = serve_unix_time(r->arrival),
                         .dispatch = r->dispatch > 0 ? serve_unix_time(r->dispatch) : 0,
@@ -156,6 +176,65 @@ static void answer(serve_state *s, serve_request *r, serve_worker *w, int status
     }
     s->inflight--;
     request_free(s, r);
+}
+
+/* ---- measured service times --------------------------------------------- */
+
+/* Weight of a new GPU sample in the running average: some 10 requests of
+ * memory, enough to ride out one slow answer on a noisy machine. */
+#define GPU_SERVICE_WEIGHT 0.1
+
+/* Whether this is w's first answer for r's model since it turned ready,
+ * the model's warm-up run (noted as done). */
+static int warm_up(serve_worker *w, const serve_request *r) {
+    for (size_t k = 0; w->warmed && k < w->nmodels; k++) {
+        if (w->models[k] != r->model) continue;
+        if (w->warmed[k]) return 0;
+        w->warmed[k] = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* A CPU worker answered r: after its warm-up run the measurement of what a
+ * request costs there starts afresh (control.c), so that neither loading
+ * the model nor its first run counts as a request's CPU. */
+static void measure_cpu_start(serve_worker *w, const serve_request *r) {
+    if (!warm_up(w, r)) return;
+    r->model->cpu_mark = supervisor_cpu_seconds(w);
+    r->model->cpu_mark_count = 0;
+}
+
+/* A GPU worker answered r (any answer, status code), at finish. */
+static void measure_gpu(serve_worker *w, const serve_request *r, double finish, int ok) {
+    double began = r->dispatch > w->last_finish ? r->dispatch : w->last_finish;
+    w->last_finish = finish;
+    if (!ok || !r->counted || warm_up(w, r)) return;
+    serve_model *m = r->model;
+    double sample = finish - began;
+    m->gpu_service = m->gpu_samples ? m->gpu_service + GPU_SERVICE_WEIGHT * (sample - m->gpu_service)
+                                    : sample; /* a measurement replaces `profiled` */
+    m->gpu_samples++;
+}
+
+/* Cost-aware: whether a free slot of m's CPU worker w takes m's head, from
+ * what the dispatcher holds now: w's requests, the ready GPUs' requests and
+ * every queue they serve, each times its model's measured service time. */
+static int cpu_takes(const serve_state *s, const serve_worker *w, const serve_model *m) {
+    roma_cost_split v = {.cpu_service = m->cpu_cost, .cpu_cores = w->cores,
+                         .gpu_service = m->gpu_service};
+    for (int i = 0; i < w->nslots; i++) v.cpu_held += w->slots[i].req != NULL;
+    for (size_t i = s->nmodels; i < s->nworkers; i++) {
+        const serve_worker *g = &s->workers[i];
+        if (g->state != WORKER_READY) continue;
+        v.gpus++;
+        for (int k = 0; k < g->nslots; k++)
+            if (g->slots[k].req) v.gpu_work += g->slots[k].req->model->gpu_service;
+    }
+    for (size_t i = 0; v.gpus > 0 && i < s->nmodels; i++)
+        v.gpu_work += (double)s->models[i].queue.len * s->models[i].gpu_service;
+    v.gpu_work -= m->gpu_service; /* the newest request itself */
+    return roma_cost_cpu_takes(&v);
 }
 
 /* ---- forwarding -------------------------------------------------------- */
@@ -226,16 +305,24 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
 
 /* The model a free slot of w serves next, or NULL. */
 static serve_model *pick_model(serve_state *s, serve_worker *w) {
-    if (w->gpu < 0) return w->models[0]->queue.len ? w->models[0] : NULL;
+    int cost_aware = s->policy.kind == ROMA_POLICY_COST_AWARE;
+    if (w->gpu < 0) {
+        serve_model *m = w->models[0];
+        return m->queue.len && (!cost_aware || cpu_takes(s, w, m)) ? m : NULL;
+    }
     roma_policy_queue q[64];
     size_t n = w->nmodels < 64 ? w->nmodels : 64;
     double now = serve_now();
     for (size_t i = 0; i < n; i++) {
         serve_model *m = w->models[i];
-        q[i] = (roma_policy_queue){.sla = m->sla, .alpha = m->alpha, .profiled = m->cfg->profiled,
+        /* The paper's heuristic works on the configured profile; cost-aware
+         * on what is measured (which starts from the profile). */
+        double profiled = m->cfg->profiled > 0 && !cost_aware ? m->cfg->profiled : m->gpu_service;
+        q[i] = (roma_policy_queue){.sla = m->sla, .alpha = m->alpha, .profiled = profiled,
                                    .queue_len = m->queue.len, .sum_arrival = m->queue.sum_arrival,
                                    .oldest_arrival = m->queue.head ? m->queue.head->arrival : now,
-                                   .recent_rt_mean = roma_rt_ring_mean(&m->recent)};
+                                   .recent_rt_mean = roma_rt_ring_mean(&m->recent),
+                                   .cpu_cost = m->cpu_worker ? m->cpu_cost : 0};
     }
     int k = roma_policy_pick(&s->policy, q, n, now);
     return k < 0 ? NULL : w->models[k];
@@ -253,10 +340,19 @@ void dispatch_worker(serve_state *s, serve_worker *w) {
     }
 }
 
-/* Offers model m's new work to every worker that serves it. */
+void dispatch_reconsider(serve_state *s) {
+    if (s->policy.kind != ROMA_POLICY_COST_AWARE) return;
+    for (size_t i = 0; i < s->nmodels; i++)
+        if (s->models[i].cpu_worker && s->models[i].queue.len) dispatch_worker(s, s->models[i].cpu_worker);
+}
+
+/* Offers model m's new work to every worker that serves it; with
+ * cost-aware dispatch the GPUs now have more ahead, so the other models'
+ * CPU workers that left their queues to them are asked again. */
 static void dispatch_model(serve_state *s, serve_model *m) {
     if (m->cpu_worker) dispatch_worker(s, m->cpu_worker);
     for (size_t i = s->nmodels; i < s->nworkers && m->queue.len; i++) dispatch_worker(s, &s->workers[i]);
+    dispatch_reconsider(s);
 }
 
 /* Whether some worker can still serve m (while stopping: is serving now,
@@ -293,6 +389,8 @@ static void on_worker_answer(struct evhttp_request *wreq, void *arg) {
     if (!r) return;
     slot_freed(w);
     int code = wreq ? evhttp_request_get_response_code(wreq) : 0;
+    if (w->gpu >= 0) measure_gpu(w, r, serve_now(), code == 200);
+    else if (code == 200 && r->counted) measure_cpu_start(w, r);
     if (code == 0) {
         supervisor_suspect(s, w); /* before the retry, so it waits for a live worker */
         retry_or_fail(s, r, w);
@@ -320,6 +418,7 @@ void dispatch_worker_lost(serve_state *s, serve_worker *w) {
             answer(s, r, NULL, 503, NULL, NULL, "no worker can serve this model; see /roma/v1/workers");
         }
     }
+    if (w->gpu >= 0) dispatch_reconsider(s); /* cost-aware: its queues may go to CPUs now */
 }
 
 /* ---- the front end ----------------------------------------------------- */

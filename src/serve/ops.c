@@ -140,11 +140,13 @@ static void write_models(serve_state *s, struct evbuffer *o) {
         evbuffer_add_printf(o,
                             "%s{\"name\": \"%s\", \"sla\": %g, \"alpha\": %g, \"cores\": %g, "
                             "\"queue_length\": %zu, \"completed\": %llu, \"rt_mean_window\": %g, "
-                            "\"violations\": %llu, \"core_seconds\": %g}",
+                            "\"violations\": %llu, \"core_seconds\": %g, "
+                            "\"gpu_service\": %g, \"cpu_cost\": %g}",
                             i ? ", " : "", m->cfg->name, m->sla, m->alpha,
                             m->cpu_worker ? m->cpu_worker->cores : 0, m->queue.len,
                             (unsigned long long)m->completed, m->rt_mean_window,
-                            (unsigned long long)m->violations, live_core_seconds(s, m));
+                            (unsigned long long)m->violations, live_core_seconds(s, m),
+                            m->gpu_service, m->cpu_cost);
     }
     evbuffer_add_printf(o, "]}");
 }
@@ -163,10 +165,18 @@ static void write_workers(serve_state *s, struct evbuffer *o) {
             evbuffer_add_printf(o, "%s\"%s\"", k ? ", " : "", w->models[k]->cfg->name);
         if (w->gpu < 0) evbuffer_add_printf(o, "], \"device\": \"cpu\"");
         else evbuffer_add_printf(o, "], \"device\": \"gpu:%d\"", w->gpu);
+        /* A stand-in's cores are its CPUs, fixed: the controller never sets them. */
+        double cores = w->gpu < 0 ? w->cores : w->standin ? (double)w->standin->ncpus : 0;
         evbuffer_add_printf(o, ", \"pid\": %d, \"port\": %d, \"cores\": %g, \"slots\": %d, \"cgroup\": ",
-                            (int)w->pid, w->port, w->gpu < 0 ? w->cores : 0, w->active_slots);
+                            (int)w->pid, w->port, cores, w->active_slots);
         if (w->cgroup[0]) evbuffer_add_printf(o, "\"%s\"", w->cgroup);
         else evbuffer_add_printf(o, "null");
+        if (w->standin) { /* node.gpu_standins: a CPU set standing in for a GPU */
+            evbuffer_add_printf(o, ", \"standin_cpus\": [");
+            for (size_t k = 0; k < w->standin->ncpus; k++)
+                evbuffer_add_printf(o, "%s%d", k ? ", " : "", w->standin->cpus[k]);
+            evbuffer_add_printf(o, "]");
+        }
         evbuffer_add_printf(o, ", \"state\": \"%s\", \"restarts\": %d, \"cpu_seconds\": %.3f",
                             supervisor_state_name(w->state), w->restarts, supervisor_cpu_seconds(w));
         evbuffer_add_printf(o, ", \"cores_error\": ");

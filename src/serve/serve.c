@@ -98,6 +98,7 @@ static void setup_models(serve_state *s) {
         m->sla = c->sla;
         m->alpha = c->alpha;
         m->ctl = &s->ctl[i];
+        m->gpu_service = c->profiled; /* until measured */
         roma_rt_ring_init(&m->recent);
         s->ctl[i] = (roma_ctl_model){.sla = c->sla, .min = c->cores_min, .max = c->cores_max,
                                      .initial = c->cores_initial};
@@ -310,6 +311,7 @@ static void teardown(serve_state *s) {
         if (w->probe) evhttp_connection_free(w->probe);
         if (w->timer) event_free(w->timer);
         free(w->models);
+        free(w->warmed);
     }
     frontend_free(s);
     s->listener = NULL;
@@ -321,6 +323,7 @@ static void teardown(serve_state *s) {
     if (s->sig_term) event_free(s->sig_term), event_free(s->sig_int), event_free(s->sig_chld);
     event_base_free(s->base);
     free(s->workers);
+    for (size_t i = 0; i < s->nmodels; i++) free(s->models[i].win_rts);
     free(s->models);
     free(s->ctl);
     serve_config_free(&s->cfg);
@@ -351,6 +354,10 @@ int serve_main(int argc, char **argv) {
         return 2;
     }
     if (s->cfg.cluster.kind == SERVE_CLUSTER_KUBERNETES && cluster_check(&s->cfg) != 0) {
+        serve_config_free(&s->cfg);
+        return 2;
+    }
+    if (supervisor_check_cpus(s) != 0) { /* the GPU stand-ins' CPUs */
         serve_config_free(&s->cfg);
         return 2;
     }

@@ -95,12 +95,23 @@ struct serve_model {
     roma_rt_ring recent;       /* last finished response times, any device */
     double win_rt_sum;         /* CPU-served requests finished this period */
     size_t win_count;
+    double *win_rts;           /* with sla_percentile: their response times */
+    size_t win_rts_cap;        /* entries allocated (win_count of them used) */
     size_t win_arrivals;       /* inference requests queued this period */
     double rt_mean_window;     /* the last closed window's mean (0: none) */
     uint64_t completed, violations;
     double core_seconds;       /* integral of the allocation up to last_tick */
     serve_counters counters;
     history_rt_acc hist_rt;    /* 200s' response times since the last sample (sampler.c) */
+    /* cost-aware dispatch: service times measured as requests finish */
+    double gpu_service;        /* seconds a request takes on a GPU: `profiled`, then
+                                  measured (0: neither yet) */
+    size_t gpu_samples;        /* GPU requests measured */
+    double cpu_cost;           /* one-core seconds a request costs on its CPU worker,
+                                  measured (0: not yet) */
+    double cpu_mark;           /* the CPU worker's CPU seconds where the open
+                                  measurement began */
+    size_t cpu_mark_count;     /* CPU requests finished since then */
 };
 
 typedef enum { WORKER_STARTING, WORKER_READY, WORKER_RESTARTING, WORKER_FAILED } worker_state;
@@ -139,6 +150,12 @@ struct serve_worker {
     struct event *timer;       /* readiness probe or restart back-off */
     struct evhttp_connection *probe;
     char config_file[4200];    /* GPU workers: the model config written for them */
+    double last_finish;        /* GPU workers: when the last answer came (serve_now) */
+    unsigned char *warmed;     /* per models[k]: answered once since the worker turned
+                                  ready (TensorFlow's first run of a model is not its
+                                  service time); NULL: every answer is measured */
+    const serve_gpu_standin *standin; /* a GPU stand-in (node.gpu_standins): its CPUs */
+    cpu_set_t standin_cpus;    /* the same as a set, for sched_setaffinity */
     struct serve_state *state_owner;
     int busy_slots;            /* slots with a request in flight (dispatch.c) */
     double busy_since, busy_seconds; /* time with busy_slots > 0: the GPU's busy share */
@@ -180,6 +197,8 @@ typedef struct serve_state {
                                                     the Kubernetes Secret's in cluster mode */
     struct serve_cluster *cluster; /* cluster mode's state (cluster.c); NULL with kind local */
     struct serve_sampler *sampler; /* the dashboard's time series (sampler.c) */
+    cpu_set_t cpu_pool;        /* the CPUs CPU workers are pinned within: this process's
+                                  allowed set less the GPU stand-ins' (supervisor_check_cpus) */
 } serve_state;
 
 /* serve.c */
@@ -207,6 +226,10 @@ int serve_trim_due(double now, double last_trim, size_t free_bytes, size_t held_
 void serve_release_memory(serve_state *s);
 
 /* supervisor.c */
+/* Checks that every GPU stand-in's CPUs are among this process's allowed
+ * CPUs and that some are left for the CPU workers, and sets s->cpu_pool.
+ * -1 with the fix logged otherwise (roma serve exits 2). */
+int supervisor_check_cpus(serve_state *s);
 int supervisor_start(serve_state *s);
 void supervisor_on_child_exit(serve_state *s);
 void supervisor_stop(serve_state *s);
@@ -280,6 +303,11 @@ size_t dispatch_queued(const serve_state *s);
 double dispatch_busy_seconds(const serve_worker *w, double now);
 /* The model of the config named name, or NULL. */
 serve_model *dispatch_find_model(serve_state *s, const char *name);
+/* Cost-aware dispatch: the GPUs' state or the CPU workers' cores changed,
+ * so a CPU worker that left its queue to the GPUs may now take it (or
+ * must: no GPU is ready).  Offers every model's queue to its CPU worker;
+ * nothing with other policies. */
+void dispatch_reconsider(serve_state *s);
 
 /* control.c */
 void control_start(serve_state *s);

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -116,6 +117,14 @@ static void build_args(const serve_worker *w, worker_args *a) {
     add_arg(a, "--rest_api_port=%d", w->port);
     add_arg(a, "--rest_api_fd=%d", w->listen_fd);
     add_arg(a, "--rest_api_num_threads=%d", w->max_threads);
+    if (w->standin) { /* a GPU's one request at a time, on all of its own CPUs */
+        add_arg(a, "--device=cpu");
+        add_arg(a, "--tensorflow_intra_op_parallelism=%zu", w->standin->ncpus);
+        add_arg(a, "--tensorflow_inter_op_parallelism=%zu", w->standin->ncpus);
+        add_arg(a, "--tensorflow_thread_spinning=0");
+        add_arg(a, "--model_config_file=%s", w->config_file);
+        return;
+    }
     if (w->gpu >= 0) {
         add_arg(a, "--device=gpu:%d", w->gpu);
         add_arg(a, "--model_config_file=%s", w->config_file);
@@ -130,6 +139,13 @@ static void build_args(const serve_worker *w, worker_args *a) {
 }
 
 static void on_probe(struct evhttp_request *req, void *arg);
+
+/* The CPUs the CPU workers are pinned within: all this process may use but
+ * the GPU stand-ins' (NULL, this process's own set, before
+ * supervisor_check_cpus has set them). */
+static const cpu_set_t *cpu_pool(const serve_state *s) {
+    return CPU_COUNT(&s->cpu_pool) ? &s->cpu_pool : NULL;
+}
 
 static void probe_later(serve_worker *w, double seconds);
 
@@ -147,6 +163,9 @@ static void spawn(serve_state *s, serve_worker *w) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(127);
         fcntl(w->listen_fd, F_SETFD, 0); /* this worker's socket only survives exec */
+        /* A stand-in's threads all inherit its CPUs, from the first one on. */
+        if (w->standin && sched_setaffinity(0, sizeof(w->standin_cpus), &w->standin_cpus) != 0)
+            _exit(126);
         execv(exe, args.argv);
         _exit(127);
     }
@@ -160,7 +179,7 @@ static void spawn(serve_state *s, serve_worker *w) {
     roma_err err;
     if (w->cgroup[0] && cg_add_pid(&s->cg, w->cgroup, pid, &err) != ROMA_OK)
         roma_warn("worker %s: %s", w->name, err.msg);
-    if (w->gpu < 0 && cg_pin_cpus(pid, w->cores, (int)(w - s->workers), &err) != ROMA_OK)
+    if (w->gpu < 0 && cg_pin_cpus_in(pid, w->cores, (int)(w - s->workers), cpu_pool(s), &err) != ROMA_OK)
         roma_warn("worker %s: %s", w->name, err.msg);
     roma_info("worker %s: started, pid %d, port %d", w->name, (int)pid, w->port);
     probe_later(w, 0.2);
@@ -217,6 +236,8 @@ static void on_probe(struct evhttp_request *req, void *arg) {
     if (w->suspect) roma_info("worker %s: answers its probe again", w->name);
     else roma_info("worker %s: ready after %.1f s", w->name, serve_now() - w->started_at);
     w->suspect = 0;
+    w->last_finish = 0;
+    if (w->warmed) memset(w->warmed, 0, w->nmodels); /* a new process warms up again (dispatch.c) */
     probe_later(w, HEALTH_S);
     dispatch_worker(s, w);
 }
@@ -232,6 +253,7 @@ void supervisor_suspect(serve_state *s, serve_worker *w) {
     w->state = WORKER_STARTING;
     w->suspect = 1;
     probe_later(w, 0);
+    if (w->gpu >= 0) dispatch_reconsider(s); /* cost-aware: its queues may go to CPUs now */
 }
 
 static void worker_exited(serve_state *s, serve_worker *w, int status) {
@@ -326,7 +348,7 @@ int supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
     roma_err err;
     double actual = cores;
     int rc = w->cgroup[0] ? write_cgroup(s, w, cores, &actual) : 0;
-    if (w->pid > 0 && cg_pin_cpus(w->pid, actual, (int)(w - s->workers), &err) != ROMA_OK)
+    if (w->pid > 0 && cg_pin_cpus_in(w->pid, actual, (int)(w - s->workers), cpu_pool(s), &err) != ROMA_OK)
         roma_warn("worker %s: %s", w->name, err.msg);
     /* The controller works from what is in force, not from what it asked. */
     if (rc != 0 && w->gpu < 0 && w->nmodels && w->models[0]->ctl) w->models[0]->ctl->cores = actual;
@@ -363,6 +385,8 @@ static int make_cpu_worker(serve_state *s, serve_worker *w, serve_model *m) {
     snprintf(w->name, sizeof(w->name), "%s-cpu", m->cfg->name);
     w->gpu = -1;
     w->models = malloc(sizeof(serve_model *));
+    w->warmed = calloc(1, 1);
+    if (!w->models || !w->warmed) abort();
     w->models[0] = m;
     w->nmodels = 1;
     m->cpu_worker = w;
@@ -439,15 +463,21 @@ static int write_new_file(const char *path, const char *text, size_t len) {
     return n == (ssize_t)len ? 0 : -1;
 }
 
-/* A GPU worker serves every model from a model config file of its own. */
-static int make_gpu_worker(serve_state *s, serve_worker *w, int gpu) {
+/* A GPU worker serves every model from a model config file of its own;
+ * so does a stand-in (standin non-NULL), on its CPUs. */
+static int make_gpu_worker(serve_state *s, serve_worker *w, int gpu, const serve_gpu_standin *standin) {
     roma_buf text = ROMA_BUF_INIT;
     roma_err err;
-    snprintf(w->name, sizeof(w->name), "gpu%d", gpu);
+    snprintf(w->name, sizeof(w->name), standin ? "gpu%d-standin" : "gpu%d", gpu);
     w->gpu = gpu;
+    w->standin = standin;
+    CPU_ZERO(&w->standin_cpus);
+    for (size_t i = 0; standin && i < standin->ncpus; i++) CPU_SET(standin->cpus[i], &w->standin_cpus);
     snprintf(w->host, sizeof(w->host), "127.0.0.1");
     if (make_listener(w) != 0) return -1;
     w->models = calloc(s->nmodels, sizeof(serve_model *));
+    w->warmed = calloc(s->nmodels, 1);
+    if (!w->models || !w->warmed) abort();
     w->nmodels = s->nmodels;
     for (size_t i = 0; i < s->nmodels; i++) w->models[i] = &s->models[i];
     if (make_private_dir(s) != 0) return -1;
@@ -467,14 +497,54 @@ static int make_gpu_worker(serve_state *s, serve_worker *w, int gpu) {
     return 0;
 }
 
+int supervisor_check_cpus(serve_state *s) {
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+        roma_error("cannot read this process's CPU affinity: %s", strerror(errno));
+        return -1;
+    }
+    s->cpu_pool = allowed;
+    for (size_t i = 0; i < s->cfg.nstandins; i++)
+        for (size_t k = 0; k < s->cfg.standins[i].ncpus; k++) {
+            int cpu = s->cfg.standins[i].cpus[k];
+            if (!CPU_ISSET(cpu, &allowed)) {
+                roma_error("node.gpu_standins[%zu].cpus: CPU %d is not one this process may run "
+                           "on (%d allowed, see `taskset -p $$`): name CPUs it may use", i, cpu,
+                           CPU_COUNT(&allowed));
+                return -1;
+            }
+            CPU_CLR(cpu, &s->cpu_pool);
+        }
+    if (CPU_COUNT(&s->cpu_pool) == 0) {
+        roma_error("node.gpu_standins take every CPU this process may run on; leave at least one "
+                   "for the CPU workers");
+        return -1;
+    }
+    return 0;
+}
+
+/* Stand-ins take the GPU indexes after the real GPUs', so X-Roma-Device
+ * never names one device for two workers. */
+static int first_standin_index(const serve_config *c) {
+    int next = 0;
+    for (size_t g = 0; g < c->ngpus; g++)
+        if (c->gpus[g] + 1 > next) next = c->gpus[g] + 1;
+    return next;
+}
+
 int supervisor_start(serve_state *s) {
-    s->nworkers = s->nmodels + s->cfg.ngpus;
+    size_t nstandins = s->cluster ? 0 : s->cfg.nstandins;
+    s->nworkers = s->nmodels + s->cfg.ngpus + nstandins;
     s->workers = calloc(s->nworkers, sizeof(serve_worker));
     if (!s->workers) abort();
     for (size_t i = 0; i < s->nmodels; i++)
         if (make_cpu_worker(s, &s->workers[i], &s->models[i]) != 0) return -1;
     for (size_t g = 0; g < s->cfg.ngpus; g++)
-        if (make_gpu_worker(s, &s->workers[s->nmodels + g], s->cfg.gpus[g]) != 0) return -1;
+        if (make_gpu_worker(s, &s->workers[s->nmodels + g], s->cfg.gpus[g], NULL) != 0) return -1;
+    for (size_t k = 0; k < nstandins; k++)
+        if (make_gpu_worker(s, &s->workers[s->nmodels + s->cfg.ngpus + k],
+                            first_standin_index(&s->cfg) + (int)k, &s->cfg.standins[k]) != 0)
+            return -1;
     for (size_t i = 0; i < s->nworkers; i++) spawn(s, &s->workers[i]);
     return 0;
 }

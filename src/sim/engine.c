@@ -49,6 +49,8 @@ typedef struct {
     roma_rt_ring recent;
     double win_rt_sum; /* the window's CPU-served response times */
     size_t win_count;
+    double *win_rts;   /* with sla_percentile: each of them (win_count used) */
+    size_t win_rts_cap;
     size_t win_arrivals; /* requests queued this window */
     roma_ctl_model ctl;
     sim_worker *cpu, *gpu; /* NULL when the run gives it none */
@@ -203,17 +205,14 @@ static double arrival_of(const sim *x, size_t send) { return x->sends[send].time
 static int gpu_finishes_first(const sim *x, const sim_worker *w, size_t mi) {
     const sim_worker *g = x->m[mi].gpu;
     const sim_model *cfg = &x->s->models[mi];
-    roma_device_load dev[2] = {
-        {.service = cfg->gpu.profiled, .rate = 1, .lane = 1},
-        {.service = cfg->cpu.time, .work_ahead = (double)w->nheld * cfg->cpu.time,
-         .rate = w->cores, .lane = fmin(w->cores, 1)},
-    };
+    roma_cost_split v = {.cpu_service = cfg->cpu.time, .cpu_cores = w->cores, .cpu_held = w->nheld,
+                         .gpu_service = cfg->gpu.profiled, .gpus = 1};
     for (size_t i = 0; i < g->nheld; i++)
-        dev[0].work_ahead += x->s->models[x->model_of[x->sends[g->held[i].send].model]].gpu.profiled;
+        v.gpu_work += x->s->models[x->model_of[x->sends[g->held[i].send].model]].gpu.profiled;
     for (size_t i = 0; i < g->nmodels; i++)
-        dev[0].work_ahead += (double)x->m[g->models[i]].queue.len * x->s->models[g->models[i]].gpu.profiled;
-    dev[0].work_ahead -= cfg->gpu.profiled; /* the newest request itself */
-    return roma_fastest_pick(dev, 2) == 0;
+        v.gpu_work += (double)x->m[g->models[i]].queue.len * x->s->models[g->models[i]].gpu.profiled;
+    v.gpu_work -= cfg->gpu.profiled; /* the newest request itself */
+    return !roma_cost_cpu_takes(&v);
 }
 
 static void dispatch_cpu(sim *x, sim_worker *w) {
@@ -261,6 +260,16 @@ static void answer(sim *x, size_t send, int status, double latency) {
     if (x->now > x->out->info.elapsed) x->out->info.elapsed = x->now;
 }
 
+/* Keeps rt for the window's percentile (sla_percentile), as roma serve. */
+static void keep_window_rt(sim_model_state *m, double rt) {
+    if (m->win_count == m->win_rts_cap) {
+        m->win_rts_cap = m->win_rts_cap ? 2 * m->win_rts_cap : 256;
+        m->win_rts = realloc(m->win_rts, m->win_rts_cap * sizeof(double));
+        if (!m->win_rts) abort();
+    }
+    m->win_rts[m->win_count] = rt;
+}
+
 static void complete(sim *x, sim_worker *w) {
     size_t at = 0;
     for (size_t i = 1; i < w->nrunning; i++)
@@ -271,7 +280,10 @@ static void complete(sim *x, sim_worker *w) {
     double rt = x->now - arrival_of(x, send);
     sim_model_state *m = &x->m[mi];
     roma_rt_ring_push(&m->recent, rt);
-    if (w->gpu < 0) m->win_rt_sum += rt, m->win_count++;
+    if (w->gpu < 0) {
+        if (x->s->models[mi].sla_percentile > 0) keep_window_rt(m, rt);
+        m->win_rt_sum += rt, m->win_count++;
+    }
     else x->out->on_gpu[mi]++;
     x->inflight--;
     answer(x, send, 200, rt);
@@ -352,6 +364,10 @@ static void tick(sim *x) {
             if (!m->cpu || m->cpu->node != node) continue;
             m->ctl.rt_mean = m->win_count ? m->win_rt_sum / (double)m->win_count : 0;
             m->ctl.completed = m->win_count;
+            m->ctl.sla_percentile = x->s->models[i].sla_percentile;
+            m->ctl.rt_pct = m->ctl.sla_percentile > 0
+                                ? roma_ctl_window_percentile(m->win_rts, m->win_count, m->ctl.sla_percentile)
+                                : 0;
             m->ctl.arrivals = m->win_arrivals;
             read_backlog(x, m, &m->ctl);
             m->win_rt_sum = 0, m->win_count = 0, m->win_arrivals = 0;
@@ -438,7 +454,7 @@ void sim_engine_draw_work(const sim_scenario *s, const bench_send *sends, size_t
 }
 
 static void teardown(sim *x) {
-    for (size_t i = 0; i < x->s->nmodels; i++) free(x->m[i].queue.items);
+    for (size_t i = 0; i < x->s->nmodels; i++) free(x->m[i].queue.items), free(x->m[i].win_rts);
     for (size_t i = 0; i < x->nworkers; i++) free(x->workers[i].models);
     free(x->m);
     free(x->workers);

@@ -119,16 +119,20 @@ static roma_code read_model(ym_reader *r, const yaml_node_t *v, const char *path
         {"cores", read_cores, 0, NULL},
         {"cpu", read_cpu, offsetof(sim_model, cpu), NULL},
         {"gpu", read_gpu, offsetof(sim_model, gpu), NULL},
+        {"sla_percentile", ym_read_number, offsetof(sim_model, sla_percentile), NULL},
     };
     sim_model *m = dst;
     m->sla = NAN;
     m->alpha = 0.5;
     m->cores_min = m->cores_initial = NAN;
     m->gpu.index = m->gpu.profiled = NAN;
-    roma_code rc = ym_read_map(r, v, path, fields, 7, m);
+    roma_code rc = ym_read_map(r, v, path, fields, 8, m);
     if (rc != ROMA_OK) return rc;
     if (isnan(m->cores_min)) m->cores_min = fmin(0.1, m->cores_max); /* roma serve's default */
     if (isnan(m->cores_initial)) m->cores_initial = m->cores_min;
+    if (!(m->sla_percentile >= 0 && m->sla_percentile <= 100))
+        return ym_fail(r, v, "%s.sla_percentile must be in (0, 100] (or left out: the mean), "
+                       "got %g", path, m->sla_percentile);
     if (!(m->alpha >= 0 && m->alpha <= 1))
         return ym_fail(r, v, "%s.alpha must be from 0 to 1, got %g", path, m->alpha);
     /* As roma serve: a CPU worker held at 0 cores would never finish a
@@ -182,7 +186,7 @@ static roma_code read_run(ym_reader *r, const yaml_node_t *v, const char *path, 
         {"cores", ym_read_text, offsetof(sim_run_spec, cores_name), NULL},
     };
     sim_run_spec *run = dst;
-    run->controller = ROMA_CTL_ROMA;
+    roma_ctl_parse(ROMA_CTL_DEFAULT, &run->controller); /* as roma serve's default */
     run->policy = ROMA_POLICY_ROMA;
     run->devices = SIM_DEVICES_BOTH;
     roma_code rc = ym_read_map(r, v, path, fields, 5, run);

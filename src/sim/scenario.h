@@ -19,6 +19,8 @@
  *       node: n1
  *       sla: 600ms          # optional: the workload's sla otherwise
  *       alpha: 0.5          # the roma GPU heuristic's margin (default 0.5)
+ *       sla_percentile: 95  # optional: the controller holds the window's 95th
+ *                           # percentile under the SLA (default: the mean)
  *       cores: {min: 0.5, max: 6, initial: 1}
  *       cpu: {time: 180ms, parallel: 0, cv: 0.1, overhead: 0}
  *       gpu: {index: 0, time: 20ms, cv: 0.05, profiled: 20ms}
@@ -71,8 +73,9 @@
  * instead (a worker always runs at min(cores, its pinned CPUs)), which is
  * what queueing formulas assume.
  *
- * A run takes: name (required), controller (roma | roma-norm | rules |
- * static, default roma), policy (roma | edf | longest-queue | round-robin |
+ * A run takes: name (required), controller (relative-pi | roma | rules |
+ * static, default ROMA_CTL_DEFAULT: relative-pi; roma-norm is read as
+ * relative-pi), policy (roma | edf | longest-queue | round-robin |
  * random | cost-aware, default roma), devices (both | cpu | gpu, default both) and
  * cores (initial | max: the static allocation to start from; max gives
  * `static-max`).
@@ -121,6 +124,7 @@ typedef struct {
     size_t node;            /* index into nodes, after the checks */
     size_t workload_model;  /* index into the workload's models */
     double sla, alpha;      /* seconds; sla NAN until given */
+    double sla_percentile;  /* (0, 100]: the controller holds this percentile; 0: mean */
     double cores_min, cores_max, cores_initial;
     sim_service cpu, gpu;
 } sim_model;

@@ -106,12 +106,27 @@ static void test_summarize(void **state) {
     assert_true(isnan(st.violation_rate) && isnan(st.window_violation_rate));
 }
 
+/* Window percentile violations, by hand: window 0 holds 0.1, 0.2, 0.9 (mean
+ * 0.4, p95 0.9, p50 0.2), window 1 holds 0.3, 0.4 (p95 0.4); SLA 0.5. */
+static void test_window_percentile_violations(void **state) {
+    (void)state;
+    const double when[] = {0.1, 2.5, 0.2, 2.6, 0.3}, lat[] = {0.1, 0.3, 0.2, 0.4, 0.9};
+    CHECK_NEAR("p95", bench_stats_window_percentile_violation_rate(when, lat, 5, 2, 0.5, 95), 0.5);
+    CHECK_NEAR("p50", bench_stats_window_percentile_violation_rate(when, lat, 5, 2, 0.5, 50), 0);
+    CHECK_NEAR("mean", bench_stats_window_violation_rate(when, lat, 5, 2, 0.5, NULL, NULL), 0);
+    assert_true(isnan(bench_stats_window_percentile_violation_rate(when, lat, 0, 2, 0.5, 95)));
+    bench_stats st;
+    bench_stats_summarize(when, lat, 5, 0.5, 2, &st);
+    CHECK_NEAR("summary", st.window_p95_violation_rate, 0.5);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percentiles),
         cmocka_unit_test(test_mean_and_violations),
         cmocka_unit_test(test_window_violations),
         cmocka_unit_test(test_summarize),
+        cmocka_unit_test(test_window_percentile_violations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,7 +71,12 @@ static void test_parse_name_defaults_init(void **state) {
         const char *name;
         roma_ctl_kind kind;
     } cases[] = {{"roma", ROMA_CTL_ROMA}, {"rules", ROMA_CTL_RULES}, {"static", ROMA_CTL_STATIC},
-                 {"roma-norm", ROMA_CTL_ROMA_NORM}};
+                 {"relative-pi", ROMA_CTL_ROMA_NORM}};
+    roma_ctl_kind alias = ROMA_CTL_RULES, dflt = ROMA_CTL_RULES;
+    assert_int_equal(roma_ctl_parse("roma-norm", &alias), ROMA_OK); /* the earlier name */
+    assert_int_equal(alias, ROMA_CTL_ROMA_NORM);
+    assert_int_equal(roma_ctl_parse(ROMA_CTL_DEFAULT, &dflt), ROMA_OK);
+    assert_int_equal(dflt, ROMA_CTL_ROMA_NORM);
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         roma_ctl_kind kind = (roma_ctl_kind)-1;
         CASE_CHECK_INT(cases[i].name, roma_ctl_parse(cases[i].name, &kind), ROMA_OK);
@@ -553,6 +558,56 @@ static void test_static_never_changes(void **state) {
     CHECK_NEAR("room again 1", big[1].cores, 1);
 }
 
+/* ---- percentile SLAs ------------------------------------------------------------ */
+
+static void test_window_percentile(void **state) {
+    (void)state;
+    double rts[] = {0.5, 0.1, 0.3, 0.2, 0.4};
+    /* nearest rank: p95 -> rank ceil(4.75) = 5, p50 -> rank ceil(2.5) = 3, p20 -> rank 1 */
+    CHECK_NEAR("p95", roma_ctl_window_percentile(rts, 5, 95), 0.5);
+    CHECK_NEAR("p50", roma_ctl_window_percentile(rts, 5, 50), 0.3);
+    CHECK_NEAR("p20", roma_ctl_window_percentile(rts, 5, 20), 0.1);
+    CHECK_NEAR("p100", roma_ctl_window_percentile(rts, 5, 100), 0.5);
+    CHECK_NEAR("sorted in place", rts[0], 0.1);
+    CHECK_NEAR("none", roma_ctl_window_percentile(rts, 0, 95), 0);
+}
+
+/* One model on a 16-core node at 1 core, SLA 1 s, a window whose mean is
+ * 0.2 s but whose 95th percentile is 1.2 s (a tail over the SLA), worked by
+ * hand.  B = 0.21, D = 0.17. */
+static void test_percentile_sla_one_period(void **state) {
+    (void)state;
+    static const struct {
+        const char *name;
+        roma_ctl_kind kind;
+        double percentile, error, cores;
+    } cases[] = {
+        /* mean: target 0.4; e = (0.2 - 0.4)/0.4 = -0.5; xc = 1 - 0.105 = 0.895;
+         * 0.895 - 0.085 = 0.81 -> 0.9 */
+        {"relative-pi, mean", ROMA_CTL_ROMA_NORM, 0, -0.5, 0.9},
+        /* p95: target 0.5 (pct_setpoint); e = (1.2 - 0.5)/0.5 = 1.4; xc = 1.294;
+         * 1.294 + 0.238 = 1.532 -> 1.6 */
+        {"relative-pi, p95", ROMA_CTL_ROMA_NORM, 95, 1.4, 1.6},
+        /* roma on the mean: e = 1 - 1/0.2 = -4; xc = 1 - 0.84 = 0.16;
+         * 0.16 - 0.68 < min -> 0.2 */
+        {"roma, mean", ROMA_CTL_ROMA, 0, -4, 0.2},
+        /* roma on p95: e = 1 - 1/1.2 = 0.1667; xc = 1.035; + 0.02833 = 1.0633 -> 1.1 */
+        {"roma, p95", ROMA_CTL_ROMA, 95, 1 - 1 / 1.2, 1.1},
+        /* rules on p95: 1.2 > 0.8 SLA: +0.5 */
+        {"rules, p95", ROMA_CTL_RULES, 95, 1 - 1 / 1.2, 1.5},
+        /* rules on the mean: 0.2 is not below 0.2 SLA: hold */
+        {"rules, mean", ROMA_CTL_RULES, 0, 1 - 1 / 0.2, 1.0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        roma_ctl_model m = model(1, 0.2, 4, 1);
+        m.sla_percentile = cases[i].percentile;
+        m.rt_mean = 0.2, m.rt_pct = 1.2, m.completed = 20;
+        roma_ctl_update(cases[i].kind, NULL, &m, 1, 16);
+        CHECK_NEAR(cases[i].name, m.error, cases[i].error);
+        CHECK_NEAR(cases[i].name, m.cores, cases[i].cores);
+    }
+}
+
 /* ---- windows with no completion ------------------------------------------- */
 
 static void backlog(roma_ctl_model *m, size_t waiting, double oldest_wait) {
@@ -801,6 +856,8 @@ int main(void) {
         cmocka_unit_test(test_static_never_changes),
         cmocka_unit_test(test_roma_norm_one_period),
         cmocka_unit_test(test_roma_norm_step_response),
+        cmocka_unit_test(test_window_percentile),
+        cmocka_unit_test(test_percentile_sla_one_period),
         cmocka_unit_test(test_backlog_grows_every_kind),
         cmocka_unit_test(test_backlog_lower_bound_never_shrinks),
         cmocka_unit_test(test_stalled_model_keeps_growing),

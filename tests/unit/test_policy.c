@@ -322,6 +322,41 @@ static roma_policy_queue costed(double sla, double profiled, size_t len, double 
     return q;
 }
 
+/* A free CPU slot's decision, worked by hand.  The CPU worker: 40 ms a
+ * request at one core.  The GPU: 10 ms a request. */
+static void test_cost_cpu_takes(void **state) {
+    (void)state;
+    struct {
+        const char *name;
+        roma_cost_split v;
+        int takes;
+    } cases[] = {
+        /* GPU: max(0.01, (0 + 0.01)/1) = 0.01 s; CPU at 1 core: 0.04 s */
+        {"idle GPU wins", {.cpu_service = 0.04, .cpu_cores = 1, .gpu_service = 0.01, .gpus = 1}, 0},
+        /* GPU: (0.05 + 0.01)/1 = 0.06 s; CPU: 0.04 s */
+        {"busy GPU loses", {.cpu_service = 0.04, .cpu_cores = 1, .gpu_service = 0.01,
+                            .gpu_work = 0.05, .gpus = 1}, 1},
+        /* the same GPU work over 2 GPUs: 0.03 s < 0.04 s */
+        {"two GPUs drain faster", {.cpu_service = 0.04, .cpu_cores = 1, .gpu_service = 0.01,
+                                   .gpu_work = 0.05, .gpus = 2}, 0},
+        /* CPU at 0.5 cores: 0.04/0.5 = 0.08 s > 0.06 s */
+        {"few cores lose", {.cpu_service = 0.04, .cpu_cores = 0.5, .gpu_service = 0.01,
+                            .gpu_work = 0.05, .gpus = 1}, 0},
+        /* CPU at 2 cores holding 3: max(0.04/1, (3*0.04 + 0.04)/2) = 0.08 s > 0.06 s */
+        {"a held CPU loses", {.cpu_service = 0.04, .cpu_cores = 2, .cpu_held = 3,
+                              .gpu_service = 0.01, .gpu_work = 0.05, .gpus = 1}, 0},
+        /* equal: 0.04 s each; the tie goes to the GPU, whose seconds cost no cores */
+        {"tie to the GPU", {.cpu_service = 0.04, .cpu_cores = 1, .gpu_service = 0.04, .gpus = 1}, 0},
+        {"no GPU ready", {.cpu_service = 0.04, .cpu_cores = 1, .gpu_service = 0.01, .gpus = 0}, 1},
+        {"CPU cost unknown", {.cpu_service = 0, .cpu_cores = 1, .gpu_service = 0.01, .gpus = 1}, 1},
+        {"GPU time unknown", {.cpu_service = 0.04, .cpu_cores = 1, .gpus = 1}, 0},
+        {"no cores", {.cpu_service = 0.04, .cpu_cores = 0, .gpu_service = 5, .gpus = 1}, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (roma_cost_cpu_takes(&cases[i].v) != cases[i].takes) fail_msg("%s", cases[i].name);
+    }
+}
+
 static void test_cost_aware_gpu_slot(void **state) {
     /* resnet-like (0.123 s CPU / 0.008 s GPU: 15.4 CPU seconds saved per GPU
      * second) against vgg-like (0.346 / 0.012: 28.8): vgg, although
@@ -380,6 +415,7 @@ int main(void) {
         cmocka_unit_test(test_fastest_finish),
         cmocka_unit_test(test_fastest_pick),
         cmocka_unit_test(test_cost_aware_gpu_slot),
+        cmocka_unit_test(test_cost_cpu_takes),
         cmocka_unit_test(test_rt_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -294,6 +294,10 @@ static void test_sla_and_alpha_in_the_file(void **state) {
         {"alpha 2", "    sla: 0.2\n    alpha: 2", 0, 0, "alpha must be a number within [0, 1]"},
         {"alpha -0.1", "    sla: 0.2\n    alpha: -0.1", 0, 0, "within [0, 1]"},
         {"alpha nan", "    sla: 0.2\n    alpha: nan", 0, 0, "alpha"},
+        {"p95", "    sla: 0.2\n    sla_percentile: 95", 0.2, 0.5, NULL},
+        {"p100", "    sla: 0.2\n    sla_percentile: 100", 0.2, 0.5, NULL},
+        {"p0", "    sla: 0.2\n    sla_percentile: 0", 0, 0, "sla_percentile must be in (0, 100]"},
+        {"p101", "    sla: 0.2\n    sla_percentile: 101", 0, 0, "sla_percentile must be in (0, 100]"},
     };
     (void)state;
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -312,6 +316,52 @@ static void test_sla_and_alpha_in_the_file(void **state) {
         check_contains(cases[i].name, err.msg, "model 'm'");
         check_contains(cases[i].name, err.msg, cases[i].msg);
     }
+}
+
+/* node.gpu_standins' CPU lists (serve_config_cpu_list), by hand. */
+static void test_standin_cpu_lists(void **state) {
+    static const struct {
+        const char *text;
+        int ok;
+        size_t n;
+        int cpus[4];
+    } cases[] = {
+        {"1", 1, 1, {1}},
+        {"0-2", 1, 3, {0, 1, 2}},
+        {"5,2-3", 1, 3, {2, 3, 5}},
+        {"1,1,0-1", 1, 2, {0, 1}},
+        {"1023", 1, 1, {1023}},
+        {"", 0, 0, {0}},
+        {"1024", 0, 0, {0}},
+        {"-1", 0, 0, {0}},
+        {"3-1", 0, 0, {0}},
+        {"1,", 0, 0, {0}},
+        {"1-", 0, 0, {0}},
+        {"a", 0, 0, {0}},
+        {" 1", 0, 0, {0}},
+        {"1 ", 0, 0, {0}},
+        {"99999999999999999999", 0, 0, {0}},
+    };
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        serve_gpu_standin st = {0};
+        roma_err err;
+        roma_code rc = serve_config_cpu_list(cases[i].text, &st, &err);
+        CASE_CHECK_INT(cases[i].text, rc == ROMA_OK, cases[i].ok);
+        if (rc != ROMA_OK) {
+            check_contains(cases[i].text, err.msg, "is not a CPU list");
+            continue;
+        }
+        CASE_CHECK_INT(cases[i].text, (int)st.ncpus, (int)cases[i].n);
+        for (size_t k = 0; k < st.ncpus; k++) CASE_CHECK_INT(cases[i].text, st.cpus[k], cases[i].cpus[k]);
+        free(st.cpus);
+    }
+    const char *yaml = "node: {cpus: 1, gpu_standins: [{cpus: \"1\"}, {cpus: 2-3}]}\n"
+                       "cluster: {kind: kubernetes}\n" POD_MODEL;
+    serve_config c;
+    roma_err err;
+    assert_int_equal(serve_config_parse(yaml, strlen(yaml), "t.yaml", &c, &err), ROMA_INVALID_ARGUMENT);
+    check_contains("cluster", err.msg, "remove them in cluster mode");
 }
 
 static void test_range_functions(void **state) {
@@ -353,6 +403,7 @@ int main(void) {
         cmocka_unit_test(test_ops_keys),            cmocka_unit_test(test_ops_errors),
         cmocka_unit_test(test_sla_and_alpha_in_the_file),
         cmocka_unit_test(test_range_functions),
+        cmocka_unit_test(test_standin_cpu_lists),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_store_max_rows_out_of_range),
     };
