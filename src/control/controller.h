@@ -51,6 +51,11 @@
  *           model holds for rules_cooldown periods.  On a backlog window
  *           only the step up applies.
  *   static  `initial` cores, never changed.
+ *   vpa     a baseline like Kubernetes' Vertical Pod Autoscaler (vpa.h):
+ *           the 90th percentile of the cores the worker used per window
+ *           (from cpu_seconds), plus 15%, recomputed every minute; it
+ *           reads neither response times nor the SLA, so measured, backlog
+ *           and idle windows are all just usage samples.
  *
  * Node normalisation, common to all kinds: when the cores proposed for the
  * node add up to more than its cpus, every model's proposal is scaled by
@@ -75,16 +80,18 @@
 #include <stddef.h>
 
 #include "common/status.h"
+#include "control/vpa.h"
 
 typedef enum {
     ROMA_CTL_ROMA,
     ROMA_CTL_RULES,
     ROMA_CTL_STATIC,
     ROMA_CTL_ROMA_NORM,
+    ROMA_CTL_VPA,
 } roma_ctl_kind;
 
 /* The names roma_ctl_parse accepts, for error messages and --help. */
-#define ROMA_CTL_NAMES "roma, roma-norm, rules, static"
+#define ROMA_CTL_NAMES "roma, roma-norm, rules, static, vpa"
 
 /* Slack for comparing sums of tenths held in doubles (0.1 + 0.2 != 0.3). */
 #define ROMA_CTL_EPS 1e-9
@@ -97,6 +104,7 @@ typedef struct {
     int rules_cooldown; /* rules: periods held after a change */
     double norm_setpoint;  /* roma-norm: target mean response time / SLA */
     double norm_error_max; /* roma-norm: the relative error is capped here */
+    roma_vpa_params vpa;   /* vpa: percentile, margin, interval */
 } roma_ctl_params;
 
 /* ROMA's published gains B = 0.21, D = 0.17; rules 0.8/0.2 of the SLA,
@@ -117,13 +125,17 @@ typedef struct {
                          held (running or pipelined) by its CPU worker */
     double oldest_wait; /* seconds the oldest of them had waited; ignored without
                            a backlog */
+    double cpu_seconds; /* vpa: the CPU worker's CPU counter (seconds used so far,
+                           restarts included) at the window's end; < 0: unknown */
+    double window;      /* vpa: seconds the window lasted */
     /* state kept between periods; cores is the output to actuate */
     double xc;    /* roma: integral state */
     double cores; /* cores allocated for the next period */
     int cooldown; /* rules: periods left before the next change */
+    roma_vpa_state vpa; /* vpa: usage samples (roma_ctl_init resets them) */
     /* the last decision, for GET /roma/v1/controller */
-    double error;             /* the law's error: e = 1/SLA - 1/rt (1/s) for roma, rules
-                                 and static, the relative error for roma-norm; 0 when idle */
+    double error;             /* the law's error: e = 1/SLA - 1/rt (1/s) for roma, rules,
+                                 static and vpa, the relative error for roma-norm; 0 when idle */
     double cores_before_norm; /* cores proposed before node normalisation */
 } roma_ctl_model;
 

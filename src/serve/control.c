@@ -44,6 +44,9 @@ void control_tick(evutil_socket_t fd, short what, void *arg) {
         m->ctl->rt_mean = m->rt_mean_window;
         m->ctl->completed = m->win_count;
         m->ctl->arrivals = m->win_arrivals;
+        /* vpa's usage; a pod's CPU is not read here (cluster mode) */
+        m->ctl->cpu_seconds = m->cpu_worker && !s->cluster ? supervisor_cpu_seconds(m->cpu_worker) : -1;
+        m->ctl->window = dt;
         read_backlog(m, now, m->ctl);
         m->win_rt_sum = 0;
         m->win_count = 0;

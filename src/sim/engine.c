@@ -42,6 +42,7 @@ typedef struct {
     double budget;        /* CPU: core-seconds of quota left this CFS period (quota model) */
     double next_done;     /* time of the next completion; INFINITY: none */
     double next_throttle; /* time the budget runs out at the current speed; INFINITY: never */
+    double cpu_used;      /* CPU: CPU seconds it has used (the vpa controller's input) */
 } sim_worker;
 
 typedef struct {
@@ -173,6 +174,7 @@ static void worker_advance(sim *x, sim_worker *w, double dt) {
     double speed = worker_speed(x, w);
     for (size_t i = 0; i < w->nrunning; i++) w->held[i].work -= speed * dt;
     if (w->gpu < 0 && quota_model(x)) w->budget -= (double)w->nrunning * speed * dt;
+    if (w->gpu < 0) w->cpu_used += (double)w->nrunning * speed * dt;
 }
 
 static void set_cores(sim *x, sim_worker *w, double cores) {
@@ -353,6 +355,8 @@ static void tick(sim *x) {
             m->ctl.rt_mean = m->win_count ? m->win_rt_sum / (double)m->win_count : 0;
             m->ctl.completed = m->win_count;
             m->ctl.arrivals = m->win_arrivals;
+            m->ctl.cpu_seconds = m->cpu->cpu_used;
+            m->ctl.window = x->s->period;
             read_backlog(x, m, &m->ctl);
             m->win_rt_sum = 0, m->win_count = 0, m->win_arrivals = 0;
             ctl[n] = m->ctl, idx[n++] = i;
