@@ -107,7 +107,9 @@ typedef struct {
     roma_vpa_params vpa;   /* vpa: percentile, margin, interval */
 } roma_ctl_params;
 
-/* ROMA's published gains B = 0.21, D = 0.17; rules 0.8/0.2 of the SLA,
+/* ROMA's published gains B = 0.21, D = 0.17; rules 0.6/0.2 of the SLA (a
+ * band of +-50% around roma-norm's set point 0.4, so that the baseline aims
+ * where the best ROMA law aims: experiments/README.md),
  * steps of 0.5 core, cooldown 2 periods; roma-norm aims at 0.4 SLA with
  * the error capped at 3 (at most +0.5 core a period from D). */
 roma_ctl_params roma_ctl_default_params(void);
