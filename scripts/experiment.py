@@ -239,7 +239,7 @@ def snapshot_binary(out_dir):
     next to itself) so that a rebuild during the experiment cannot swap the
     programs between (or during) runs; their rpath still finds TensorFlow."""
     global ROMA
-    dest_dir = os.path.join(out_dir, "experiment")
+    dest_dir = os.path.join(out_dir, "experiment", "bin")  # not a run's folder name
     os.makedirs(dest_dir, exist_ok=True)
     for built in (BUILT_ROMA, BUILT_ROMA + "-worker"):
         for _ in range(120):  # another make may be relinking it: wait up to a minute
