@@ -75,6 +75,11 @@ $(BUILD)/bench/tfrun: $(BUILD)/bench/tfrun.o $(COMMON_OBJ) $(TF_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) $(TF_LIBS)
 
+# bench/json.sh: jansson against the JSON fast path (json_fast.c needs the worker's objects)
+$(BUILD)/bench/jsonparse: $(BUILD)/bench/jsonparse.o $(COMMON_OBJ) $(TF_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) $(TF_LIBS)
+
 tests: $(TEST_BIN)
 
 unit-test: $(TEST_BIN)
