@@ -62,6 +62,8 @@ typedef struct {
     const bench_send *sends;
     size_t nsends;
     sim_model_state *m; /* per scenario model */
+    roma_ctl_model *ctl; /* per scenario model: one node's controller input at a tick (on
+                            the heap: with vpa's samples a model's is some 2.5 KB) */
     sim_worker *workers;
     size_t nworkers;
     size_t *model_of;   /* workload model index -> scenario model index */
@@ -343,7 +345,7 @@ static void read_backlog(const sim *x, const sim_model_state *m, roma_ctl_model 
 
 /* One control period, node by node, as control_tick in roma serve. */
 static void tick(sim *x) {
-    roma_ctl_model ctl[SIM_MAX_MODELS];
+    roma_ctl_model *ctl = x->ctl;
     size_t idx[SIM_MAX_MODELS];
     integrate_cores(x, x->now);
     x->out->ticks++;
@@ -412,12 +414,14 @@ static void place_on_gpu(sim *x, size_t mi) {
 static void setup(sim *x, uint64_t seed) {
     const sim_scenario *s = x->s;
     x->m = calloc(s->nmodels, sizeof(*x->m));
+    x->ctl = calloc(s->nmodels, sizeof(*x->ctl));
     x->workers = calloc(2 * s->nmodels, sizeof(*x->workers));
     x->model_of = calloc(x->w->nmodels, sizeof(size_t));
     x->cpu_work = malloc((x->nsends + 1) * sizeof(double));
     x->gpu_work = malloc((x->nsends + 1) * sizeof(double));
     x->node_share = malloc(s->nnodes * sizeof(double));
-    if (!x->m || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work || !x->node_share)
+    if (!x->m || !x->ctl || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work ||
+        !x->node_share)
         abort();
     for (size_t i = 0; i < s->nnodes; i++) x->node_share[i] = 1;
     for (size_t i = 0; i < s->nmodels; i++) {
@@ -445,6 +449,7 @@ static void teardown(sim *x) {
     for (size_t i = 0; i < x->s->nmodels; i++) free(x->m[i].queue.items);
     for (size_t i = 0; i < x->nworkers; i++) free(x->workers[i].models);
     free(x->m);
+    free(x->ctl);
     free(x->workers);
     free(x->model_of);
     free(x->cpu_work);
