@@ -29,7 +29,10 @@ Outputs (under --out, default results/):
     experiment_rt.png     per-window mean response time vs SLA
     experiment_cores.png  cores over time per model
     experiment/<run>/     raw files of the first repeat: roma.yaml, workload.yaml,
-                          summary.json, requests.csv, cores.csv, serve.log
+                          summary.json, requests.csv, cores.csv, serve.log, and
+                          history.json: roma serve's per-second series (GET
+                          /roma/v1/history, what its dashboard at / shows),
+                          linked from the report
     experiment/<run>/repeat-K/  the same for repeat K >= 2
 
 Usage: .venv/bin/python scripts/experiment.py [--run-seconds 90] [--repeat 3] [--runs roma,static]
@@ -345,6 +348,13 @@ def worker_cpu_seconds(port):
     return {w["models"][0]: w["cpu_seconds"] for w in workers if w["device"] == "cpu"}
 
 
+def save_history(port, path):
+    """roma serve's per-second series of the run (the dashboard's data), as it serves it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/roma/v1/history", timeout=10) as r:
+        with open(path, "wb") as f:
+            f.write(r.read())
+
+
 def run_dir_of(out_dir, run, k):
     """Raw files of repeat k (1-based): experiment/<run>/, then repeat-K/ under it."""
     d = os.path.join(out_dir, "experiment", run)
@@ -376,6 +386,7 @@ def run_one(run, args, out_dir, load, k=1):
         finally:
             poller.stop()
         cpu_after = worker_cpu_seconds(args.port)
+        save_history(args.port, os.path.join(run_dir, "history.json"))
     finally:
         stop_serve(proc)
 
@@ -496,7 +507,7 @@ def model_row(run, name, ms):
             f"| {med('p95'):.3f} | {med('p99'):.3f} | {med('core_seconds'):.1f} | {cpu_a_request(ms)} |")
 
 
-def markdown(repeats, meta):
+def markdown(repeats, meta, out_dir=None):
     elapsed = meta.get("elapsed_seconds")
     took = f"; whole experiment took {elapsed / 60:.1f} min" if elapsed else ""
     n = min(len(v) for v in repeats.values())
@@ -548,6 +559,12 @@ def markdown(repeats, meta):
                   f"{cores_of(repeats, best)[0]:.1f} core-seconds."]
     lines += ["", "Plots (first repeat): experiment_rt.png (per-window mean response time vs SLA), "
               "experiment_cores.png (cores over time).", ""]
+    histories = [r for r in repeats if out_dir and
+                 os.path.exists(os.path.join(out_dir, "experiment", r, "history.json"))]
+    if histories:
+        lines += ["Dashboard data (first repeat; roma serve's per-second history, GET "
+                  "/roma/v1/history): " +
+                  ", ".join(f"[{r}](experiment/{r}/history.json)" for r in histories) + ".", ""]
     return "\n".join(lines)
 
 
@@ -611,7 +628,7 @@ def report(repeats, out_dir, meta):
     runs = {r: ss[0] for r, ss in repeats.items()}
     with open(os.path.join(out_dir, "experiment.json"), "w") as f:
         json.dump({"runs": runs, "repeats": repeats, **meta}, f, indent=1)
-    text = markdown(repeats, meta)
+    text = markdown(repeats, meta, out_dir)
     write(os.path.join(out_dir, "experiment.md"), text)
     slas = {name: m["sla"] for name, m in next(iter(runs.values()))["models"].items()}
     plot_rt(list(runs), out_dir, os.path.join(out_dir, "experiment_rt.png"), slas)
