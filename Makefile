@@ -75,6 +75,11 @@ $(BUILD)/bench/tfrun: $(BUILD)/bench/tfrun.o $(COMMON_OBJ) $(TF_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) $(TF_LIBS)
 
+# bench/json.sh: jansson against the JSON fast path (json_fast.c needs the worker's objects)
+$(BUILD)/bench/jsonparse: $(BUILD)/bench/jsonparse.o $(COMMON_OBJ) $(TF_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LIBS) $(TF_LIBS)
+
 tests: $(TEST_BIN)
 
 unit-test: $(TEST_BIN)
@@ -112,10 +117,17 @@ fuzz-build:
 fuzz: fuzz-build
 	bash tests/fuzz/run.sh $(SECONDS)
 
-# The standard experiment (experiments/README.md): roma, rules, static and
-# static-max against the same workload; results/experiment.{json,md,_rt.png,_cores.png}.
+# The standard experiment (experiments/README.md): roma, roma-norm, rules,
+# static, static-max and vpa against the same workload, REPEAT rounds
+# interleaved (medians and ranges); results/experiment.{json,md,_rt.png,_cores.png}.
+# `make experiment WORKLOAD=experiments/heldout-workload.yaml` evaluates on the
+# held-out workload; SEED=N replaces the workload's arrival seed.
+REPEAT      ?= 3
+RUN_SECONDS ?= 90
+EXPERIMENT_FLAGS := --repeat $(REPEAT) --run-seconds $(RUN_SECONDS) $(if $(SEED),--seed $(SEED)) \
+                    $(if $(WORKLOAD),--workload $(WORKLOAD)) $(if $(OUT),--out $(OUT))
 experiment: all
-	.venv/bin/python scripts/experiment.py
+	.venv/bin/python scripts/experiment.py $(EXPERIMENT_FLAGS)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -10,12 +10,16 @@ must agree with real runs).
    machine's cores with the workers: the scenario's node has cores = this
    machine's).  (--profile FILE reuses one.)
 2. A scenario that mirrors scripts/experiment.py exactly (node cpus, cores
-   min/max/initial, control period, queue limit, the five runs) and replays
+   min/max/initial, control period, queue limit, its runs) and replays
    the very workload file the experiment sent (results/experiment/roma/
    workload.yaml: same profiles, same Poisson seed).
 3. `roma sim` on it, then a side-by-side table against results/
-   experiment.json: strict violation rate (points apart, goal <= 5) and
-   core-seconds (relative, goal <= 15%) for each controller.  The
+   experiment.json: strict violation rate and core-seconds for each
+   controller, each judged by `agrees` (below): within a relative error
+   with a small absolute floor, or within the range of the real repeats
+   when the experiment ran more than one (--repeat); the core-seconds of
+   `static` and `static-max` are configuration constants (cores x time),
+   shown but left out of the verdict.  The
    simulator's figures are means over NOISE_SEEDS draws of the service-time
    noise (the scenario's `seed:`; the arrivals stay the real run's): a
    controller that acts on thresholds moves by several points from one
@@ -49,6 +53,14 @@ import experiment as ex  # noqa: E402
 
 PROFILE_RATE = 3  # req/s per model: one request at a time, no queue
 NOISE_SEEDS = 8
+# Agreement (see agrees): violations within 15% of the real rate or 1
+# point, whichever is more (a 0.8% real rate must be simulated within
+# 0-1.8%, not within 5 points of it); core-seconds within 5%.  Either also
+# passes inside the real repeats' range widened by the floor.
+VIOLATION_REL, VIOLATION_FLOOR = 0.15, 0.01
+CORES_REL, CORES_FLOOR = 0.05, 1.0
+# Runs whose core-seconds the configuration fixes (cores x duration): not judged.
+FIXED_CORES = ("static", "static-max")
 
 
 def parse_args():
@@ -106,7 +118,7 @@ def measure_profile(args, run_dir):
     paths = {k: os.path.join(run_dir, k) for k in ["roma.yaml", "workload.yaml", "warmup.yaml"]}
     ex.write(paths["roma.yaml"], profile_config(args.port, run_dir))
     ex.write(paths["workload.yaml"], profile_workload(args.port, args.profile_seconds, args.profile_rate))
-    ex.write(paths["warmup.yaml"], ex.warmup_workload(args.port))
+    ex.write(paths["warmup.yaml"], ex.warmup_workload(args.port, ex.standard_load(args.profile_seconds, None)))
     proc = ex.start_serve(paths["roma.yaml"], os.path.join(run_dir, "serve.log"), args.port)
     try:
         ex.bench(paths["warmup.yaml"], os.path.join(run_dir, "warmup.json"))
@@ -203,22 +215,45 @@ def simulate_with_run_times(real, profile, workload_path, cal_dir):
     return sims, head + lines if lines else []
 
 
-def compare(real, sim):
-    lines = [f"| run | violations real | violations sim (mean of {NOISE_SEEDS} seeds) | sim's range "
-             "| apart (pp) | <= 5 pp | core-seconds real | core-seconds sim | apart | <= 15% |",
+def agrees(real_values, simulated, rel, floor):
+    """Whether a simulated figure agrees with the real one(s): within rel x
+    the real median or floor (absolute), whichever is more, of the median;
+    or, with two real repeats or more, inside their range widened by floor."""
+    med = statistics.median(real_values)
+    if abs(simulated - med) <= max(rel * abs(med), floor):
+        return True
+    return len(real_values) > 1 and min(real_values) - floor <= simulated <= max(real_values) + floor
+
+
+def real_figures(real, repeats, run):
+    """The real runs' strict violation rates and core-seconds: every repeat
+    when experiment.json has them, else the one run."""
+    ss = repeats.get(run) or [real[run]]
+    return [ex.strict_violation_rate(s) for s in ss], [s["core_seconds"] for s in ss]
+
+
+def compare(real, sim, repeats=None):
+    repeats = repeats or {}
+    lines = [f"| run | violations real (median, range) | violations sim (mean of {NOISE_SEEDS} seeds) "
+             "| sim's range | apart (pp) | agrees | core-seconds real | core-seconds sim | apart "
+             "| agrees |",
              "|---|---:|---:|---:|---:|---|---:|---:|---:|---|"]
     ok_all = True
     for run in ex.RUNS:
         if run not in real or run not in sim:
             continue
-        vr, vs = ex.strict_violation_rate(real[run]), sim[run]["violation_rate_strict"]
-        cr, cs = real[run]["core_seconds"], sim[run]["core_seconds"]
-        dv, dc = 100 * abs(vs - vr), abs(cs - cr) / cr
-        ok_v, ok_c = dv <= 5, dc <= 0.15
-        ok_all &= ok_v and ok_c
+        vreal, creal = real_figures(real, repeats, run)
+        vr, cr = statistics.median(vreal), statistics.median(creal)
+        vs, cs = sim[run]["violation_rate_strict"], sim[run]["core_seconds"]
+        ok_v = agrees(vreal, vs, VIOLATION_REL, VIOLATION_FLOOR)
+        ok_c = None if run in FIXED_CORES else agrees(creal, cs, CORES_REL, CORES_FLOOR)
+        ok_all &= ok_v and ok_c is not False
         spread = f"{min(sim[run]['violations']):.1%}-{max(sim[run]['violations']):.1%}"
-        lines.append(f"| {run} | {vr:.1%} | {vs:.1%} | {spread} | {dv:.1f} | {'yes' if ok_v else 'NO'} | "
-                     f"{cr:.1f} | {cs:.1f} | {dc:.1%} | {'yes' if ok_c else 'NO'} |")
+        vtext = f"{vr:.1%}" + (f" ({min(vreal):.1%}-{max(vreal):.1%})" if len(vreal) > 1 else "")
+        ctext = "config, not judged" if ok_c is None else "yes" if ok_c else "NO"
+        lines.append(f"| {run} | {vtext} | {vs:.1%} | {spread} | {100 * abs(vs - vr):.1f} "
+                     f"| {'yes' if ok_v else 'NO'} | {cr:.1f} | {cs:.1f} | {abs(cs - cr) / cr:.1%} "
+                     f"| {ctext} |")
     return lines, ok_all
 
 
@@ -228,7 +263,8 @@ def main():
     cal_dir = os.path.join(args.out, "calibration")
     os.makedirs(cal_dir, exist_ok=True)
     with open(os.path.join(args.out, "experiment.json")) as f:
-        real = json.load(f)["runs"]
+        saved = json.load(f)
+    real, repeats = saved["runs"], saved.get("repeats", {})
     if args.profile:
         with open(args.profile) as f:
             profile = json.load(f)
@@ -238,8 +274,9 @@ def main():
     ex.write(os.path.join(cal_dir, "profile.json"), json.dumps(profile, indent=1) + "\n")
     workload_path = os.path.join(args.out, "experiment", "roma", "workload.yaml")
     sim = simulate(lambda seed: scenario(profile, workload_path, seed=seed), cal_dir, "scenario")
-    table, ok_all = compare(real, sim)
+    table, ok_all = compare(real, sim, repeats)
     sim_rt, costs = simulate_with_run_times(real, profile, workload_path, cal_dir)
+    # each run's own CPU cost is the first repeat's: compare with that run alone
     table_rt, ok_rt = compare(real, sim_rt) if sim_rt else ([], False)
     prof = ", ".join(f"{n} {p['time'] * 1e3:.1f} ms of worker CPU a request (response time "
                      f"{p['rt_mean'] * 1e3:.1f} ms, cv {p['cv']:.2f}, {p['samples']} requests)"
@@ -248,7 +285,10 @@ def main():
              f"{next(iter(profile.values()))['overhead'] * 1e3:.1f} ms of CPU a request")
     text = "\n".join(["# roma sim against the standard experiment", "",
                       f"Profile (mean response time at 1 core, low load, through roma serve): {prof}.",
-                      "", *table, "",
+                      f"Agreement: violations within {VIOLATION_REL:.0%} or {100 * VIOLATION_FLOOR:g} "
+                      f"point(s), core-seconds within {CORES_REL:.0%} (or inside the real repeats' "
+                      f"range); core-seconds of {', '.join(FIXED_CORES)} are fixed by the "
+                      "configuration and not judged.", "", *table, "",
                       f"All within the goals: {'yes' if ok_all else 'NO'}.", ""])
     if sim_rt:
         text += "\n".join(["", "## With each run's own CPU cost a request", "",

@@ -3,27 +3,40 @@ workload replayed against `roma serve` with, in turn, the controllers
 
     roma        ROMA's feedback controller, exactly as published
     roma-norm   the same law on a relative time error aimed at 0.4 SLA
-    rules       threshold autoscaler (step up / down with a cooldown)
+    rules       threshold autoscaler (step up / down with a cooldown) around
+                the same set point (0.6 / 0.2 SLA)
     static      every model fixed at cores.initial
     static-max  controller static with every model's initial = its cores.max
+    vpa         Vertical-Pod-Autoscaler-like baseline: p90 of the CPU used + 15%,
+                recomputed every minute
 
 Every run starts a fresh `roma serve` (stopped with SIGTERM afterwards),
 sends a short warm-up that is not measured, then runs `roma bench` with the
 same workload while a thread polls GET /roma/v1/workers every 0.5 s to record
-each model's cores over time.  The parameters and why they were chosen are in
-experiments/README.md.
+each model's cores over time.  With --repeat N the whole set of runs is
+repeated N times, interleaved (round k runs every controller once, in an
+order rotated by k, so that a drift of the machine's speed hits them all
+alike), and the report gives each figure as the median and range over the
+repeats, judges the goals on the medians and says where ranges overlap.
+The workload is the standard one (generated here, scaled to --run-seconds:
+experiments/standard-workload.yaml at 150 s) or a file (--workload: e.g. the
+held-out experiments/heldout-workload.yaml, its times scaled likewise).  The
+parameters and why they were chosen are in experiments/README.md.
 
 Outputs (under --out, default results/):
     experiment.json       {"runs": {controller: bench summary + core_seconds}}
     experiment.md         table per run and model, totals, the three goals
     experiment_rt.png     per-window mean response time vs SLA
     experiment_cores.png  cores over time per model
-    experiment/<run>/     raw files: roma.yaml, workload.yaml, summary.json,
-                          requests.csv, cores.csv, serve.log, and history.json:
-                          roma serve's per-second series (GET /roma/v1/history,
-                          what its dashboard at / shows), linked from the report
+    experiment/<run>/     raw files of the first repeat: roma.yaml, workload.yaml,
+                          summary.json, requests.csv, cores.csv, serve.log, and
+                          history.json: roma serve's per-second series (GET
+                          /roma/v1/history, what its dashboard at / shows),
+                          linked from the report
+    experiment/<run>/repeat-K/  the same for repeat K >= 2
 
-Usage: .venv/bin/python scripts/experiment.py [--run-seconds 150] [--runs roma,static]
+Usage: .venv/bin/python scripts/experiment.py [--run-seconds 90] [--repeat 3] [--runs roma,static]
+           [--seed N] [--workload experiments/heldout-workload.yaml] [--out DIR]
        .venv/bin/python scripts/experiment.py --report-only   # redo report and plots
 """
 
@@ -31,13 +44,17 @@ import argparse
 import csv
 import json
 import os
+import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+
+import yaml
 
 import matplotlib
 
@@ -47,7 +64,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILT_ROMA = os.path.join(ROOT, "build", "roma")
 ROMA = BUILT_ROMA  # main() points this at a private copy (see snapshot_binary)
-RUNS = ["roma", "roma-norm", "rules", "static", "static-max"]
+RUNS = ["roma", "roma-norm", "rules", "static", "static-max", "vpa"]
+BASELINES = ["rules", "static", "vpa"]  # the goals' "baselines"; static-max has goals of its own
 
 NODE_CPUS = 2
 CORES = {"min": 0.2, "max": 2.0, "initial": 0.6}
@@ -67,7 +85,14 @@ WARMUP_SECONDS = 5
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--run-seconds", type=float, default=150, help="length of each measured run")
+    p.add_argument("--run-seconds", type=float, default=90,
+                   help="length of each measured run (the workload's times are scaled to it)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="rounds of all runs, interleaved; figures are medians and ranges over them")
+    p.add_argument("--seed", type=int, help=f"seed of the Poisson arrivals (default: the workload "
+                   f"file's, {SEED} for the standard workload)")
+    p.add_argument("--workload", help="a roma bench workload file (target and payloads are added): "
+                   "e.g. experiments/heldout-workload.yaml; default the standard workload")
     p.add_argument("--runs", default=",".join(RUNS), help="comma-separated subset of " + ",".join(RUNS))
     p.add_argument("--port", type=int, default=8599, help="port of roma serve")
     p.add_argument("--out", default=os.path.join(ROOT, "results"), help="output folder")
@@ -79,8 +104,9 @@ def parse_args():
 # ---- configuration files ------------------------------------------------------
 
 
-def serve_config(run, port, run_dir):
-    """roma.yaml for one run: controller static for static-max, initial = max."""
+def serve_config(run, port, run_dir, slas):
+    """roma.yaml for one run: controller static for static-max, initial = max;
+    slas: {model: seconds}, the workload's."""
     controller = "static" if run == "static-max" else run
     initial = CORES["max"] if run == "static-max" else CORES["initial"]
     lines = [
@@ -91,11 +117,11 @@ def serve_config(run, port, run_dir):
         f"store: {{path: {os.path.join(run_dir, 'roma.db')}, max_rows: 1000000}}",
         "models:",
     ]
-    for name, m in MODELS.items():
+    for name, sla in slas.items():
         lines += [
             f"  - name: {name}",
             f"    base_path: {os.path.join(ROOT, 'models', name)}",
-            f"    sla: {m['sla']}",
+            f"    sla: {sla:g}",
             "    alpha: 0.5",
             f"    cores: {{min: {CORES['min']}, max: {CORES['max']}, initial: {initial}}}",
         ]
@@ -109,57 +135,125 @@ def step_schedule(m, run_seconds):
     return [[rate, round(frac * run_seconds, 3)] for rate, frac in parts if frac > 0]
 
 
-def workload(port, run_seconds):
+DURATION = re.compile(r"^([0-9.]+)(ms|s|m)$")
+UNIT_SECONDS = {"ms": 1e-3, "s": 1, "m": 60}
+LOAD_KEYS = ("rate", "step", "ramp", "sine")  # bench's load profiles (src/bench/workload.h)
+
+
+def seconds(text, what):
+    m = DURATION.match(str(text).strip())
+    if not m:
+        sys.exit(f"experiment: {what} is {text!r}, not a duration such as 150s or 250ms")
+    return float(m.group(1)) * UNIT_SECONDS[m.group(2)]
+
+
+def scaled(value, factor):
+    """value (a bench profile: lists, maps, numbers) with every duration
+    multiplied by factor; rates untouched."""
+    if isinstance(value, list):
+        return [scaled(v, factor) for v in value]
+    if isinstance(value, dict):
+        return {k: scaled(v, factor) for k, v in value.items()}
+    if isinstance(value, str) and DURATION.match(value.strip()):
+        return f"{round(seconds(value, value) * factor, 3):g}s"
+    return value
+
+
+def flow(value):
+    """YAML flow text of a profile (durations unquoted, as the docs write them)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def standard_load(run_seconds, seed):
+    """The standard workload at run_seconds: {"seed", "models": {name: {"sla",
+    "profile"}}} (experiments/standard-workload.yaml at 150 s)."""
+    models = {}
+    for name, m in MODELS.items():
+        steps = [[r, f"{d:g}s"] for r, d in step_schedule(m, run_seconds)]
+        models[name] = {"sla": m["sla"], "profile": {"step": steps}}
+    return {"source": "standard", "seed": SEED if seed is None else seed, "models": models}
+
+
+def file_load(path, run_seconds, seed):
+    """A roma bench workload file's models, every duration scaled so that the
+    file's duration becomes run_seconds; its models must be test models."""
+    try:
+        with open(path) as f:
+            w = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        sys.exit(f"experiment: cannot read the workload {path}: {e}")
+    if not isinstance(w, dict) or not isinstance(w.get("models"), list) or "duration" not in w:
+        sys.exit(f"experiment: {path} needs a duration and a list of models (roma bench's format)")
+    factor = run_seconds / seconds(w["duration"], f"{path}: duration")
+    models = {}
+    for m in w["models"]:
+        name = m.get("name") if isinstance(m, dict) else None
+        if name not in MODELS:
+            sys.exit(f"experiment: {path}: model {name!r} is not one of the test models "
+                     f"({', '.join(MODELS)})")
+        if "sla" not in m or m.get("arrivals", "poisson") != "poisson":
+            sys.exit(f"experiment: {path}: model {name} needs an sla and Poisson arrivals")
+        profile = {k: scaled(m[k], factor) for k in LOAD_KEYS if k in m}
+        if len(profile) != 1:
+            sys.exit(f"experiment: {path}: model {name} needs exactly one of {', '.join(LOAD_KEYS)}")
+        models[name] = {"sla": seconds(m["sla"], f"{path}: {name}'s sla"), "profile": profile}
+    return {"source": os.path.relpath(os.path.abspath(path), ROOT),
+            "seed": int(w.get("seed", SEED)) if seed is None else seed, "models": models}
+
+
+def workload(port, run_seconds, load):
     """The bench workload: Poisson arrivals, the same seed for every run."""
     lines = [
         f"target: http://127.0.0.1:{port}",
-        f"duration: {run_seconds}s",
-        f"seed: {SEED}",
+        f"duration: {run_seconds:g}s",
+        f"seed: {load['seed']}",
         f"window: {WINDOW}s",
         "models:",
     ]
-    for name, m in MODELS.items():
-        steps = ", ".join(f"[{r}, {d}s]" for r, d in step_schedule(m, run_seconds))
+    for name, m in load["models"].items():
         lines += [
             f"  - name: {name}",
             f"    payload: {os.path.join(ROOT, 'models', name, 'request.json')}",
-            f"    sla: {m['sla']}s",
+            f"    sla: {m['sla']:g}s",
             "    arrivals: poisson",
-            f"    step: [{steps}]",
         ]
+        lines += [f"    {k}: {flow(v)}" for k, v in m["profile"].items()]
     return "\n".join(lines) + "\n"
 
 
-def warmup_workload(port):
+def warmup_workload(port, load):
     lines = [f"target: http://127.0.0.1:{port}", f"duration: {WARMUP_SECONDS}s", "models:"]
-    for name, m in MODELS.items():
+    for name, m in load["models"].items():
         lines += [
             f"  - name: {name}",
             f"    payload: {os.path.join(ROOT, 'models', name, 'request.json')}",
-            f"    sla: {m['sla']}s",
+            f"    sla: {m['sla']:g}s",
             f"    rate: {WARMUP_RATE}",
         ]
     return "\n".join(lines) + "\n"
 
 
 def snapshot_binary(out_dir):
-    """Copies build/roma so that a rebuild during the experiment cannot swap
-    the program between (or during) runs; its rpath still finds TensorFlow."""
+    """Copies build/roma and build/roma-worker (which roma serve runs from
+    next to itself) so that a rebuild during the experiment cannot swap the
+    programs between (or during) runs; their rpath still finds TensorFlow."""
     global ROMA
-    dest = os.path.join(out_dir, "experiment", "roma-binary")
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    for _ in range(120):  # another make may be relinking it: wait up to a minute
-        st = os.stat(BUILT_ROMA)
-        if st.st_size > 0 and os.access(BUILT_ROMA, os.X_OK) and time.time() - st.st_mtime > 2:
-            break
-        time.sleep(0.5)
-    else:
-        sys.exit("experiment: build/roma stayed empty or not executable; run make first")
-    shutil.copy2(BUILT_ROMA, dest)
-    # roma serve execs the worker program found next to itself.
-    shutil.copy2(os.path.join(os.path.dirname(BUILT_ROMA), "roma-worker"),
-                 os.path.join(os.path.dirname(dest), "roma-worker"))
-    ROMA = dest
+    dest_dir = os.path.join(out_dir, "experiment", "bin")  # not a run's folder name
+    os.makedirs(dest_dir, exist_ok=True)
+    for built in (BUILT_ROMA, BUILT_ROMA + "-worker"):
+        for _ in range(120):  # another make may be relinking it: wait up to a minute
+            st = os.stat(built) if os.path.exists(built) else None
+            if st and st.st_size > 0 and os.access(built, os.X_OK) and time.time() - st.st_mtime > 2:
+                break
+            time.sleep(0.5)
+        else:
+            sys.exit(f"experiment: {built} missing, empty or not executable; run make first")
+        shutil.copy2(built, os.path.join(dest_dir, os.path.basename(built)))
+    ROMA = os.path.join(dest_dir, "roma")
 
 
 def write(path, text):
@@ -261,18 +355,25 @@ def save_history(port, path):
             f.write(r.read())
 
 
-def run_one(run, args, out_dir):
+def run_dir_of(out_dir, run, k):
+    """Raw files of repeat k (1-based): experiment/<run>/, then repeat-K/ under it."""
+    d = os.path.join(out_dir, "experiment", run)
+    return d if k == 1 else os.path.join(d, f"repeat-{k}")
+
+
+def run_one(run, args, out_dir, load, k=1):
     """One controller: fresh roma serve, warm-up, measured bench, SIGTERM."""
-    run_dir = os.path.join(out_dir, "experiment", run)
+    run_dir = run_dir_of(out_dir, run, k)
     os.makedirs(run_dir, exist_ok=True)
     db = os.path.join(run_dir, "roma.db")
     if os.path.exists(db):
         os.remove(db)
     paths = {k: os.path.join(run_dir, k) for k in
              ["roma.yaml", "workload.yaml", "warmup.yaml", "summary.json", "requests.csv", "cores.csv"]}
-    write(paths["roma.yaml"], serve_config(run, args.port, run_dir))
-    write(paths["workload.yaml"], workload(args.port, args.run_seconds))
-    write(paths["warmup.yaml"], warmup_workload(args.port))
+    write(paths["roma.yaml"], serve_config(run, args.port, run_dir,
+                                           {n: m["sla"] for n, m in load["models"].items()}))
+    write(paths["workload.yaml"], workload(args.port, args.run_seconds, load))
+    write(paths["warmup.yaml"], warmup_workload(args.port, load))
 
     proc = start_serve(paths["roma.yaml"], os.path.join(run_dir, "serve.log"), args.port)
     try:
@@ -319,77 +420,150 @@ def strict_violation_rate(summary):
     return bad / sent if sent else 0.0
 
 
-def goals(runs):
+def spread(values):
+    """(median, lowest, highest) of a run's figure over its repeats."""
+    return statistics.median(values), min(values), max(values)
+
+
+def with_range(values, fmt):
+    """'median (low–high)' over repeats; just the value for a single run."""
+    med, lo, hi = spread(values)
+    return fmt(med) if len(values) == 1 else f"{fmt(med)} ({fmt(lo)}–{fmt(hi)})"
+
+
+def overlap(a, b):
+    """Whether two (median, low, high) ranges overlap."""
+    return a[1] <= b[2] and b[1] <= a[2]
+
+
+def strict_of(repeats, run):
+    return spread([strict_violation_rate(s) for s in repeats[run]])
+
+
+def cores_of(repeats, run):
+    return spread([s["core_seconds"] for s in repeats[run]])
+
+
+def scale(r, factor, add=0.0):
+    return tuple(v * factor + add for v in r)
+
+
+def strongest_baseline(repeats):
+    """The baseline (BASELINES) with the lowest median strict violation rate."""
+    present = [b for b in BASELINES if b in repeats]
+    return min(present, key=lambda b: strict_of(repeats, b)[0]) if present else None
+
+
+def goals(repeats):
     """The three goals as (text, met) pairs, for `roma` and for the named
-    variant `roma-norm` (each judged alone); a goal needs the runs it names."""
+    variant `roma-norm` (each judged alone), on the medians over repeats; a
+    goal needs the runs it names.  The first is against the strongest
+    baseline (rules, static, vpa).  Each text says whether the ranges of the
+    two sides overlap (with one repeat there are no ranges)."""
     out = []
-    v = {r: strict_violation_rate(s) for r, s in runs.items()}
-    cs = {r: s["core_seconds"] for r, s in runs.items()}
+    n = min(len(v) for v in repeats.values())
+    best = strongest_baseline(repeats)
+
+    def note(a, b):
+        if n < 2:
+            return ""
+        return "; ranges overlap" if overlap(a, b) else "; ranges apart"
+
     for c in ("roma", "roma-norm"):
-        if c not in runs:
+        if c not in repeats:
             continue
-        if "rules" in runs and "static" in runs:
-            bound = 0.25 * min(v["rules"], v["static"])
-            out.append((f"{c} violation rate {v[c]:.2%} <= 25% of min(rules {v['rules']:.2%}, "
-                        f"static {v['static']:.2%}) = {bound:.2%}", v[c] <= bound))
-        if "static-max" in runs:
-            bound = 0.76 * cs["static-max"]
-            out.append((f"{c} core-seconds {cs[c]:.1f} <= 76% of static-max's "
-                        f"{cs['static-max']:.1f} = {bound:.1f}", cs[c] <= bound))
-            bound = v["static-max"] + 0.02
-            out.append((f"{c} violation rate {v[c]:.2%} <= static-max's {v['static-max']:.2%} "
-                        f"+ 2 pp = {bound:.2%}", v[c] <= bound))
+        v, cs = strict_of(repeats, c), cores_of(repeats, c)
+        if best:
+            bound = scale(strict_of(repeats, best), 0.25)
+            others = ", ".join(f"{b} {strict_of(repeats, b)[0]:.2%}" for b in BASELINES if b in repeats)
+            out.append((f"{c} violation rate {v[0]:.2%} <= 25% of the strongest baseline's ({best}; "
+                        f"{others}) = {bound[0]:.2%}{note(v, bound)}", v[0] <= bound[0]))
+        if "static-max" in repeats:
+            bound = scale(cores_of(repeats, "static-max"), 0.76)
+            out.append((f"{c} core-seconds {cs[0]:.1f} <= 76% of static-max's "
+                        f"{cores_of(repeats, 'static-max')[0]:.1f} = {bound[0]:.1f}{note(cs, bound)}",
+                        cs[0] <= bound[0]))
+            bound = scale(strict_of(repeats, "static-max"), 1, 0.02)
+            out.append((f"{c} violation rate {v[0]:.2%} <= static-max's "
+                        f"{strict_of(repeats, 'static-max')[0]:.2%} + 2 pp = {bound[0]:.2%}"
+                        f"{note(v, bound)}", v[0] <= bound[0]))
     return out
 
 
-def cpu_a_request(model_summary):
-    """The worker's CPU milliseconds a request, as text ("-" where not recorded)."""
-    cpu, ok = model_summary.get("worker_cpu_seconds"), model_summary["ok"]
-    return f"{1e3 * cpu / ok:.1f}" if cpu is not None and ok else "-"
+def cpu_a_request(model_summaries):
+    """The worker's CPU milliseconds a request, median over repeats, as text
+    ("-" where not recorded)."""
+    vals = [1e3 * m["worker_cpu_seconds"] / m["ok"] for m in model_summaries
+            if m.get("worker_cpu_seconds") is not None and m["ok"]]
+    return f"{statistics.median(vals):.1f}" if vals else "-"
 
 
-def markdown(runs, run_seconds, elapsed, out_dir=None):
+def model_row(run, name, ms):
+    """One run x model row: medians over the repeats."""
+    med = lambda key: statistics.median(m.get(key, 0) for m in ms)  # noqa: E731
+    sla = ms[0]["sla"]
+    return (f"| {run} | {name} (SLA {sla:g} s) | {med('sent'):g} | {med('ok'):g} | {med('errors'):g} "
+            f"| {med('violation_rate'):.1%} | {med('window_violation_rate'):.1%} | {med('p50'):.3f} "
+            f"| {med('p95'):.3f} | {med('p99'):.3f} | {med('core_seconds'):.1f} | {cpu_a_request(ms)} |")
+
+
+def markdown(repeats, meta, out_dir=None):
+    elapsed = meta.get("elapsed_seconds")
     took = f"; whole experiment took {elapsed / 60:.1f} min" if elapsed else ""
+    n = min(len(v) for v in repeats.values())
+    pct = lambda x: f"{x:.1%}"  # noqa: E731
     lines = [
         "# ROMA standard experiment",
         "",
-        f"Runs of {run_seconds:g} s each, node.cpus {NODE_CPUS}, cores min {CORES['min']} "
-        f"max {CORES['max']} initial {CORES['initial']}, seed {SEED}, window {WINDOW:g} s{took}. "
+        f"Workload **{meta.get('workload', 'standard')}**, seed {meta.get('seed', SEED)}; runs of "
+        f"{meta['run_seconds']:g} s each, {n} repeat(s), interleaved; node.cpus {NODE_CPUS}, cores "
+        f"min {CORES['min']} max {CORES['max']} initial {CORES['initial']}, window {WINDOW:g} s{took}. "
         "Workload and reasons: experiments/README.md.",
         "",
-        "Violation rate and window violation rate are bench's: over the requests answered 200. "
-        "Errors (e.g. 429 when a model's queue is full) are not in them; the **total** row "
-        "also gives the strict rate (slower than the SLA *or* not answered 200, over all "
-        "requests sent), which the goals use.",
+        "Figures are medians over the repeats with their range (lowest–highest) in brackets; the "
+        "goals are judged on the medians. The strict violation rate counts a request slower than "
+        "its SLA *or* not answered 200, over all requests sent (the goals use it); bench's rate "
+        "counts only requests answered 200 (errors, e.g. 429 when a model's queue is full, are "
+        "not in it).",
         "",
-        "CPU a request is what the model's worker really spent (its CPU seconds over the run, "
-        "over the requests answered 200). On a shared VM it drifts between runs, and near "
-        "saturation a violation rate follows it steeply: compare runs with that in mind.",
+        "| run | strict violations | violations (bench) | core-seconds | errors |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for run, ss in repeats.items():
+        lines.append(
+            f"| **{run}** | **{with_range([strict_violation_rate(s) for s in ss], pct)}** "
+            f"| {with_range([total_violation_rate(s) for s in ss], pct)} "
+            f"| **{with_range([s['core_seconds'] for s in ss], lambda x: f'{x:.1f}')}** "
+            f"| {with_range([s['errors'] for s in ss], lambda x: f'{x:g}')} |")
+    lines += [
+        "",
+        "Per model (medians over the repeats). CPU a request is what the model's worker really "
+        "spent (its CPU seconds over the run, over the requests answered 200). On a shared VM it "
+        "drifts between runs, and near saturation a violation rate follows it steeply: compare "
+        "runs with that in mind.",
         "",
         "| run | model | sent | ok | errors | violation rate | window violation rate "
         "| p50 (s) | p95 (s) | p99 (s) | core-seconds | CPU a request (ms) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for run, s in runs.items():
-        for name, m in s["models"].items():
-            lines.append(
-                f"| {run} | {name} (SLA {m['sla']:g} s) | {m['sent']} | {m['ok']} | {m['errors']} "
-                f"| {m['violation_rate']:.1%} | {m['window_violation_rate']:.1%} | {m['p50']:.3f} "
-                f"| {m['p95']:.3f} | {m['p99']:.3f} | {m.get('core_seconds', 0):.1f} "
-                f"| {cpu_a_request(m)} |")
-        lines.append(
-            f"| **{run}** | **total** | {s['sent']} | {s['ok']} | {s['errors']} "
-            f"| **{total_violation_rate(s):.1%}** (strict {strict_violation_rate(s):.1%}) "
-            f"| | | | | **{s['core_seconds']:.1f}** | |")
-    lines += ["", "## Goals (strict violation rates)", ""]
-    for text, met in goals(runs):
+    for run, ss in repeats.items():
+        for name in ss[0]["models"]:
+            lines.append(model_row(run, name, [s["models"][name] for s in ss]))
+    lines += ["", "## Goals (strict violation rates, medians)", ""]
+    for text, met in goals(repeats):
         lines.append(f"- **{'met' if met else 'missed'}**: {text}")
-    lines += ["", "Plots: experiment_rt.png (per-window mean response time vs SLA), "
+    best = strongest_baseline(repeats)
+    if best:
+        lines += ["", f"Strongest baseline (lowest median strict violations of {', '.join(BASELINES)}): "
+                  f"**{best}**, {strict_of(repeats, best)[0]:.1%} at "
+                  f"{cores_of(repeats, best)[0]:.1f} core-seconds."]
+    lines += ["", "Plots (first repeat): experiment_rt.png (per-window mean response time vs SLA), "
               "experiment_cores.png (cores over time).", ""]
-    histories = [r for r in runs if out_dir and
+    histories = [r for r in repeats if out_dir and
                  os.path.exists(os.path.join(out_dir, "experiment", r, "history.json"))]
     if histories:
-        lines += ["Dashboard data (roma serve's per-second history, GET /roma/v1/history): " +
+        lines += ["Dashboard data (first repeat; roma serve's per-second history, GET "
+                  "/roma/v1/history): " +
                   ", ".join(f"[{r}](experiment/{r}/history.json)" for r in histories) + ".", ""]
     return "\n".join(lines)
 
@@ -412,27 +586,27 @@ def window_means(rows, model):
     return [(k + 0.5) * WINDOW for k in keys], [sums[k] / counts[k] for k in keys]
 
 
-def plot_rt(run_names, out_dir, path):
-    fig, axes = plt.subplots(len(MODELS), 1, figsize=(10, 4 * len(MODELS)), sharex=True)
-    for ax, (model, m) in zip(axes, MODELS.items()):
+def plot_rt(run_names, out_dir, path, slas):
+    fig, axes = plt.subplots(len(slas), 1, figsize=(10, 4 * len(slas)), sharex=True, squeeze=False)
+    for ax, (model, sla) in zip(axes[:, 0], slas.items()):
         for run in run_names:
             rows = read_csv(os.path.join(out_dir, "experiment", run, "requests.csv"))
             t, rt = window_means(rows, model)
             ax.plot(t, rt, label=run)
-        ax.axhline(m["sla"], color="black", linestyle="--", label=f"SLA {m['sla']:g} s")
+        ax.axhline(sla, color="black", linestyle="--", label=f"SLA {sla:g} s")
         ax.set_yscale("log")
         ax.set_ylabel("mean response time per window (s)")
-        ax.set_title(f"{model}: rate {m['low']} -> {m['high']} -> {m['low']} req/s")
+        ax.set_title(model)
         ax.legend()
-    axes[-1].set_xlabel("time (s)")
+    axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def plot_cores(run_names, out_dir, path):
-    fig, axes = plt.subplots(len(MODELS), 1, figsize=(10, 3.5 * len(MODELS)), sharex=True)
-    for ax, model in zip(axes, MODELS):
+def plot_cores(run_names, out_dir, path, slas):
+    fig, axes = plt.subplots(len(slas), 1, figsize=(10, 3.5 * len(slas)), sharex=True, squeeze=False)
+    for ax, model in zip(axes[:, 0], slas):
         for run in run_names:
             rows = [r for r in read_csv(os.path.join(out_dir, "experiment", run, "cores.csv"))
                     if r["model"] == model]
@@ -441,20 +615,24 @@ def plot_cores(run_names, out_dir, path):
         ax.set_ylabel("cores")
         ax.set_title(model)
         ax.legend()
-    axes[-1].set_xlabel("time (s)")
+    axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def report(runs, out_dir, run_seconds, elapsed):
-    """Writes experiment.json, experiment.md and the two plots."""
+def report(repeats, out_dir, meta):
+    """Writes experiment.json, experiment.md and the two plots (first repeat).
+    experiment.json keeps "runs" (the first repeat: what scripts/calibrate.py
+    reads, with the raw files under experiment/<run>/) and "repeats"."""
+    runs = {r: ss[0] for r, ss in repeats.items()}
     with open(os.path.join(out_dir, "experiment.json"), "w") as f:
-        json.dump({"runs": runs, "run_seconds": run_seconds, "elapsed_seconds": elapsed}, f, indent=1)
-    text = markdown(runs, run_seconds, elapsed, out_dir)
+        json.dump({"runs": runs, "repeats": repeats, **meta}, f, indent=1)
+    text = markdown(repeats, meta, out_dir)
     write(os.path.join(out_dir, "experiment.md"), text)
-    plot_rt(list(runs), out_dir, os.path.join(out_dir, "experiment_rt.png"))
-    plot_cores(list(runs), out_dir, os.path.join(out_dir, "experiment_cores.png"))
+    slas = {name: m["sla"] for name, m in next(iter(runs.values()))["models"].items()}
+    plot_rt(list(runs), out_dir, os.path.join(out_dir, "experiment_rt.png"), slas)
+    plot_cores(list(runs), out_dir, os.path.join(out_dir, "experiment_cores.png"), slas)
     print(text)
 
 
@@ -463,24 +641,36 @@ def main():
     if args.report_only:
         with open(os.path.join(args.out, "experiment.json")) as f:
             saved = json.load(f)
-        report(saved["runs"], args.out, saved.get("run_seconds", args.run_seconds),
-               saved.get("elapsed_seconds"))
+        repeats = saved.pop("repeats", None) or {r: [s] for r, s in saved["runs"].items()}
+        saved.pop("runs")
+        saved.setdefault("run_seconds", args.run_seconds)
+        report(repeats, args.out, saved)
         return
     run_names = [r.strip() for r in args.runs.split(",") if r.strip()]
     for r in run_names:
         if r not in RUNS:
             sys.exit(f"experiment: unknown run {r!r}; choose from {', '.join(RUNS)}")
+    if args.repeat < 1 or args.run_seconds <= 0:
+        sys.exit("experiment: --repeat must be at least 1 and --run-seconds positive")
+    load = (file_load(args.workload, args.run_seconds, args.seed) if args.workload
+            else standard_load(args.run_seconds, args.seed))
     os.makedirs(args.out, exist_ok=True)
     snapshot_binary(args.out)
     t_start = time.monotonic()
-    runs = {}
-    for run in run_names:
-        print(f"experiment: {run}: {args.run_seconds:g} s run", flush=True)
-        runs[run] = run_one(run, args, args.out)
-        print(f"experiment: {run}: violation rate {total_violation_rate(runs[run]):.1%} "
-              f"(strict {strict_violation_rate(runs[run]):.1%}), "
-              f"core-seconds {runs[run]['core_seconds']:.1f}", flush=True)
-    report(runs, args.out, args.run_seconds, time.monotonic() - t_start)
+    repeats = {run: [] for run in run_names}
+    for k in range(1, args.repeat + 1):
+        # interleaved: every controller once a round, the order rotated each round
+        shift = (k - 1) % len(run_names)
+        for run in run_names[shift:] + run_names[:shift]:
+            print(f"experiment: repeat {k}/{args.repeat}: {run}: {args.run_seconds:g} s run", flush=True)
+            s = run_one(run, args, args.out, load, k)
+            repeats[run].append(s)
+            print(f"experiment: {run}: violation rate {total_violation_rate(s):.1%} "
+                  f"(strict {strict_violation_rate(s):.1%}), core-seconds {s['core_seconds']:.1f}",
+                  flush=True)
+    meta = {"run_seconds": args.run_seconds, "elapsed_seconds": time.monotonic() - t_start,
+            "workload": load["source"], "seed": load["seed"], "repeat": args.repeat}
+    report(repeats, args.out, meta)
 
 
 if __name__ == "__main__":

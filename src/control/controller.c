@@ -38,6 +38,7 @@ static const char *const ctl_names[] = {
     [ROMA_CTL_RULES] = "rules",
     [ROMA_CTL_STATIC] = "static",
     [ROMA_CTL_ROMA_NORM] = "relative-pi",
+    [ROMA_CTL_VPA] = "vpa",
 };
 
 /* Earlier names still read (configs and scripts that use them), with the
@@ -51,8 +52,9 @@ static const struct {
 
 roma_ctl_params roma_ctl_default_params(void) {
     return (roma_ctl_params){
-        .B = 0.21, .D = 0.17, .rules_up = 0.8, .rules_down = 0.2, .rules_step = 0.5,
+        .B = 0.21, .D = 0.17, .rules_up = 0.6, .rules_down = 0.2, .rules_step = 0.5,
         .rules_cooldown = 2, .norm_setpoint = 0.4, .norm_error_max = 3, .pct_setpoint = 0.5,
+        .vpa = roma_vpa_default_params(),
     };
 }
 
@@ -62,6 +64,7 @@ void roma_ctl_init(roma_ctl_model *m) {
     m->cooldown = 0;
     m->error = 0;
     m->cores_before_norm = m->initial;
+    memset(&m->vpa, 0, sizeof(m->vpa));
 }
 
 /* Works in whole tenths and divides at the end: k / 10 is the double
@@ -157,6 +160,9 @@ static double propose(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_mod
     case ROMA_CTL_ROMA_NORM: return propose_roma(p, m, w);
     case ROMA_CTL_RULES: return propose_rules(p, m, w, rt);
     case ROMA_CTL_STATIC: return clamp(m->initial, m->min, m->max);
+    case ROMA_CTL_VPA:
+        return roma_vpa_update(&p->vpa, &m->vpa, m->cpu_seconds, m->window, current_cores(m), m->min,
+                               m->max);
     }
     return current_cores(m); /* not a kind: hold */
 }

@@ -52,6 +52,11 @@
  *           model holds for rules_cooldown periods.  On a backlog window
  *           only the step up applies.
  *   static  `initial` cores, never changed.
+ *   vpa     a baseline like Kubernetes' Vertical Pod Autoscaler (vpa.h):
+ *           the 90th percentile of the cores the worker used per window
+ *           (from cpu_seconds), plus 15%, recomputed every minute; it
+ *           reads neither response times nor the SLA, so measured, backlog
+ *           and idle windows are all just usage samples.
  *
  * Percentile SLAs.  A model with sla_percentile p > 0 (`sla_percentile: 95`)
  * holds the p-th percentile of its window under the SLA instead of the
@@ -87,17 +92,19 @@
 #include <stddef.h>
 
 #include "common/status.h"
+#include "control/vpa.h"
 
 typedef enum {
     ROMA_CTL_ROMA,
     ROMA_CTL_RULES,
     ROMA_CTL_STATIC,
     ROMA_CTL_ROMA_NORM,
+    ROMA_CTL_VPA,
 } roma_ctl_kind;
 
 /* The names roma_ctl_parse accepts, for error messages and --help;
  * roma-norm is relative-pi's earlier name, still read. */
-#define ROMA_CTL_NAMES "relative-pi, roma, rules, static, roma-norm"
+#define ROMA_CTL_NAMES "relative-pi, roma, rules, static, vpa, roma-norm"
 
 /* What a user gets without naming a controller: the best one measured
  * (README, "Controllers"); `roma` stays the published law. */
@@ -115,12 +122,14 @@ typedef struct {
     double norm_setpoint;  /* roma-norm: target mean response time / SLA */
     double norm_error_max; /* roma-norm: the relative error is capped here */
     double pct_setpoint;   /* relative-pi with a percentile SLA: target percentile / SLA */
+    roma_vpa_params vpa;   /* vpa: percentile, margin, interval */
 } roma_ctl_params;
 
-/* ROMA's published gains B = 0.21, D = 0.17; rules 0.8/0.2 of the SLA,
- * steps of 0.5 core, cooldown 2 periods; relative-pi aims at 0.4 SLA (a
- * percentile at 0.5 SLA) with the error capped at 3 (at most +0.5 core a
- * period from D). */
+/* ROMA's published gains B = 0.21, D = 0.17; rules 0.6/0.2 of the SLA (a
+ * band of +-50% around relative-pi's set point 0.4, so that the baseline
+ * aims where the best ROMA law aims: experiments/README.md), steps of 0.5
+ * core, cooldown 2 periods; relative-pi aims at 0.4 SLA (a percentile at
+ * 0.5 SLA) with the error capped at 3 (at most +0.5 core a period from D). */
 roma_ctl_params roma_ctl_default_params(void);
 
 /* One CPU worker (one model) of the node. */
@@ -140,13 +149,17 @@ typedef struct {
                          held (running or pipelined) by its CPU worker */
     double oldest_wait; /* seconds the oldest of them had waited; ignored without
                            a backlog */
+    double cpu_seconds; /* vpa: the CPU worker's CPU counter (seconds used so far,
+                           restarts included) at the window's end; < 0: unknown */
+    double window;      /* vpa: seconds the window lasted */
     /* state kept between periods; cores is the output to actuate */
     double xc;    /* roma: integral state */
     double cores; /* cores allocated for the next period */
     int cooldown; /* rules: periods left before the next change */
+    roma_vpa_state vpa; /* vpa: usage samples (roma_ctl_init resets them) */
     /* the last decision, for GET /roma/v1/controller */
-    double error;             /* the law's error: e = 1/SLA - 1/rt (1/s) for roma, rules
-                                 and static, the relative error for roma-norm; 0 when idle */
+    double error;             /* the law's error: e = 1/SLA - 1/rt (1/s) for roma, rules,
+                                 static and vpa, the relative error for roma-norm; 0 when idle */
     double cores_before_norm; /* cores proposed before node normalisation */
 } roma_ctl_model;
 

@@ -564,6 +564,16 @@ static void set_defaults(serve_config *c) {
     c->store_max_rows = 1000000;
 }
 
+/* vpa sizes a worker from the CPU its process used, which roma serve reads
+ * from /proc for the workers it starts but not from pods (controller.h). */
+static roma_code check_cluster_controller(walker *w, const yaml_node_t *root, const serve_config *c) {
+    if (c->cluster.kind != SERVE_CLUSTER_KUBERNETES || !c->controller || strcmp(c->controller, "vpa") != 0)
+        return ROMA_OK;
+    return bad(w, get(w, root, "cluster"),
+               "control.controller vpa needs the workers' CPU usage, which roma serve does not read "
+               "from pods: use roma, roma-norm, rules or static with cluster kind kubernetes");
+}
+
 roma_code serve_config_parse(const char *text, size_t len, const char *name, serve_config *cfg,
                              roma_err *err) {
     static const char *const keys[] = {"listen", "node",   "control", "dispatch", "store",
@@ -592,6 +602,7 @@ roma_code serve_config_parse(const char *text, size_t len, const char *name, ser
     if (rc == ROMA_OK && cfg->nstandins && cfg->cluster.kind == SERVE_CLUSTER_KUBERNETES)
         rc = bad(&w, get(&w, get(&w, root, "node"), "gpu_standins"), "node.gpu_standins run on this "
                  "machine (tests and experiments); remove them in cluster mode");
+    if (rc == ROMA_OK) rc = check_cluster_controller(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_ops(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_limits(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_models(&w, root, cfg);

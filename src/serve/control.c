@@ -81,6 +81,9 @@ void control_tick(evutil_socket_t fd, short what, void *arg) {
                              ? roma_ctl_window_percentile(m->win_rts, m->win_count, m->cfg->sla_percentile)
                              : 0;
         m->ctl->arrivals = m->win_arrivals;
+        /* vpa's usage; a pod's CPU is not read here (cluster mode) */
+        m->ctl->cpu_seconds = m->cpu_worker && !s->cluster ? supervisor_cpu_seconds(m->cpu_worker) : -1;
+        m->ctl->window = dt;
         read_backlog(m, now, m->ctl);
         measure_cpu(m, m->win_count);
         m->win_rt_sum = 0;

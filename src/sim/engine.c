@@ -42,6 +42,7 @@ typedef struct {
     double budget;        /* CPU: core-seconds of quota left this CFS period (quota model) */
     double next_done;     /* time of the next completion; INFINITY: none */
     double next_throttle; /* time the budget runs out at the current speed; INFINITY: never */
+    double cpu_used;      /* CPU: CPU seconds it has used (the vpa controller's input) */
 } sim_worker;
 
 typedef struct {
@@ -63,6 +64,8 @@ typedef struct {
     const bench_send *sends;
     size_t nsends;
     sim_model_state *m; /* per scenario model */
+    roma_ctl_model *ctl; /* per scenario model: one node's controller input at a tick (on
+                            the heap: with vpa's samples a model's is some 2.5 KB) */
     sim_worker *workers;
     size_t nworkers;
     size_t *model_of;   /* workload model index -> scenario model index */
@@ -175,6 +178,7 @@ static void worker_advance(sim *x, sim_worker *w, double dt) {
     double speed = worker_speed(x, w);
     for (size_t i = 0; i < w->nrunning; i++) w->held[i].work -= speed * dt;
     if (w->gpu < 0 && quota_model(x)) w->budget -= (double)w->nrunning * speed * dt;
+    if (w->gpu < 0) w->cpu_used += (double)w->nrunning * speed * dt;
 }
 
 static void set_cores(sim *x, sim_worker *w, double cores) {
@@ -353,7 +357,7 @@ static void read_backlog(const sim *x, const sim_model_state *m, roma_ctl_model 
 
 /* One control period, node by node, as control_tick in roma serve. */
 static void tick(sim *x) {
-    roma_ctl_model ctl[SIM_MAX_MODELS];
+    roma_ctl_model *ctl = x->ctl;
     size_t idx[SIM_MAX_MODELS];
     integrate_cores(x, x->now);
     x->out->ticks++;
@@ -369,6 +373,8 @@ static void tick(sim *x) {
                                 ? roma_ctl_window_percentile(m->win_rts, m->win_count, m->ctl.sla_percentile)
                                 : 0;
             m->ctl.arrivals = m->win_arrivals;
+            m->ctl.cpu_seconds = m->cpu->cpu_used;
+            m->ctl.window = x->s->period;
             read_backlog(x, m, &m->ctl);
             m->win_rt_sum = 0, m->win_count = 0, m->win_arrivals = 0;
             ctl[n] = m->ctl, idx[n++] = i;
@@ -424,12 +430,14 @@ static void place_on_gpu(sim *x, size_t mi) {
 static void setup(sim *x, uint64_t seed) {
     const sim_scenario *s = x->s;
     x->m = calloc(s->nmodels, sizeof(*x->m));
+    x->ctl = calloc(s->nmodels, sizeof(*x->ctl));
     x->workers = calloc(2 * s->nmodels, sizeof(*x->workers));
     x->model_of = calloc(x->w->nmodels, sizeof(size_t));
     x->cpu_work = malloc((x->nsends + 1) * sizeof(double));
     x->gpu_work = malloc((x->nsends + 1) * sizeof(double));
     x->node_share = malloc(s->nnodes * sizeof(double));
-    if (!x->m || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work || !x->node_share)
+    if (!x->m || !x->ctl || !x->workers || !x->model_of || !x->cpu_work || !x->gpu_work ||
+        !x->node_share)
         abort();
     for (size_t i = 0; i < s->nnodes; i++) x->node_share[i] = 1;
     for (size_t i = 0; i < s->nmodels; i++) {
@@ -457,6 +465,7 @@ static void teardown(sim *x) {
     for (size_t i = 0; i < x->s->nmodels; i++) free(x->m[i].queue.items), free(x->m[i].win_rts);
     for (size_t i = 0; i < x->nworkers; i++) free(x->workers[i].models);
     free(x->m);
+    free(x->ctl);
     free(x->workers);
     free(x->model_of);
     free(x->cpu_work);

@@ -69,3 +69,58 @@ def test_scenario_runs_in_roma_sim_with_the_given_times(tmp_path):
         assert c["sent"] == d["sent"] > 0, (c, d)
         # 0.6 core: 10 ms of CPU takes ~17 ms alone, 40 ms ~67 ms
         assert d["p50"] > 2 * c["p50"], f"{name}: p50 {c['p50']} at 10 ms, {d['p50']} at 40 ms"
+
+
+# ---- the verdict: tolerances that can fail ------------------------------------
+
+
+def test_agrees_relative_with_a_floor():
+    rel, floor = calibrate.VIOLATION_REL, calibrate.VIOLATION_FLOOR
+    assert (rel, floor) == (0.15, 0.01)
+    # a low real rate: the 1-point floor decides (the old 5 points could not fail here)
+    assert calibrate.agrees([0.008], 0.017, rel, floor)
+    assert not calibrate.agrees([0.008], 0.029, rel, floor)
+    assert not calibrate.agrees([0.011], 0.0, rel, floor)
+    # a high one: 15% of it (38.3% -> +-5.7 points)
+    assert calibrate.agrees([0.383], 0.368, rel, floor)
+    assert calibrate.agrees([0.383], 0.44, rel, floor)
+    assert not calibrate.agrees([0.383], 0.45, rel, floor)
+    # three real repeats: their median, or inside their range widened by the floor
+    assert calibrate.agrees([0.30, 0.38, 0.45], 0.455, rel, floor)      # in range
+    assert not calibrate.agrees([0.30, 0.38, 0.45], 0.47, rel, floor)   # past range and 15%
+    assert calibrate.agrees([0.30, 0.38, 0.45], 0.33, rel, floor)       # within 15% of 0.38
+
+
+def summary(strict, core_seconds, sent=1000):
+    """An experiment.json run whose strict violation rate is `strict`."""
+    return {"core_seconds": core_seconds,
+            "models": {"resnet": {"sent": sent, "ok": sent, "errors": 0, "violation_rate": strict}}}
+
+
+def sim_summary(strict, core_seconds):
+    return {"violation_rate_strict": strict, "core_seconds": core_seconds, "violations": [strict]}
+
+
+def test_compare_leaves_configuration_constants_out():
+    real = {"static": summary(0.65, 180.0), "static-max": summary(0.008, 300.0), "rules": summary(0.36, 180.4)}
+    # static's and static-max's core-seconds are off by far, but fixed by the config: not judged
+    sim = {"static": sim_summary(0.66, 150.0), "static-max": sim_summary(0.012, 250.0),
+           "rules": sim_summary(0.37, 187.5)}
+    lines, ok = calibrate.compare(real, sim)
+    assert ok, "\n".join(lines)
+    assert sum("config, not judged" in ln for ln in lines) == 2
+    # rules 10% off in core-seconds fails; so does static-max at 2.9% violations against 0.8%
+    for run, bad in (("rules", sim_summary(0.37, 200.0)), ("static-max", sim_summary(0.029, 300.0))):
+        lines, ok = calibrate.compare(real, {**sim, run: bad})
+        assert not ok, f"{run}: " + "\n".join(lines)
+        assert any(ln.startswith(f"| {run} |") and "NO" in ln for ln in lines)
+
+
+def test_compare_uses_the_real_repeats():
+    real = {"rules": summary(0.30, 180.0)}
+    repeats = {"rules": [summary(0.30, 180.0), summary(0.38, 185.0), summary(0.45, 190.0)]}
+    lines, ok = calibrate.compare(real, {"rules": sim_summary(0.455, 186.0)}, repeats)
+    assert ok, "\n".join(lines)
+    assert "38.0% (30.0%-45.0%)" in lines[2], lines[2]
+    lines, ok = calibrate.compare(real, {"rules": sim_summary(0.455, 186.0)})  # one run: 45.5 vs 30
+    assert not ok

@@ -96,13 +96,55 @@ def server(workers, entries):
     return workers.serve_config(models, ready_model=models[0]["name"])
 
 
-def test_manifest_is_json():
-    base = project_models_dir()
-    path = base / "manifest.json"
+# What scripts/gen_models.py builds: (input name, input shape, output name, output shape).
+SIGNATURES = {
+    "mlp": ("x", [-1, 8], "y", [-1, 2]),
+    "resnet": ("image", [-1, 192, 192, 3], "probs", [-1, 10]),
+    "mobilenet": ("image", [-1, 224, 224, 3], "probs", [-1, 10]),
+}
+
+
+def shape_of(value):
+    """The shape of a nested list (its first element at each level)."""
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return shape
+
+
+def test_manifest_describes_the_models(server, entries):
+    """models/manifest.json names each model's signature, tensors, shapes and
+    version folder as the models really have them: checked against the
+    generator's design, the folder on disk, the model's request.json and the
+    signature the worker reads from the SavedModel (GET .../metadata)."""
+    path = project_models_dir() / "manifest.json"
     if not path.is_file():
         pytest.skip(f"{path} missing")
     manifest = json.loads(path.read_text())
-    assert manifest, "manifest.json is empty"
+    for name in entries:
+        assert name in manifest, f"manifest.json has no entry for {name}"
+        m = manifest[name]
+        in_name, in_shape, out_name, out_shape = SIGNATURES[name]
+        assert (m["input"]["name"], m["input"]["shape"], m["input"]["dtype"]) == (in_name, in_shape, "float32")
+        assert (m["output"]["name"], m["output"]["shape"], m["output"]["dtype"]) == \
+            (out_name, out_shape, "float32")
+        assert m["signature"] == "serving_default"
+        assert isinstance(m["params"], int) and m["params"] > 0, m["params"]
+        assert (project_models_dir() / m["path"] / "saved_model.pb").is_file(), m["path"]
+        body = request_body(name)
+        inst = body["instances"][0] if "instances" in body else body["inputs"]
+        if isinstance(inst, dict):
+            inst = inst[in_name]
+        assert shape_of(inst)[-len(in_shape) + 1:] == in_shape[1:], f"{name}: request.json's shape"
+        meta = ok_json(server.get(f"/v1/models/{name}/metadata"))
+        sig = meta["metadata"]["signature_def"]["signature_def"][m["signature"]]
+        for side, key in (("inputs", "input"), ("outputs", "output")):
+            tensor = sig[side][m[key]["name"]]
+            assert tensor["name"] == m[key]["tensor"], f"{name} {side}: {tensor['name']}"
+            assert tensor["dtype"] == "DT_FLOAT"
+            dims = [int(d["size"]) for d in tensor["tensor_shape"]["dim"]]
+            assert dims == m[key]["shape"], f"{name} {side}: the model says {dims}"
 
 
 @pytest.mark.parametrize("name", KNOWN)

@@ -501,6 +501,18 @@ def test_worker_kill9_under_load_loses_no_request(tmp_path):
         # worker (the first failed connection takes it out of dispatch, so the
         # retry does not go back to the dead port): none is answered 503.
         assert codes.get(503, 0) == 0, f"requests held by the killed worker were not re-sent: {codes}"
+        # ... and there were such requests: the dispatcher met the dead worker
+        # on a connection it held (the only way into the suspect path here),
+        # and the requests in flight at the kill all came back 200, after the
+        # restart for those only a new worker could answer.
+        log = s.output()
+        assert "a connection to it failed" in log, \
+            f"no request met the killed worker, so none was re-sent:\n{log[-3000:]}"
+        spanning = [r for r in results if r.start < t_kill < r.end]
+        assert spanning, "no request was in flight when the worker was killed"
+        assert all(r.status == 200 for r in spanning), [r.status for r in spanning]
+        assert any(r.end >= t_ready - 0.5 for r in spanning), \
+            "every request in flight at the kill finished before the new worker was ready"
         assert codes.get(200, 0) >= 0.9 * len(results), codes
         late = [r for r in results if r.start > t_ready and r.status != 200]
         assert not late, f"requests sent after the worker was ready again failed: {late[:5]}"

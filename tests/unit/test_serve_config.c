@@ -100,6 +100,8 @@ typedef struct {
 
 static const bad_case bad_cases[] = {
     {"kind", "cluster: {kind: swarm}\n" POD_MODEL, "cluster.kind must be local or kubernetes"},
+    {"vpa in pods", "control: {controller: vpa}\ncluster: {kind: kubernetes}\n" POD_MODEL,
+     "control.controller vpa needs the workers' CPU usage"},
     {"namespace upper", "cluster: {kind: kubernetes, namespace: Roma}\n" POD_MODEL,
      "cluster.namespace 'Roma' is not a DNS label"},
     {"namespace dash", "cluster: {kind: kubernetes, namespace: roma-}\n" POD_MODEL, "not a DNS label"},

@@ -337,8 +337,12 @@ static void test_deterministic(void **state) {
     unload(&f);
 }
 
-/* With the roma controller the overloaded model gets more than its initial
- * 0.5 cores while the other stays low: core-seconds say so. */
+/* With the roma-norm controller (run 0) the overloaded model gets more than
+ * its initial 0.5 cores while the other stays low: core-seconds say so.
+ * The vpa baseline (run 2) holds both at 0.5 for its first minute and then
+ * gives a 1.2-core demand the 90th percentile of what 0.5 cores could use,
+ * plus 15%: 0.5 * 1.15 = 0.575 -> 0.6, and b what it used (0.1 * 1.15 ->
+ * 0.2, its min). */
 static void test_controller_moves_cores(void **state) {
     (void)state;
     fixture f;
@@ -346,7 +350,8 @@ static void test_controller_moves_cores(void **state) {
              "models:\n"
              "  - {name: a, node: n, cores: {min: 0.2, max: 2, initial: 0.5}, cpu: {time: 20ms, cv: 0.3}}\n"
              "  - {name: b, node: n, cores: {min: 0.2, max: 2, initial: 0.5}, cpu: {time: 20ms, cv: 0.3}}\n"
-             "runs: [{name: roma-norm, controller: roma-norm}, {name: static, controller: static}]\n",
+             "runs: [{name: roma-norm, controller: roma-norm}, {name: static, controller: static},\n"
+             "       {name: vpa, controller: vpa}]\n",
          "duration: 100s\nseed: 2\nmodels:\n"
          "  - {name: a, sla: 200ms, arrivals: poisson, rate: 60}\n"
          "  - {name: b, sla: 200ms, arrivals: poisson, rate: 5}\n");
@@ -359,6 +364,18 @@ static void test_controller_moves_cores(void **state) {
     assert_true(ctl.core_seconds[0] > 100);
     assert_true(ctl.core_seconds[1] < ctl.core_seconds[0] / 2);
     assert_true(latency_stat(&f, &ctl, 0, 50) < latency_stat(&f, &fixed, 0, 50));
+    sim_result vpa;
+    assert_string_equal(f.s.runs[2].name, "vpa");
+    sim_engine_run(&f.s, &f.s.runs[2], &f.w, &f.plan, 1, &vpa);
+    for (size_t i = 0; i < vpa.ndecisions; i++) {
+        const sim_decision *d = &vpa.decisions[i];
+        double want = d->t < 60.5 ? 0.5 : d->model == 0 ? 0.6 : 0.2;
+        if (d->t > 120.5) continue; /* the next minute: a's 0.6 cores make 0.69 -> 0.7 */
+        if (fabs(d->cores - want) > 1e-9)
+            fail_msg("vpa at t %g model %u: %g cores, want %g", d->t, d->model, d->cores, want);
+    }
+    assert_true(vpa.ndecisions >= 200);
+    sim_result_free(&vpa);
     sim_result_free(&ctl);
     sim_result_free(&fixed);
     unload(&f);
