@@ -134,6 +134,7 @@ static void reconnect(serve_state *s, serve_worker *w, const char *host, int por
         evhttp_connection_set_timeout(slot->conn, 600);
         (void)roma_bulkio_connection(slot->conn); /* forwarded bodies in large writes */
     }
+    supervisor_probe_moved(w);
 }
 
 /* Logs a resize that went wrong once per episode (state and cores). */

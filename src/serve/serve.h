@@ -249,6 +249,11 @@ double supervisor_cpu_seconds(const serve_worker *w);
 /* Makes w's slots (max_runs + SERVE_PIPELINE connections to w->host:w->port),
  * its timer and its probe connection. */
 void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs);
+/* w moved to w->host:w->port (cluster mode: a new pod): its probe
+ * connection follows, and a suspect w is probed again there (a probe in
+ * flight to the old address is dropped unanswered, which would end the
+ * probing; a probe of the old address would never answer). */
+void supervisor_probe_moved(serve_worker *w);
 /* Inferences a worker may run at once with cores. */
 int supervisor_cores_to_runs(double cores);
 /* Appends the TF Serving text-format model config serving models[0..n)

@@ -360,6 +360,17 @@ int supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
     return rc;
 }
 
+static void probe_connect(serve_worker *w, struct event_base *base) {
+    w->probe = evhttp_connection_base_new(base, NULL, w->host, (ev_uint16_t)w->port);
+    evhttp_connection_set_timeout(w->probe, PROBE_TIMEOUT_S);
+}
+
+void supervisor_probe_moved(serve_worker *w) {
+    evhttp_connection_free(w->probe); /* its pending probe goes, its callback never runs */
+    probe_connect(w, w->state_owner->base);
+    if (w->suspect) probe_later(w, 0);
+}
+
 void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs) {
     int nslots = max_runs + SERVE_PIPELINE;
     w->nslots = nslots;
@@ -372,8 +383,7 @@ void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs) {
         evhttp_connection_set_timeout(w->slots[i].conn, 600);
         (void)roma_bulkio_connection(w->slots[i].conn); /* forwarded bodies in large writes */
     }
-    w->probe = evhttp_connection_base_new(s->base, NULL, w->host, (ev_uint16_t)w->port);
-    evhttp_connection_set_timeout(w->probe, PROBE_TIMEOUT_S);
+    probe_connect(w, s->base);
     w->timer = evtimer_new(s->base, on_timer, w);
     w->state_owner = s;
     w->backoff = 0.25;

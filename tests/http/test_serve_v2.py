@@ -274,7 +274,11 @@ def test_queue_full_429_and_bodies_held_503(serve):
     try:
         threads = [send(big, big_headers)]
         assert wait_until(lambda: backlog(serve, "mlp") == 1, 20)
-        r = post(serve, "/v2/models/mlp/infer", big, big_headers)
+        try:
+            r = post(serve, "/v2/models/mlp/infer", big, big_headers)
+        except requests.Timeout:  # what roma serve was doing meanwhile, to find why
+            pytest.fail(f"no answer to the second 0.6 MB request in 30 s; roma serve's log:\n"
+                        f"{serve.output()[-4000:]}")
         assert_error(r, 503, "inflight_mb")
         assert r.headers.get("Retry-After")
         n = w["slots"] - 1 + QUEUE_LIMIT

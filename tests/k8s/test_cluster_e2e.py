@@ -182,7 +182,7 @@ def test_pod_deleted_under_load_loses_no_request(tmp_path, fake, real_pods, grac
         lost = [r for r in results if r.status != 200]
         print(f"\nFIGURE pod deleted under load ({'graceful' if grace_s else 'killed first'}): "
               f"{len(results)} requests, {len(lost)} lost")
-        assert not lost, lost[:5]
+        assert not lost, f"{lost[:5]}\nroma serve's log:\n{s.output()[-6000:]}"
         assert s.stop() == 0, s.output()[-3000:]
     finally:
         s.stop()
