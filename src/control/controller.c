@@ -166,9 +166,10 @@ static double ff_cores(const roma_ctl_params *p, roma_ctl_model *m) {
 
 /* relative-pi with the feed-forward as a floor: cores = max(PI, ff).
  * Adding the PI on top of the feed-forward (cores = ff + PI correction)
- * was measured too and was worse on every setting tried (roma sim,
- * experiments/standard.yaml: 6-36% of requests late against 1.7-5.7% for
- * the max at like core-seconds): a window's arrival count is noisy (a few
+ * was measured too and was worse (roma sim, experiments/standard.yaml,
+ * headroom 1-1.5, drain 1-4 SLAs: 5.7-30% of requests late at 1.24-1.31x
+ * the optimum's core-seconds, the max 0.9-3.1% at 1.24-1.54x; README,
+ * "Controllers"): a window's arrival count is noisy (a few
  * tens of Poisson arrivals, +-20-30%), the sum passes that noise straight
  * into the cores, and the correction integral, which must then cancel the
  * headroom, lags every load change.  As a floor the feed-forward acts only
