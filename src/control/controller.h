@@ -188,7 +188,8 @@ typedef struct {
     size_t ff_backlog_prev; /* backlog at the last window's end */
     /* the last decision, for GET /roma/v1/controller */
     double error;             /* the law's error: e = 1/SLA - 1/rt (1/s) for roma, rules,
-                                 static and vpa, the relative error for roma-norm; 0 when idle */
+                                 static and vpa, the relative error for relative-pi and
+                                 relative-pi-ff; 0 when idle */
     double cores_before_norm; /* cores proposed before node normalisation */
     double ff_cores;          /* relative-pi-ff: the feed-forward term (0: not known yet) */
 } roma_ctl_model;
