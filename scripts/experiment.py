@@ -3,6 +3,8 @@ workload replayed against `roma serve` with, in turn, the controllers
 
     roma        ROMA's feedback controller, exactly as published
     roma-norm   the same law on a relative time error aimed at 0.4 SLA
+    relative-pi-ff  roma-norm with a feed-forward floor (measured demand x
+                the CPU a request costs, plus the backlog): the default
     rules       threshold autoscaler (step up / down with a cooldown) around
                 the same set point (0.6 / 0.2 SLA)
     static      every model fixed at cores.initial
@@ -64,7 +66,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILT_ROMA = os.path.join(ROOT, "build", "roma")
 ROMA = BUILT_ROMA  # main() points this at a private copy (see snapshot_binary)
-RUNS = ["roma", "roma-norm", "rules", "static", "static-max", "vpa"]
+RUNS = ["roma", "roma-norm", "relative-pi-ff", "rules", "static", "static-max", "vpa"]
 BASELINES = ["rules", "static", "vpa"]  # the goals' "baselines"; static-max has goals of its own
 
 NODE_CPUS = 2
@@ -456,7 +458,7 @@ def strongest_baseline(repeats):
 
 def goals(repeats):
     """The three goals as (text, met) pairs, for `roma` and for the named
-    variant `roma-norm` (each judged alone), on the medians over repeats; a
+    variants `roma-norm` and `relative-pi-ff` (each judged alone), on the medians over repeats; a
     goal needs the runs it names.  The first is against the strongest
     baseline (rules, static, vpa).  Each text says whether the ranges of the
     two sides overlap (with one repeat there are no ranges)."""
@@ -469,7 +471,7 @@ def goals(repeats):
             return ""
         return "; ranges overlap" if overlap(a, b) else "; ranges apart"
 
-    for c in ("roma", "roma-norm"):
+    for c in ("roma", "roma-norm", "relative-pi-ff"):
         if c not in repeats:
             continue
         v, cs = strict_of(repeats, c), cores_of(repeats, c)

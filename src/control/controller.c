@@ -39,6 +39,7 @@ static const char *const ctl_names[] = {
     [ROMA_CTL_STATIC] = "static",
     [ROMA_CTL_ROMA_NORM] = "relative-pi",
     [ROMA_CTL_VPA] = "vpa",
+    [ROMA_CTL_RELATIVE_PI_FF] = "relative-pi-ff",
 };
 
 /* Earlier names still read (configs and scripts that use them), with the
@@ -54,6 +55,7 @@ roma_ctl_params roma_ctl_default_params(void) {
     return (roma_ctl_params){
         .B = 0.21, .D = 0.17, .rules_up = 0.6, .rules_down = 0.2, .rules_step = 0.5,
         .rules_cooldown = 2, .norm_setpoint = 0.4, .norm_error_max = 3, .pct_setpoint = 0.5,
+        .ff_headroom = 0.9, .ff_drain = 4, .ff_memory = 0.9,
         .vpa = roma_vpa_default_params(),
     };
 }
@@ -65,6 +67,10 @@ void roma_ctl_init(roma_ctl_model *m) {
     m->error = 0;
     m->cores_before_norm = m->initial;
     memset(&m->vpa, 0, sizeof(m->vpa));
+    m->ff_cpu_prev = -1;
+    m->ff_cpu = m->ff_done = 0;
+    m->ff_backlog_prev = 0;
+    m->ff_cores = 0;
 }
 
 /* Works in whole tenths and divides at the end: k / 10 is the double
@@ -117,6 +123,68 @@ static double propose_roma(const roma_ctl_params *p, roma_ctl_model *m, window_k
     return clamp(next, m->min, m->max);
 }
 
+/* ---- relative-pi-ff ------------------------------------------------------ */
+
+/* Learns what a request costs on the CPU worker: CPU seconds used over
+ * requests completed, as sums that forget a factor ff_memory a period (a
+ * ratio of sums, not a mean of ratios: a window of 1 request moves it
+ * little).  CPU a window used without completing anything (a start, a
+ * stall) is not a request's cost and is dropped, as roma serve's cost-aware
+ * dispatch drops it.  An unknown counter (cpu_seconds < 0, cluster mode)
+ * teaches nothing. */
+static void ff_learn_cost(const roma_ctl_params *p, roma_ctl_model *m) {
+    if (!(m->cpu_seconds >= 0)) {
+        m->ff_cpu_prev = -1;
+        return;
+    }
+    double used = m->cpu_seconds - m->ff_cpu_prev;
+    if (m->ff_cpu_prev >= 0 && m->completed > 0 && used >= 0) {
+        m->ff_cpu = p->ff_memory * m->ff_cpu + used;
+        m->ff_done = p->ff_memory * m->ff_done + (double)m->completed;
+    }
+    m->ff_cpu_prev = m->cpu_seconds;
+}
+
+/* The feed-forward cores: the CPU the window's demand needs, with headroom,
+ * plus what clears the backlog within ff_drain SLAs.  The demand is the
+ * requests that came for the CPU worker: those it completed plus what its
+ * backlog grew by, which is the arrivals less those a GPU served, and is
+ * not capped by the cores it had (a worker short of cores completes fewer,
+ * and its backlog grows by the rest).  0 while the cost or the window's
+ * length is unknown: the law is then relative-pi alone. */
+static double ff_cores(const roma_ctl_params *p, roma_ctl_model *m) {
+    size_t backlog_prev = m->ff_backlog_prev;
+    m->ff_backlog_prev = m->backlog;
+    ff_learn_cost(p, m);
+    if (!(m->ff_done > 0) || !(m->window > 0) || !(m->sla > 0)) return 0;
+    double cost = m->ff_cpu / m->ff_done;
+    double came = (double)m->completed + (double)m->backlog - (double)backlog_prev;
+    double ff = cost * (p->ff_headroom * fmax(came, 0) / m->window +
+                        (double)m->backlog / (p->ff_drain * m->sla));
+    return isfinite(ff) ? ff : 0;
+}
+
+/* relative-pi with the feed-forward as a floor: cores = max(PI, ff).
+ * Adding the PI on top of the feed-forward (cores = ff + PI correction)
+ * was measured too and was worse (roma sim, experiments/standard.yaml,
+ * headroom 1-1.5, drain 1-4 SLAs: 5.7-30% of requests late at 1.24-1.31x
+ * the optimum's core-seconds, the max 0.9-3.1% at 1.24-1.54x; README,
+ * "Controllers"): a window's arrival count is noisy (a few
+ * tens of Poisson arrivals, +-20-30%), the sum passes that noise straight
+ * into the cores, and the correction integral, which must then cancel the
+ * headroom, lags every load change.  As a floor the feed-forward acts only
+ * where the PI is short, on a rise of the load or a backlog, which is where
+ * a PI that waits for response times to grow is late; the PI keeps its
+ * integral on the actuated cores (anti-windup), so when the floor lifts the
+ * cores the integral starts from there, and when the load falls the PI
+ * brings the cores down as relative-pi would. */
+static double propose_ff(const roma_ctl_params *p, roma_ctl_model *m, window_kind w) {
+    m->ff_cores = ff_cores(p, m);
+    double pi = propose_roma(p, m, w);
+    if (w == WINDOW_IDLE) return pi; /* min: nothing came, nothing waits */
+    return clamp(fmax(pi, ceil_tenth(m->ff_cores)), m->min, m->max);
+}
+
 static double propose_rules(const roma_ctl_params *p, roma_ctl_model *m, window_kind w, double rt) {
     double current = current_cores(m);
     if (m->cooldown > 0) {
@@ -141,7 +209,7 @@ static double error_of(roma_ctl_kind kind, const roma_ctl_params *p, const roma_
                        window_kind w, double rt) {
     if (w == WINDOW_IDLE) return 0;
     double e;
-    if (kind != ROMA_CTL_ROMA_NORM) {
+    if (kind != ROMA_CTL_ROMA_NORM && kind != ROMA_CTL_RELATIVE_PI_FF) {
         e = clamp(1 / m->sla - 1 / rt, -SPEED_ERROR_MAX, SPEED_ERROR_MAX);
     } else {
         double target = (m->sla_percentile > 0 ? p->pct_setpoint : p->norm_setpoint) * m->sla;
@@ -158,6 +226,7 @@ static double propose(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_mod
     switch (kind) {
     case ROMA_CTL_ROMA:
     case ROMA_CTL_ROMA_NORM: return propose_roma(p, m, w);
+    case ROMA_CTL_RELATIVE_PI_FF: return propose_ff(p, m, w);
     case ROMA_CTL_RULES: return propose_rules(p, m, w, rt);
     case ROMA_CTL_STATIC: return clamp(m->initial, m->min, m->max);
     case ROMA_CTL_VPA:
@@ -268,7 +337,7 @@ void roma_ctl_update(roma_ctl_kind kind, const roma_ctl_params *p, roma_ctl_mode
     fit_node(models, n, node_cpus);
     /* Anti-windup: remember what was actuated.  For an idle model error is
      * 0, so its integral state restarts from min. */
-    if (kind == ROMA_CTL_ROMA || kind == ROMA_CTL_ROMA_NORM)
+    if (kind == ROMA_CTL_ROMA || kind == ROMA_CTL_ROMA_NORM || kind == ROMA_CTL_RELATIVE_PI_FF)
         for (size_t i = 0; i < n; i++) models[i].xc = models[i].cores - p->B * models[i].error;
 }
 

@@ -25,6 +25,23 @@
  *
  * Kinds:
  *
+ *   relative-pi-ff  (the default, ROMA_CTL_DEFAULT) relative-pi (below)
+ *           with a feed-forward floor: the cores the window's demand needs,
+ *           measured live, plus what clears the backlog within a few SLAs:
+ *             cost  = sum(CPU seconds) / sum(completed) over the windows
+ *                     with completions, both sums decayed by ff_memory a
+ *                     period (the CPU the worker used, from cpu_seconds,
+ *                     per request it finished)
+ *             came  = completed + backlog - backlog_prev: the requests that
+ *                     came for the CPU worker (the arrivals less those a
+ *                     GPU served), not capped by the cores it had
+ *             ff    = cost * (ff_headroom * max(came, 0) / window
+ *                             + backlog / (ff_drain * SLA))
+ *             cores = clamp(max(relative-pi's cores, ceil_0.1(ff)), min, max)
+ *           relative-pi's integral stays on the actuated cores
+ *           (anti-windup).  Until a cost is known (nothing completed yet,
+ *           or cpu_seconds < 0, as in cluster mode) ff is 0 and the law is
+ *           relative-pi's.  Backlog and idle windows as relative-pi.
  *   roma    ROMA's PI controller on speeds (1/time), exactly as published:
  *             e     = 1/SLA - 1/rt
  *             xc    = xc_prev + B*e
@@ -36,7 +53,7 @@
  *           held to +-1e6 1/s (an SLA or a response time of 1 us), beyond
  *           which the cores saturate anyway: an absurd SLA (1e-320 s gives
  *           1/SLA = inf) would otherwise make xc infinite, then NaN.
- *   relative-pi  (earlier roma-norm; the default, ROMA_CTL_DEFAULT)
+ *   relative-pi  (earlier roma-norm; the default before relative-pi-ff)
  *           the same law on a relative time error, so one set of gains
  *           holds for ms and s SLAs alike, aimed below the SLA so that few
  *           requests (not only few windows) violate it:
@@ -100,15 +117,16 @@ typedef enum {
     ROMA_CTL_STATIC,
     ROMA_CTL_ROMA_NORM,
     ROMA_CTL_VPA,
+    ROMA_CTL_RELATIVE_PI_FF,
 } roma_ctl_kind;
 
 /* The names roma_ctl_parse accepts, for error messages and --help;
  * roma-norm is relative-pi's earlier name, still read. */
-#define ROMA_CTL_NAMES "relative-pi, roma, rules, static, vpa, roma-norm"
+#define ROMA_CTL_NAMES "relative-pi-ff, relative-pi, roma, rules, static, vpa, roma-norm"
 
 /* What a user gets without naming a controller: the best one measured
  * (README, "Controllers"); `roma` stays the published law. */
-#define ROMA_CTL_DEFAULT "relative-pi"
+#define ROMA_CTL_DEFAULT "relative-pi-ff"
 
 /* Slack for comparing sums of tenths held in doubles (0.1 + 0.2 != 0.3). */
 #define ROMA_CTL_EPS 1e-9
@@ -122,10 +140,16 @@ typedef struct {
     double norm_setpoint;  /* roma-norm: target mean response time / SLA */
     double norm_error_max; /* roma-norm: the relative error is capped here */
     double pct_setpoint;   /* relative-pi with a percentile SLA: target percentile / SLA */
+    double ff_headroom;    /* relative-pi-ff: feed-forward cores per core of measured demand */
+    double ff_drain;       /* relative-pi-ff: the backlog's work is given ff_drain * SLA */
+    double ff_memory;      /* relative-pi-ff: what the cost's sums keep of themselves a period */
     roma_vpa_params vpa;   /* vpa: percentile, margin, interval */
 } roma_ctl_params;
 
-/* ROMA's published gains B = 0.21, D = 0.17; rules 0.6/0.2 of the SLA (a
+/* ROMA's published gains B = 0.21, D = 0.17; relative-pi-ff's floor at 0.9
+ * of the measured demand, the backlog cleared within 4 SLAs, the cost's
+ * sums decayed by 0.9 a period (chosen in roma sim on
+ * experiments/standard.yaml: README, "Controllers"); rules 0.6/0.2 of the SLA (a
  * band of +-50% around relative-pi's set point 0.4, so that the baseline
  * aims where the best ROMA law aims: experiments/README.md), steps of 0.5
  * core, cooldown 2 periods; relative-pi aims at 0.4 SLA (a percentile at
@@ -157,10 +181,17 @@ typedef struct {
     double cores; /* cores allocated for the next period */
     int cooldown; /* rules: periods left before the next change */
     roma_vpa_state vpa; /* vpa: usage samples (roma_ctl_init resets them) */
+    /* relative-pi-ff: what the cost estimate and the demand need from the
+       windows before (roma_ctl_init resets them) */
+    double ff_cpu_prev;     /* cpu_seconds at the last window's end; < 0: unknown */
+    double ff_cpu, ff_done; /* decayed sums of CPU seconds used and requests completed */
+    size_t ff_backlog_prev; /* backlog at the last window's end */
     /* the last decision, for GET /roma/v1/controller */
     double error;             /* the law's error: e = 1/SLA - 1/rt (1/s) for roma, rules,
-                                 static and vpa, the relative error for roma-norm; 0 when idle */
+                                 static and vpa, the relative error for relative-pi and
+                                 relative-pi-ff; 0 when idle */
     double cores_before_norm; /* cores proposed before node normalisation */
+    double ff_cores;          /* relative-pi-ff: the feed-forward term (0: not known yet) */
 } roma_ctl_model;
 
 /* Starts m at its initial cores (the integral state too); leaves config

@@ -73,9 +73,9 @@
  * instead (a worker always runs at min(cores, its pinned CPUs)), which is
  * what queueing formulas assume.
  *
- * A run takes: name (required), controller (relative-pi | roma | rules |
- * static, default ROMA_CTL_DEFAULT: relative-pi; roma-norm is read as
- * relative-pi), policy (roma | edf | longest-queue | round-robin |
+ * A run takes: name (required), controller (relative-pi-ff | relative-pi |
+ * roma | rules | static | vpa, default ROMA_CTL_DEFAULT: relative-pi-ff;
+ * roma-norm is read as relative-pi), policy (roma | edf | longest-queue | round-robin |
  * random | cost-aware, default roma), devices (both | cpu | gpu, default both) and
  * cores (initial | max: the static allocation to start from; max gives
  * `static-max`).

@@ -48,8 +48,9 @@ def cells(line):
 
 
 def tables(text):
-    """Every Markdown table in text: (header cells, rows of cells, line after it)."""
-    lines = text.splitlines()
+    """Every Markdown table in text: (header cells, rows of cells, line after it).
+    A table may be indented (inside a list item)."""
+    lines = [ln.lstrip() for ln in text.splitlines()]
     out, i = [], 0
     while i < len(lines):
         if lines[i].startswith("|") and i + 1 < len(lines) and re.match(r"^\|[-:| ]+\|$", lines[i + 1]):

@@ -71,12 +71,13 @@ static void test_parse_name_defaults_init(void **state) {
         const char *name;
         roma_ctl_kind kind;
     } cases[] = {{"roma", ROMA_CTL_ROMA}, {"rules", ROMA_CTL_RULES}, {"static", ROMA_CTL_STATIC},
-                 {"relative-pi", ROMA_CTL_ROMA_NORM}, {"vpa", ROMA_CTL_VPA}};
+                 {"relative-pi", ROMA_CTL_ROMA_NORM}, {"vpa", ROMA_CTL_VPA},
+                 {"relative-pi-ff", ROMA_CTL_RELATIVE_PI_FF}};
     roma_ctl_kind alias = ROMA_CTL_RULES, dflt = ROMA_CTL_RULES;
     assert_int_equal(roma_ctl_parse("roma-norm", &alias), ROMA_OK); /* the earlier name */
     assert_int_equal(alias, ROMA_CTL_ROMA_NORM);
     assert_int_equal(roma_ctl_parse(ROMA_CTL_DEFAULT, &dflt), ROMA_OK);
-    assert_int_equal(dflt, ROMA_CTL_ROMA_NORM);
+    assert_int_equal(dflt, ROMA_CTL_RELATIVE_PI_FF);
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         roma_ctl_kind kind = (roma_ctl_kind)-1;
         CASE_CHECK_INT(cases[i].name, roma_ctl_parse(cases[i].name, &kind), ROMA_OK);
@@ -97,6 +98,9 @@ static void test_parse_name_defaults_init(void **state) {
     roma_ctl_params p = roma_ctl_default_params();
     CHECK_NEAR("B", p.B, 0.21);
     CHECK_NEAR("D", p.D, 0.17);
+    CHECK_NEAR("ff headroom", p.ff_headroom, 0.9);
+    CHECK_NEAR("ff drain", p.ff_drain, 4);
+    CHECK_NEAR("ff memory", p.ff_memory, 0.9);
     CHECK_NEAR("up", p.rules_up, 0.6);
     CHECK_NEAR("down", p.rules_down, 0.2);
     CHECK_NEAR("step", p.rules_step, 0.5);
@@ -330,7 +334,8 @@ static void test_normalisation_property(void **state) {
     size_t nkinds = 0;
     while (nkinds < ARRAY_LEN(kinds) && strcmp(roma_ctl_name((roma_ctl_kind)nkinds), "unknown") != 0)
         kinds[nkinds] = (roma_ctl_kind)nkinds, nkinds++;
-    assert_int_equal(nkinds, 5); /* roma, rules, static, roma-norm, vpa: update with a new kind */
+    assert_int_equal(nkinds, 6); /* roma, rules, static, roma-norm, vpa, relative-pi-ff: update
+                                    with a new kind */
     char name[64];
     for (int trial = 0; trial < 3000; trial++) {
         roma_ctl_model m[8];
@@ -430,6 +435,80 @@ static void test_roma_step_response_node_too_small(void **state) {
 }
 
 /* ---- rules --------------------------------------------------------------------- */
+
+/* ---- relative-pi-ff ------------------------------------------------------------ */
+
+/* One window of a relative-pi-ff model: what it completed (at rt), the CPU
+ * counter at its end, its backlog; 1 s long. */
+static void ff_window(roma_ctl_model *m, double rt, size_t completed, double cpu, size_t backlog) {
+    measure(m, rt, completed);
+    m->cpu_seconds = cpu;
+    m->backlog = backlog;
+    m->oldest_wait = 0.01;
+    m->window = 1;
+    roma_ctl_update(ROMA_CTL_RELATIVE_PI_FF, NULL, m, 1, 4);
+}
+
+static void test_relative_pi_ff_known_answers(void **state) {
+    /* SLA 0.25 s (set point 0.1 s), cores [0.2, 2], from 0.6 (xc 0.6);
+     * headroom 0.9, drain 4 SLAs = 1 s, memory 0.9, B 0.21, D 0.17.
+     * 1: 10 done at rt 0.1 (e = 0), counter 0.3: no counter before, so no
+     *    cost yet: ff = 0, relative-pi alone: xc = 0.6, cores 0.6.
+     * 2: 40 done at rt 0.1, counter 1.3: cost = 1.0/40 = 0.025; backlog
+     *    0 -> 8: came = 48; ff = 0.025 * (0.9 * 48 / 1 + 8 / 1) = 1.28;
+     *    PI 0.6; cores = ceil(1.28) = 1.3; xc = 1.3 (anti-windup).
+     * 3: 5 done at rt 0.05 (e = -0.5), counter 1.45, backlog 8 -> 0:
+     *    came = 5 - 8 < 0 -> 0; ff = 0 (cost 1.05/41 is learnt all the
+     *    same); PI: xc = 1.3 - 0.105 = 1.195, cores = ceil(1.11) = 1.2
+     *    (the floor gone, the PI steps down); xc = 1.2 + 0.105 = 1.305.
+     * 4: 20 done at rt 0.1, counter 1.95 (cost sums 0.9 * 1.05 + 0.5 =
+     *    1.445 over 0.9 * 41 + 20 = 56.9), backlog 0 -> 30: came = 50;
+     *    ff = 1.445/56.9 * (45 + 30) = 1.9047; cores = 2.0; xc = 2.0.
+     * 5: nothing completed, nothing waits: idle, min 0.2, ff 0, xc 0.2.
+     * 6: 40 done at rt 0.1, counter 41.95 (1 s a request), backlog 0: the
+     *    idle window taught nothing, so the sums are 0.9 * 1.445 + 40 =
+     *    41.3005 over 0.9 * 56.9 + 40 = 91.21; came = 40; ff =
+     *    41.3005/91.21 * 36 = 16.3, held at max; PI from 0.2: 0.2. */
+    static const struct {
+        double rt;
+        size_t completed;
+        double cpu;
+        size_t backlog;
+        double ff, cores, xc;
+    } steps[] = {
+        {0.1, 10, 0.3, 0, 0, 0.6, 0.6},
+        {0.1, 40, 1.3, 8, 1.28, 1.3, 1.3},
+        {0.05, 5, 1.45, 0, 0, 1.2, 1.305},
+        {0.1, 20, 1.95, 30, 1.445 / 56.9 * 75, 2.0, 2.0},
+        {0, 0, 1.95, 0, 0, 0.2, 0.2},
+        {0.1, 40, 41.95, 0, 41.3005 / 91.21 * 36, 2.0, 2.0},
+    };
+    roma_ctl_model m = model(0.25, 0.2, 2, 0.6);
+    for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "window %zu", i + 1);
+        ff_window(&m, steps[i].rt, steps[i].completed, steps[i].cpu, steps[i].backlog);
+        CHECK_NEAR(name, m.ff_cores, steps[i].ff);
+        CHECK_NEAR(name, m.cores, steps[i].cores);
+        CHECK_NEAR(name, m.xc, steps[i].xc);
+    }
+}
+
+/* Without the worker's CPU counter (cpu_seconds < 0: cluster mode) there
+ * is no cost, so no feed-forward: decision for decision, relative-pi. */
+static void test_relative_pi_ff_without_counter_is_relative_pi(void **state) {
+    roma_ctl_model ff = model(0.25, 0.2, 2, 0.6), pi = model(0.25, 0.2, 2, 0.6);
+    static const double rts[] = {0.3, 0.2, 0.05, 0.02, 0, 0.4, 0.1};
+    for (size_t i = 0; i < ARRAY_LEN(rts); i++) {
+        ff_window(&ff, rts[i], rts[i] > 0 ? 30 : 0, -1, i * 3);
+        measure(&pi, rts[i], rts[i] > 0 ? 30 : 0);
+        pi.backlog = i * 3, pi.oldest_wait = 0.01;
+        roma_ctl_update(ROMA_CTL_ROMA_NORM, NULL, &pi, 1, 4);
+        CHECK_NEAR("no counter", ff.ff_cores, 0);
+        CHECK_NEAR("no counter", ff.cores, pi.cores);
+        CHECK_NEAR("no counter", ff.xc, pi.xc);
+    }
+}
 
 /* ---- roma-norm ------------------------------------------------------------------ */
 
@@ -876,6 +955,8 @@ int main(void) {
         cmocka_unit_test(test_absurd_sla_roma),
         cmocka_unit_test(test_non_finite_input_every_kind),
         cmocka_unit_test(test_nan_proposal_keeps_the_node),
+        cmocka_unit_test(test_relative_pi_ff_known_answers),
+        cmocka_unit_test(test_relative_pi_ff_without_counter_is_relative_pi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

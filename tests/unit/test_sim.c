@@ -584,7 +584,7 @@ static void test_scenario_errors(void **state) {
          "models[0].cores must hold 0.01 <= min <= initial <= max"},
         {"bad dist", "workload: l.yaml\nnodes: [{name: n, cpus: 1}]\nmodels: [{name: a, node: n, cores: {max: 1}, cpu: {time: 1ms, dist: pareto}}]\n",
          "models[0].cpu.dist 'pareto' is not one of lognormal, exponential"},
-        {"bad controller", "workload: l.yaml\nruns: [{name: x, controller: pid}]\n", "runs[0].controller 'pid' is not one of relative-pi, roma"},
+        {"bad controller", "workload: l.yaml\nruns: [{name: x, controller: pid}]\n", "runs[0].controller 'pid' is not one of relative-pi-ff, relative-pi, roma"},
         {"bad policy", "workload: l.yaml\nruns: [{name: x, policy: fifo}]\n", "runs[0].policy 'fifo' is not one of roma, edf"},
         {"bad optimum target", "workload: l.yaml\noptimum: {target: 2}\n",
          "dir/scen.yaml:2: optimum.target must be a share from 0 to 1"},
@@ -629,7 +629,7 @@ static void test_scenario_defaults(void **state) {
     assert_true(f.s.period == 2 && f.s.queue_limit == 1000 && f.s.pipeline == 2);
     assert_true(f.s.cfs_period == 0.1); /* the CFS period roma serve writes */
     assert_true(f.s.optimum_target == 0.05);
-    assert_int_equal(f.s.runs[0].controller, ROMA_CTL_ROMA_NORM); /* ROMA_CTL_DEFAULT */
+    assert_int_equal(f.s.runs[0].controller, ROMA_CTL_RELATIVE_PI_FF); /* ROMA_CTL_DEFAULT */
     assert_int_equal(f.s.runs[0].policy, ROMA_POLICY_ROMA);
     assert_int_equal(f.s.runs[0].devices, SIM_DEVICES_BOTH);
     unload(&f);
