@@ -20,6 +20,8 @@ def pytest_configure(config):
         ("hostile", "malformed / oversized / truncated requests"),
         ("concurrency", "many parallel clients"),
         ("startup", "process start-up and command-line behaviour"),
+        ("once", "gains nothing from the sanitizer build (documents and scripts, or minutes of waiting on "
+                 "roma serve's timers): scripts/test.sh runs it once, not again under ASan"),
     ]:
         config.addinivalue_line("markers", f"{name}: {doc}")
 

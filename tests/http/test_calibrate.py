@@ -8,11 +8,14 @@
   the simulated run slower (the times are really used).
 """
 
+import pytest
 import importlib.util
 import json
 
 from roma_http import PROJECT_ROOT
 from test_sim import sim
+
+pytestmark = pytest.mark.once  # documents and scripts; the C they run is covered under ASan elsewhere
 
 spec = importlib.util.spec_from_file_location("calibrate", PROJECT_ROOT / "scripts" / "calibrate.py")
 calibrate = importlib.util.module_from_spec(spec)

@@ -25,6 +25,8 @@ import pytest
 from test_sim import sim
 from roma_http import PROJECT_ROOT
 
+pytestmark = pytest.mark.once  # documents and scripts; the C they run is covered under ASan elsewhere
+
 DOCS = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "experiments" / "README.md"]
 MARKER = re.compile(r"<!-- figures: (.*?) -->")
 OPTIMUM = re.compile(r"^Offline optimum .*?: ([\d.]+) core-seconds; GPUs take ([\d.]+)% of the requests; "

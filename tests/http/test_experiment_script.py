@@ -15,6 +15,8 @@ import yaml
 
 from roma_http import PROJECT_ROOT
 
+pytestmark = pytest.mark.once  # documents and scripts; the C they run is covered under ASan elsewhere
+
 spec = importlib.util.spec_from_file_location("experiment", PROJECT_ROOT / "scripts" / "experiment.py")
 ex = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ex)

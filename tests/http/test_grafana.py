@@ -16,6 +16,8 @@ import pytest
 from roma_http import PROJECT_ROOT
 from serve_util import Serve, model_entry, request_body
 
+pytestmark = pytest.mark.once  # documents and scripts; the C they run is covered under ASan elsewhere
+
 DASHBOARD = PROJECT_ROOT / "grafana" / "roma.json"
 METRIC = re.compile(r"\b(roma_[a-z0-9_]+)\b(\{([^}]*)\})?")
 MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)")

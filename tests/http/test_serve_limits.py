@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 
+import pytest
 import requests
 
 from serve_util import Serve, model_dir, model_entry, request_body, wait_until
@@ -194,6 +195,7 @@ def test_a_stopped_worker_leaves_dispatch_and_comes_back(tmp_path):
         s.stop()
 
 
+@pytest.mark.once  # 8 back-offs and a 30 s retry: ~2 min under ASan
 def test_a_failed_worker_is_started_again(tmp_path):
     """A worker whose model directory is gone fails its starts and is 'failed'
     (503); once the directory is back it is started again without restarting
