@@ -73,11 +73,13 @@ struct store {
     roma_code write_rc; /* first failed batch since the last flush */
     roma_err write_err;
 
-    uint64_t dropped; /* atomic: read by store_dropped without mu */
+    uint64_t dropped;   /* atomic: request rows lost (store_dropped) */
+    uint64_t hist_lost; /* atomic: history samples lost, counted apart: the
+                           request-row count must match the requests answered */
 
     /* Writer thread only. */
     int64_t pruned_upto; /* rows with seq <= this are already deleted */
-    uint64_t failed_rows, failed_logged, dropped_logged;
+    uint64_t failed_rows, failed_logged, dropped_logged, hist_logged;
     double last_log;
     roma_err last_failure;
 };
@@ -382,7 +384,10 @@ static roma_code write_batch(store *s, size_t first, size_t n, const store_histo
  * every batch.  `final` logs whatever is left (at close). */
 static void report_losses(store *s, int final) {
     uint64_t dropped = __atomic_load_n(&s->dropped, __ATOMIC_RELAXED) - s->failed_rows;
-    if (dropped == s->dropped_logged && s->failed_rows == s->failed_logged) return;
+    uint64_t hist = __atomic_load_n(&s->hist_lost, __ATOMIC_RELAXED);
+    if (dropped == s->dropped_logged && s->failed_rows == s->failed_logged &&
+        hist == s->hist_logged)
+        return;
     double now = now_mono();
     if (!final && s->last_log != 0 && now - s->last_log < STORE_LOG_EVERY_S) return;
     s->last_log = now;
@@ -396,8 +401,14 @@ static void report_losses(store *s, int final) {
         roma_error("%s (%llu rows lost, %llu in all)", s->last_failure.msg,
                    (unsigned long long)(s->failed_rows - s->failed_logged),
                    (unsigned long long)s->failed_rows);
+    if (hist != s->hist_logged)
+        roma_warn("request store '%s': %llu history samples lost, %llu in all (the "
+                  "dashboard's older history has gaps there)",
+                  s->path, (unsigned long long)(hist - s->hist_logged),
+                  (unsigned long long)hist);
     s->dropped_logged = dropped;
     s->failed_logged = s->failed_rows;
+    s->hist_logged = hist;
 }
 
 static struct timespec deadline_after_ms(int ms) {
@@ -449,8 +460,9 @@ static void *writer_main(void *arg) {
         roma_err err = {{0}};
         roma_code rc = write_batch(s, first, n, hist, nhist, &err);
         if (rc != ROMA_OK) {
-            __atomic_add_fetch(&s->dropped, n + nhist, __ATOMIC_RELAXED);
-            s->failed_rows += n + nhist;
+            __atomic_add_fetch(&s->dropped, n, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&s->hist_lost, nhist, __ATOMIC_RELAXED);
+            s->failed_rows += n;
             s->last_failure = err;
         }
         for (size_t i = 0; i < nhist; i++) free(hist[i].data);
@@ -599,7 +611,7 @@ void store_add_history(store *s, double t, const char *series, const char *data)
     if (!row.data || s->hist_len == STORE_HISTORY_ROWS) {
         pthread_mutex_unlock(&s->mu);
         free(row.data);
-        __atomic_add_fetch(&s->dropped, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->hist_lost, 1, __ATOMIC_RELAXED);
         return;
     }
     if (s->hist_len == s->hist_cap) {
@@ -608,7 +620,7 @@ void store_add_history(store *s, double t, const char *series, const char *data)
         if (!grown) {
             pthread_mutex_unlock(&s->mu);
             free(row.data);
-            __atomic_add_fetch(&s->dropped, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&s->hist_lost, 1, __ATOMIC_RELAXED);
             return;
         }
         s->hist = grown, s->hist_cap = cap;

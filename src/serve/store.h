@@ -108,8 +108,9 @@ typedef void (*store_history_fn)(void *arg, double t, const char *series, const 
 roma_code store_read_history(store *s, double since, store_history_fn fn, void *arg,
                              roma_err *err);
 
-/* Rows that will never reach the file: dropped because the queue was full,
- * or lost with a batch that failed to commit.  Any thread. */
+/* Request rows that will never reach the file: dropped because the queue
+ * was full, or lost with a batch that failed to commit.  History samples are
+ * counted apart (logged, not here).  Any thread. */
 uint64_t store_dropped(const store *s);
 
 /* Writes everything still queued, stops the writer, closes the file and

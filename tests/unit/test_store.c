@@ -440,6 +440,10 @@ static void test_failed_batch_is_reported_once(void **state) {
     sqlite3 *locker = hold_write_lock(t->db);
 
     add_range(s, 0, 10);
+    /* History samples in the failed batch are not request rows: counting
+     * them there made the log claim more requests lost than were. */
+    store_add_history(s, 1.0, "m", "{}");
+    store_add_history(s, 2.0, "m", "{}");
     roma_err err = {{0}};
     assert_int_equal(store_flush(s, &err), ROMA_UNAVAILABLE);
     check_contains("locked", err.msg, t->db);
