@@ -6,7 +6,8 @@
 # Counts, not times: they hold on a busy machine.  The count includes what
 # roma serve's timers do meanwhile (sweep, control period, sampler; a few
 # dozen calls a second), which the per-request figure spreads over N.
-# Usage: bash bench/syscalls.sh [N] [BUILD_DIR]   (prints strace's table and calls a request)
+# Usage: bash bench/syscalls.sh [N] [BUILD_DIR]   (prints strace's table, then calls a request by
+# system call)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000}
@@ -43,4 +44,7 @@ wait "$client"
 kill -INT "$tracer"; wait "$tracer" || true
 cat "$tmp/client.out"
 cat "$tmp/strace.txt"
-awk -v n="$n" '$NF == "total" {print "calls a request: " $(NF-2) / n}' "$tmp/strace.txt"
+# per request: the calls column (errors, when given, come before the name)
+awk -v n="$n" '$1 ~ /^[0-9.]+$/ && NF >= 5 {c = $4; name = $NF; if (name == "total") t = c; else
+  printf "%-14s %6.2f a request\n", name, c / n} END {printf "%-14s %6.2f a request\n", "total", t / n}' \
+  "$tmp/strace.txt"
