@@ -291,7 +291,8 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
     slot->req = r;
     slot->wreq = wr;
     slot_taken(w);
-    if (evhttp_make_request(slot->conn, wr, r->cmd, evhttp_request_get_uri(r->client)) != 0) {
+    /* TCP_NODELAY once per worker connection, when this request opens it */
+    if (roma_tcp_make_request(slot->conn, wr, r->cmd, evhttp_request_get_uri(r->client)) != 0) {
         slot_freed(w);
         slot->req = NULL;
         slot->wreq = NULL;
@@ -299,7 +300,6 @@ static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
         answer(s, r, w, 503, NULL, NULL, "the worker could not be reached; retry");
         return;
     }
-    roma_tcp_nodelay_connection(slot->conn);
     roma_bulkio_flush_connection(slot->conn); /* the request leaves now, not a loop turn later */
 }
 
