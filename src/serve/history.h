@@ -7,8 +7,9 @@
  * at the end, the cores allocated and the CPU the model's worker really
  * used (cores: CPU seconds over the interval); per GPU the share of the
  * interval its worker had a request in flight.  The ring keeps the newest
- * `cap` samples (3600: an hour at 1 s, about 110 bytes per model and
- * second) and drops the oldest.
+ * `cap` samples (3600: an hour at 1 s, about 120 bytes per model and
+ * second; every page touched at start, so RSS does not creep for an hour)
+ * and drops the oldest.
  *
  * Everything here is pure: no clock, no I/O, no serve_state.  The caller
  * (sampler.c) measures, pushes and asks for JSON; the store (store.h)
