@@ -149,6 +149,25 @@ static const cpu_set_t *cpu_pool(const serve_state *s) {
 
 static void probe_later(serve_worker *w, double seconds);
 
+/* One past the highest descriptor this process may have open. */
+static int open_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1 << 20)
+        return 1 << 20;
+    return (int)rl.rlim_cur;
+}
+
+/* In a forked child: every descriptor from 3 on closes at exec, but keep.
+ * Not only ours: libevent opens its connections to the workers without
+ * O_CLOEXEC, and a worker that inherited one held it open for its whole
+ * life, so roma serve's epoll kept reporting the closed connection (a busy
+ * loop) and the peer never saw it close.  Async-signal-safe. */
+static void keep_only_across_exec(int keep, int maxfd) {
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) /* before Linux 5.11 */
+        for (int fd = 3; fd < maxfd; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    fcntl(keep, F_SETFD, 0);
+}
+
 static void spawn(serve_state *s, serve_worker *w) {
     static worker_args args; /* large; the loop thread is the only caller */
     static char exe[4096];   /* roma-worker, the TensorFlow program next to roma */
@@ -157,12 +176,13 @@ static void spawn(serve_state *s, serve_worker *w) {
         roma_error("worker %s: cannot run %s: %s (build it with make; it is installed next to "
                    "roma)", w->name, exe, strerror(errno));
     pid_t parent = getpid();
+    int maxfd = open_fd_limit();
     pid_t pid = fork();
     if (pid == 0) {
         /* Only async-signal-safe calls until exec. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(127);
-        fcntl(w->listen_fd, F_SETFD, 0); /* this worker's socket only survives exec */
+        keep_only_across_exec(w->listen_fd, maxfd); /* this worker's socket */
         /* A stand-in's threads all inherit its CPUs, from the first one on. */
         if (w->standin && sched_setaffinity(0, sizeof(w->standin_cpus), &w->standin_cpus) != 0)
             _exit(126);

@@ -224,6 +224,40 @@ def test_a_failed_worker_is_started_again(tmp_path):
 # supervisor.c: a worker's port cannot be taken by another process
 # --------------------------------------------------------------------------
 
+def socket_inodes(pid):
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:"):
+            found.add(link)
+    return found
+
+
+def test_a_restarted_worker_inherits_no_connection_of_roma_serve(tmp_path):
+    """A worker inherits its listening socket and nothing else.  A worker restarted while roma
+    serve had connections open (to another worker: libevent opens them without O_CLOEXEC; to
+    clients) held them for its whole life: their peers never saw them close, and roma serve's
+    epoll kept reporting them once roma serve had closed its side (a busy loop, 2/3 of a core
+    in the soak)."""
+    s = Serve(tmp_path, [model_entry("a"), model_entry("b")], name="cloexec").start()
+    try:
+        body = request_body("mlp")
+        assert s.predict("a", body).status_code == 200  # roma serve -> a's worker, kept alive
+        assert s.predict("b", body).status_code == 200
+        old = s.worker("b")["pid"]
+        os.kill(old, signal.SIGKILL)
+        w = wait_until(lambda: (lambda w: w if w["state"] == "ready" and w["pid"] != old
+                                else None)(s.worker("b")), 30)
+        assert w, s.output()[-2000:]
+        shared = socket_inodes(s.proc.pid) & socket_inodes(w["pid"])
+        assert len(shared) == 1, f"the worker holds {len(shared) - 1} of roma serve's connections"
+    finally:
+        s.stop()
+
+
 def test_a_worker_port_cannot_be_taken_while_it_restarts(tmp_path):
     """roma serve holds each worker's listening socket (the worker inherits it),
     so between a worker's death and its restart no other process can bind its
