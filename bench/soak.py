@@ -27,6 +27,8 @@ Checks (each is in the JSON summary with its figures; any failure exits 1):
             left by a slow machine is not mistaken for a leak; the warm-up
             holds 500 idle connections once, so that the per-connection
             state's high-water mark (~1 MB) is in the baseline;
+  idle_cpu  roma serve's CPU in those idle windows stays under 0.05 cores (a
+            loop that spins on a stale event shows here, not in RSS or fds);
   cleanup   after SIGTERM roma serve exits 0, no worker process it started
             is alive and its cgroup tree is gone.
 
@@ -68,6 +70,7 @@ MODELS = {"resnet": 0.150, "mobilenet": 0.200}  # examples/roma.yaml's SLAs
 FAULTS = ["kill9", "sigstop", "cgroup", "diskfull", "slowloris", "halfbody", "burst"]
 CLIENT_TIMEOUT_S = 90.0
 IDLE_S = 5.0  # the idle windows RSS and fds are compared in
+IDLE_CPU_MAX = 0.05  # cores roma serve may use idle (its timers: ~0.01)
 TMPFS_MB = 64
 CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
 # Door refusals: answered before the request joins a queue, so not stored.
@@ -180,6 +183,13 @@ def proc_rss_kb(pid):
 
 def proc_fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def proc_cpu_s(pid):
+    """CPU seconds pid has used (user + system, all its threads)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def smaps_rss(pid, top=8):
@@ -459,7 +469,7 @@ class Soak:
         self.bodies = {m: (ROOT / "models" / m / "request.json").read_bytes() for m in MODELS}
         self.ledger = Ledger()
         self.rates = {}
-        self.samples = []  # (t, rss_kb, fds)
+        self.samples = []  # (t, rss_kb, fds, cpu_s)
         self.smaps = {}  # idle window -> RSS by mapping (what grew, if RSS did)
         self.model_samples = []  # [t, [model, cores, queue_length]...]
         self.fault_log = []
@@ -518,7 +528,7 @@ class Soak:
         while not stop.is_set():
             try:
                 t = time.monotonic() - self.t0
-                self.samples.append((t, proc_rss_kb(pid), proc_fds(pid)))
+                self.samples.append((t, proc_rss_kb(pid), proc_fds(pid), proc_cpu_s(pid)))
                 self.serve.workers()  # remembers worker pids and cgroups
                 ms = requests.get(self.serve.url("/roma/v1/models"), timeout=5).json()["models"]
                 self.model_samples.append([round(t, 1)] + [[m["name"], m["cores"], m["queue_length"]]
@@ -696,11 +706,13 @@ class Soak:
                 "loss_lines": reasons, "ok": ok}
 
     def window(self, t_from, t_to):
-        pts = [(r, f) for t, r, f in self.samples if t_from <= t <= t_to]
+        pts = [(t, r, f, c) for t, r, f, c in self.samples if t_from <= t <= t_to]
         if not pts:
             return None
-        return {"rss_kb": statistics.median(p[0] for p in pts),
-                "fds": statistics.median(p[1] for p in pts), "samples": len(pts)}
+        span = pts[-1][0] - pts[0][0]
+        return {"rss_kb": statistics.median(p[1] for p in pts),
+                "fds": statistics.median(p[2] for p in pts), "samples": len(pts),
+                "cpu_cores": (pts[-1][3] - pts[0][3]) / span if span > 0 else None}
 
     def finish(self, store_note):
         rows = self.ledger.rows
@@ -733,6 +745,12 @@ class Soak:
                                          (self.window(*self.loaded_end) or {}).get(k)]}
             else:
                 res[k] = {"ok": False, "error": "no samples in the idle windows"}
+        if warm and after and after["cpu_cores"] is not None:
+            idle_cpu = {"after_warmup": round(warm["cpu_cores"] or 0, 4),
+                        "after_last_fault": round(after["cpu_cores"], 4), "max": IDLE_CPU_MAX,
+                        "ok": after["cpu_cores"] <= IDLE_CPU_MAX}
+        else:
+            idle_cpu = {"ok": False, "error": "no samples in the idle windows"}
         kinds = {}
         for f in self.fault_log:
             d = kinds.setdefault(f["kind"], {"injected": 0, "skipped": 0})
@@ -752,7 +770,8 @@ class Soak:
             "faults": kinds, "fault_log": self.fault_log,
             "checks": {
                 "answers": {"ok": not bad, "bad": len(bad), "examples": bad[:10]},
-                "store": store, "rss": res["rss_kb"], "fds": res["fds"], "cleanup": cleanup,
+                "store": store, "rss": res["rss_kb"], "fds": res["fds"], "idle_cpu": idle_cpu,
+                "cleanup": cleanup,
             },
         }
         summary["ok"] = all(c.get("ok") for c in summary["checks"].values())
@@ -835,7 +854,7 @@ def main():
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     base = out / f"soak-{stamp}"
-    summary["samples"] = [[round(t, 1), r, f] for t, r, f in soak.samples]
+    summary["samples"] = [[round(t, 1), r, f, round(c, 2)] for t, r, f, c in soak.samples]
     summary["model_samples"] = soak.model_samples
     summary["rss_by_mapping_kb"] = soak.smaps
     summary["per_10s"] = buckets(soak.ledger.rows, 10)
