@@ -36,6 +36,9 @@
 #include "common/log.h"
 
 #define FRONTEND_PAUSE_S 0.5
+/* At the fd limit a transient descriptor (a cgroup file read, a probe)
+ * lets one accept through and the next fail again: warn at most this often. */
+#define FRONTEND_WARN_EVERY_S 60.0
 
 /* The listener's error callback has no argument of its own (its argument
  * is evhttp's); there is one serve_state per process. */
@@ -128,7 +131,6 @@ static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
     }
     s->pending[s->npending++] = bev;
     s->nconns++;
-    s->fd_short_logged = 0; /* an accept succeeded: a shortage episode is over */
     if (s->nconns >= (size_t)s->cfg.max_connections) update_accepting(s);
     event_active(s->pending_ev, EV_TIMEOUT, 1);
     return bev;
@@ -147,13 +149,19 @@ static void on_accept_error(struct evconnlistener *lev, void *arg) {
     serve_state *s = frontend_state;
     int err = EVUTIL_SOCKET_ERROR();
     struct timeval tv = {0, (suseconds_t)(FRONTEND_PAUSE_S * 1e6)};
+    double now = serve_now();
     (void)arg;
-    if (!s->fd_short_logged)
-        roma_warn("cannot accept connections: %s (%zu client connections open): pausing accepting "
-                  "for %.1f s at a time until one is accepted; raise the open-files limit "
-                  "(ulimit -n) or lower limits.connections", evutil_socket_error_to_string(err),
-                  s->nconns, FRONTEND_PAUSE_S);
-    s->fd_short_logged = 1;
+    if (s->fd_short_warned == 0 || now - s->fd_short_warned >= FRONTEND_WARN_EVERY_S) {
+        roma_warn("cannot accept connections: %s (%zu client connections open, %lu more failures "
+                  "since the last warning): pausing accepting for %.1f s at a time until one is "
+                  "accepted; raise the open-files limit (ulimit -n) or lower limits.connections",
+                  evutil_socket_error_to_string(err), s->nconns, s->fd_short_unwarned,
+                  FRONTEND_PAUSE_S);
+        s->fd_short_warned = now;
+        s->fd_short_unwarned = 0;
+    } else {
+        s->fd_short_unwarned++;
+    }
     s->accept_paused = 1;
     evconnlistener_disable(lev);
     evtimer_add(s->resume_ev, &tv);

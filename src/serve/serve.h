@@ -185,7 +185,9 @@ typedef struct serve_state {
     size_t nconn_table, nconns;
     struct bufferevent **pending; /* connections made, to register (frontend.c) */
     size_t npending, pending_cap;
-    int at_conn_cap, accept_paused, fd_short_logged;
+    int at_conn_cap, accept_paused;
+    double fd_short_warned;    /* last "cannot accept" warning (serve_now; 0: none) */
+    unsigned long fd_short_unwarned; /* accept failures since, not logged */
     struct event *pending_ev, *resume_ev, *expire_ev;
     double last_tick;
     int draining;
