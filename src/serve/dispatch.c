@@ -375,6 +375,7 @@ static void retry_or_fail(serve_state *s, serve_request *r, serve_worker *w) {
         answer(s, r, w, 503, NULL, NULL, "the worker serving this model failed twice; retry later");
         return;
     }
+    if (w) w->resent++;
     queue_push(&r->model->queue, r, 1);
     dispatch_model(s, r->model);
 }

@@ -125,6 +125,12 @@ static void write_metrics(serve_state *s, struct evbuffer *o) {
     for (size_t i = 0; i < s->nworkers; i++)
         evbuffer_add_printf(o, "roma_worker_cpu_seconds_total{worker=\"%s\"} %.3f\n", s->workers[i].name,
                             supervisor_cpu_seconds(&s->workers[i]));
+    evbuffer_add_printf(o, "# HELP roma_worker_requests_resent_total Requests whose connection to "
+                           "the worker failed (it died or restarted), queued again once.\n"
+                           "# TYPE roma_worker_requests_resent_total counter\n");
+    for (size_t i = 0; i < s->nworkers; i++)
+        evbuffer_add_printf(o, "roma_worker_requests_resent_total{worker=\"%s\"} %llu\n",
+                            s->workers[i].name, s->workers[i].resent);
     evbuffer_add_printf(o, "# HELP roma_gpu_busy_seconds_total Time the GPU's worker had a request in "
                            "flight.\n# TYPE roma_gpu_busy_seconds_total counter\n");
     for (size_t i = 0; i < s->nworkers; i++)
@@ -177,8 +183,9 @@ static void write_workers(serve_state *s, struct evbuffer *o) {
                 evbuffer_add_printf(o, "%s%d", k ? ", " : "", w->standin->cpus[k]);
             evbuffer_add_printf(o, "]");
         }
-        evbuffer_add_printf(o, ", \"state\": \"%s\", \"restarts\": %d, \"cpu_seconds\": %.3f",
-                            supervisor_state_name(w->state), w->restarts, supervisor_cpu_seconds(w));
+        evbuffer_add_printf(o, ", \"state\": \"%s\", \"restarts\": %d, \"resent\": %llu, "
+                            "\"cpu_seconds\": %.3f", supervisor_state_name(w->state), w->restarts,
+                            w->resent, supervisor_cpu_seconds(w));
         evbuffer_add_printf(o, ", \"cores_error\": ");
         if (w->cores_error[0]) {
             roma_buf why = ROMA_BUF_INIT;

@@ -134,6 +134,7 @@ struct serve_worker {
     pid_t pid;
     worker_state state;
     int restarts, failures_in_a_row;
+    unsigned long long resent; /* requests queued again when their connection to it failed */
     int suspect;               /* a connection failed while ready: probing */
     double started_at, backoff;
     double cpu_exited;         /* CPU seconds of its processes that exited (wait4) */
