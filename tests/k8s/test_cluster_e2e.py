@@ -52,7 +52,9 @@ def contract_labels(model, role="cpu-worker"):
 
 
 def model(name, sla, cmin, cmax, initial):
-    return {"name": name, "base_path": str(model_dir("mlp")), "sla": sla, "alpha": 0.5,
+    """A model entry; other names than the generated models' (pods without processes) use mlp's."""
+    base = model_dir(name if name in ("mlp", "resnet", "mobilenet") else "mlp")
+    return {"name": name, "base_path": str(base), "sla": sla, "alpha": 0.5,
             "cores": {"min": cmin, "max": cmax, "initial": initial}}
 
 
@@ -130,25 +132,26 @@ def serve(tmp_path, fake, models, **kw):
 
 
 def test_dispatch_and_resize_under_a_load_step(tmp_path, fake, real_pods):
-    pod = worker_pod(fake, tmp_path, real_pods, "roma-worker-mlp", "mlp", 0.5)
-    # An SLA of 1 ms (the least the config takes), below mlp's response time under load:
+    pod = worker_pod(fake, tmp_path, real_pods, "roma-worker-resnet", "resnet", 0.5)
+    # An SLA of 1 ms (the least the config takes), far below resnet's response time
+    # (tens of ms of CPU a request; mlp's 0.5 ms under this load is too close to it):
     # the controller asks for max cores.
-    s = serve(tmp_path, fake, [model("mlp", 0.001, 0.5, 2, 0.5)])
+    s = serve(tmp_path, fake, [model("resnet", 0.001, 0.5, 2, 0.5)])
     try:
-        w = s.worker("mlp-cpu")
-        assert w["pod"] == "roma-worker-mlp" and w["node"] == "node-a"
+        w = s.worker("resnet-cpu")
+        assert w["pod"] == "roma-worker-resnet" and w["node"] == "node-a"
         assert w["address"] == f"127.0.0.1:{pod.port}"
-        body = request_body("mlp")
-        load = Load(s.url("/v1/models/mlp:predict"), body, threads=3).start()
-        s.wait_worker("mlp-cpu", lambda w: w["cores_actual"] == 2, 20, "the pod grew to 2 cores under load", load)
+        body = request_body("resnet")
+        load = Load(s.url("/v1/models/resnet:predict"), body, threads=3).start()
+        s.wait_worker("resnet-cpu", lambda w: w["cores_actual"] == 2, 20, "the pod grew to 2 cores under load", load)
         results = load.stop()
         assert results and all(r.status == 200 for r in results), [r for r in results if r.status != 200][:5]
         assert abs(pod.cgroup.cores() - 2) < 1e-6, "the pod's cgroup quota follows the resize"
         patches = [r for r in fake.requests_seen if r[0] == "PATCH"]
-        assert patches and all(r[1].endswith("/pods/roma-worker-mlp/resize") for r in patches)
+        assert patches and all(r[1].endswith("/pods/roma-worker-resnet/resize") for r in patches)
         assert all(r[2] == "application/strategic-merge-patch+json" for r in patches)
         # Load gone: the controller drops to min, and the pod follows.
-        s.wait_worker("mlp-cpu", lambda w: w["cores_actual"] == 0.5, 20, "the pod shrank back to 0.5 cores")
+        s.wait_worker("resnet-cpu", lambda w: w["cores_actual"] == 0.5, 20, "the pod shrank back to 0.5 cores")
         assert abs(pod.cgroup.cores() - 0.5) < 1e-6
         times = s.resize_times()
         assert len(times) >= 2
@@ -189,27 +192,27 @@ def test_pod_deleted_under_load_loses_no_request(tmp_path, fake, real_pods, grac
 
 
 def test_api_server_down_holds_cores(tmp_path, fake, real_pods):
-    pod = worker_pod(fake, tmp_path, real_pods, "roma-worker-mlp", "mlp", 1)
-    s = serve(tmp_path, fake, [model("mlp", 0.001, 0.5, 2, 1)])
+    pod = worker_pod(fake, tmp_path, real_pods, "roma-worker-resnet", "resnet", 1)
+    s = serve(tmp_path, fake, [model("resnet", 0.001, 0.5, 2, 1)])
     try:
-        body = request_body("mlp")
-        load = Load(s.url("/v1/models/mlp:predict"), body, threads=3).start()
-        s.wait_worker("mlp-cpu", lambda w: w["cores_actual"] == 2, 20, "the pod grew to 2 cores", load)
+        body = request_body("resnet")
+        load = Load(s.url("/v1/models/resnet:predict"), body, threads=3).start()
+        s.wait_worker("resnet-cpu", lambda w: w["cores_actual"] == 2, 20, "the pod grew to 2 cores", load)
         fake.stop()
-        s.wait_worker("mlp-cpu", lambda w: w["api_unreachable"], 10, "roma serve saw the API server go")
+        s.wait_worker("resnet-cpu", lambda w: w["api_unreachable"], 10, "roma serve saw the API server go")
         results = load.stop()
         # Idle now: the controller would drop to min, but nothing may be asked: cores held.
-        load = Load(s.url("/v1/models/mlp:predict"), body, threads=1).start()
+        load = Load(s.url("/v1/models/resnet:predict"), body, threads=1).start()
         time.sleep(1.0)
         results += load.stop()
         time.sleep(2.0)
-        w = s.worker("mlp-cpu")
+        w = s.worker("resnet-cpu")
         assert w["cores_actual"] == 2 and w["cores_desired"] == 2, w
         assert abs(pod.cgroup.cores() - 2) < 1e-6
         assert all(r.status == 200 for r in results), [r for r in results if r.status != 200][:5]
         assert len(re.findall(r"API server \S+ unreachable", s.output())) == 1, "logged once, not per retry"
         fake.start()
-        s.wait_worker("mlp-cpu", lambda w: not w["api_unreachable"] and w["cores_actual"] == 0.5, 30,
+        s.wait_worker("resnet-cpu", lambda w: not w["api_unreachable"] and w["cores_actual"] == 0.5, 30,
                       "after the API server's return the pod shrank to min")
         assert "answers again" in s.output()
         assert s.stop() == 0, s.output()[-3000:]
