@@ -131,11 +131,14 @@ fuzz: fuzz-build
 # static, static-max and vpa against the same workload, REPEAT rounds
 # interleaved (medians and ranges); results/experiment.{json,md,_rt.png,_cores.png}.
 # `make experiment WORKLOAD=experiments/heldout-workload.yaml` evaluates on the
-# held-out workload; SEED=N replaces the workload's arrival seed.
+# held-out workload; SEED=N replaces the workload's arrival seed; PERIOD=0.5s
+# the control period (1s); RUNS=rules,relative-pi-ff@0.5s a subset, a run
+# with @P its own period.
 REPEAT      ?= 3
 RUN_SECONDS ?= 90
 EXPERIMENT_FLAGS := --repeat $(REPEAT) --run-seconds $(RUN_SECONDS) $(if $(SEED),--seed $(SEED)) \
-                    $(if $(WORKLOAD),--workload $(WORKLOAD)) $(if $(OUT),--out $(OUT))
+                    $(if $(WORKLOAD),--workload $(WORKLOAD)) $(if $(OUT),--out $(OUT)) \
+                    $(if $(PERIOD),--period $(PERIOD)) $(if $(RUNS),--runs $(RUNS))
 experiment: all
 	.venv/bin/python scripts/experiment.py $(EXPERIMENT_FLAGS)
 

@@ -95,7 +95,11 @@ def parse_args():
                    f"file's, {SEED} for the standard workload)")
     p.add_argument("--workload", help="a roma bench workload file (target and payloads are added): "
                    "e.g. experiments/heldout-workload.yaml; default the standard workload")
-    p.add_argument("--runs", default=",".join(RUNS), help="comma-separated subset of " + ",".join(RUNS))
+    p.add_argument("--runs", default=",".join(RUNS),
+                   help="comma-separated subset of " + ",".join(RUNS) + "; a run may name its own "
+                   "control period, e.g. relative-pi-ff@0.5s, to compare periods in one interleaved experiment")
+    p.add_argument("--period", default="1s",
+                   help="control period of every run that names none (default 1s, the paper's)")
     p.add_argument("--port", type=int, default=8599, help="port of roma serve")
     p.add_argument("--out", default=os.path.join(ROOT, "results"), help="output folder")
     p.add_argument("--report-only", action="store_true",
@@ -106,15 +110,23 @@ def parse_args():
 # ---- configuration files ------------------------------------------------------
 
 
-def serve_config(run, port, run_dir, slas):
+def split_run(run, default_period):
+    """A run as named on the command line -> (its controller run, its control
+    period): 'rules' -> ('rules', default_period); 'rules@0.5s' -> ('rules', '0.5s')."""
+    name, _, period = run.partition("@")
+    return name, period or default_period
+
+
+def serve_config(run, port, run_dir, slas, default_period="1s"):
     """roma.yaml for one run: controller static for static-max, initial = max;
     slas: {model: seconds}, the workload's."""
+    run, period = split_run(run, default_period)
     controller = "static" if run == "static-max" else run
     initial = CORES["max"] if run == "static-max" else CORES["initial"]
     lines = [
         f"listen: 127.0.0.1:{port}",
         f"node: {{cpus: {NODE_CPUS}, gpus: []}}",
-        f"control: {{period: 1s, controller: {controller}}}",
+        f"control: {{period: {period}, controller: {controller}}}",
         "dispatch: {gpu_policy: roma, queue_limit: 200}",
         f"store: {{path: {os.path.join(run_dir, 'roma.db')}, max_rows: 1000000}}",
         "models:",
@@ -373,7 +385,7 @@ def run_one(run, args, out_dir, load, k=1):
     paths = {k: os.path.join(run_dir, k) for k in
              ["roma.yaml", "workload.yaml", "warmup.yaml", "summary.json", "requests.csv", "cores.csv"]}
     write(paths["roma.yaml"], serve_config(run, args.port, run_dir,
-                                           {n: m["sla"] for n, m in load["models"].items()}))
+                                           {n: m["sla"] for n, m in load["models"].items()}, args.period))
     write(paths["workload.yaml"], workload(args.port, args.run_seconds, load))
     write(paths["warmup.yaml"], warmup_workload(args.port, load))
 
@@ -471,8 +483,8 @@ def goals(repeats):
             return ""
         return "; ranges overlap" if overlap(a, b) else "; ranges apart"
 
-    for c in ("roma", "roma-norm", "relative-pi-ff"):
-        if c not in repeats:
+    for c in repeats:
+        if split_run(c, "")[0] not in ("roma", "roma-norm", "relative-pi-ff"):
             continue
         v, cs = strict_of(repeats, c), cores_of(repeats, c)
         if best:
@@ -519,7 +531,8 @@ def markdown(repeats, meta, out_dir=None):
         "",
         f"Workload **{meta.get('workload', 'standard')}**, seed {meta.get('seed', SEED)}; runs of "
         f"{meta['run_seconds']:g} s each, {n} repeat(s), interleaved; node.cpus {NODE_CPUS}, cores "
-        f"min {CORES['min']} max {CORES['max']} initial {CORES['initial']}, window {WINDOW:g} s{took}. "
+        f"min {CORES['min']} max {CORES['max']} initial {CORES['initial']}, control period "
+        f"{meta.get('period', '1s')} (a run named RUN@P: P), window {WINDOW:g} s{took}. "
         "Workload and reasons: experiments/README.md.",
         "",
         "Figures are medians over the repeats with their range (lowest–highest) in brackets; the "
@@ -650,8 +663,11 @@ def main():
         return
     run_names = [r.strip() for r in args.runs.split(",") if r.strip()]
     for r in run_names:
-        if r not in RUNS:
-            sys.exit(f"experiment: unknown run {r!r}; choose from {', '.join(RUNS)}")
+        name, period = split_run(r, args.period)
+        if name not in RUNS:
+            sys.exit(f"experiment: unknown run {r!r}; choose from {', '.join(RUNS)}, each optionally "
+                     "with @PERIOD (e.g. relative-pi-ff@0.5s)")
+        seconds(period, f"the control period of run {r!r}")
     if args.repeat < 1 or args.run_seconds <= 0:
         sys.exit("experiment: --repeat must be at least 1 and --run-seconds positive")
     load = (file_load(args.workload, args.run_seconds, args.seed) if args.workload
@@ -671,7 +687,7 @@ def main():
                   f"(strict {strict_violation_rate(s):.1%}), core-seconds {s['core_seconds']:.1f}",
                   flush=True)
     meta = {"run_seconds": args.run_seconds, "elapsed_seconds": time.monotonic() - t_start,
-            "workload": load["source"], "seed": load["seed"], "repeat": args.repeat}
+            "workload": load["source"], "seed": load["seed"], "repeat": args.repeat, "period": args.period}
     report(repeats, args.out, meta)
 
 

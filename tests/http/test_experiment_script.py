@@ -113,3 +113,20 @@ def test_one_repeat_has_no_ranges():
     texts = [t for t, _ in ex.goals(repeats)]
     assert texts and not any("ranges" in t for t in texts)
     assert "| **roma** | **10.0%** |" in ex.markdown(repeats, {"run_seconds": 150})
+
+
+def test_a_run_may_name_its_control_period():
+    """RUN@P sets that run's control period (else --period's), and the goals
+    judge it as a run of its controller, beside the same controller at 1 s."""
+    assert ex.split_run("relative-pi-ff@0.5s", "1s") == ("relative-pi-ff", "0.5s")
+    assert ex.split_run("rules", "2s") == ("rules", "2s")
+    cfg = yaml.safe_load(ex.serve_config("static-max@250ms", 1234, "/tmp/x", {"resnet": 0.25}, "1s"))
+    assert cfg["control"] == {"period": "250ms", "controller": "static"}
+    assert cfg["models"][0]["cores"]["initial"] == ex.CORES["max"]
+    assert yaml.safe_load(ex.serve_config("rules", 1, "/tmp/x", {"resnet": 0.25}, "2s"))["control"] == \
+        {"period": "2s", "controller": "rules"}
+    repeats = {"relative-pi-ff": [run(0.10, 150)], "relative-pi-ff@0.5s": [run(0.04, 150)],
+               "rules": [run(0.4, 140)], "static-max": [run(0.02, 300)]}
+    texts = [t for t, _ in ex.goals(repeats)]
+    assert sum(t.startswith("relative-pi-ff@0.5s ") for t in texts) == 3, texts
+    assert sum(t.startswith("relative-pi-ff ") for t in texts) == 3, texts
