@@ -305,7 +305,8 @@ static char *pod_config(const serve_config *cfg, const char *ns) {
     json_t *doc = json_pack(
         "{s:s, s:{s:o, s:o}, s:{s:o, s:s}, s:{s:s, s:i}, s:{s:s, s:I}, s:o, s:o}", "listen",
         listen, "node", "cpus", real(cfg->node_cpus), "gpus", int_array(cfg->gpus, cfg->ngpus),
-        "control", "period", real(cfg->period), "controller", cfg->controller, "dispatch",
+        "control", "period", real(cfg->period_default ? SERVE_PERIOD_CLUSTER : cfg->period),
+        "controller", cfg->controller, "dispatch",
         "gpu_policy", cfg->gpu_policy, "queue_limit", cfg->queue_limit, "store", "path",
         STATE_DIR "/roma.db", "max_rows", (json_int_t)cfg->store_max_rows, "models", models,
         "cluster", cluster_section(cfg, ns));

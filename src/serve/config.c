@@ -222,7 +222,8 @@ static roma_code parse_sections(walker *w, const yaml_node_t *root, serve_config
     if (dispatch && (rc = check_keys(w, dispatch, "dispatch", dispatch_keys)) != ROMA_OK) return rc;
     if (store && (rc = check_keys(w, store, "store", store_keys)) != ROMA_OK) return rc;
     if ((rc = get_duration(w, control, "period", &c->period, "control")) != ROMA_OK) return rc;
-    if (c->period < 0.05) return bad(w, control, "control.period must be at least 50ms");
+    if (get(w, control, "period") && c->period < 0.05)
+        return bad(w, control, "control.period must be at least 50ms");
     if ((rc = get_string(w, control, "controller", &c->controller, "control")) != ROMA_OK) return rc;
     roma_ctl_kind ck;
     if (roma_ctl_parse(c->controller, &ck) != 0)
@@ -552,7 +553,7 @@ static void set_defaults(serve_config *c) {
     c->listen_port = 8501;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN); /* node.cpus defaults to this machine's */
     c->node_cpus = ncpu > 0 ? (double)ncpu : 1;
-    c->period = 2;
+    c->period = 0; /* not given: serve_config_parse picks the default for the mode */
     c->controller = strdup(ROMA_CTL_DEFAULT);
     c->gpu_policy = strdup("roma");
     c->queue_limit = 1000;
@@ -599,6 +600,10 @@ roma_code serve_config_parse(const char *text, size_t len, const char *name, ser
     if (rc == ROMA_OK) rc = parse_node(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_sections(&w, root, cfg);
     if (rc == ROMA_OK) rc = parse_cluster(&w, root, &cfg->cluster);
+    if (rc == ROMA_OK && cfg->period == 0) {
+        cfg->period_default = 1;
+        cfg->period = cfg->cluster.kind == SERVE_CLUSTER_KUBERNETES ? SERVE_PERIOD_CLUSTER : SERVE_PERIOD_NODE;
+    }
     if (rc == ROMA_OK && cfg->nstandins && cfg->cluster.kind == SERVE_CLUSTER_KUBERNETES)
         rc = bad(&w, get(&w, get(&w, root, "node"), "gpu_standins"), "node.gpu_standins run on this "
                  "machine (tests and experiments); remove them in cluster mode");

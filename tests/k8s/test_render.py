@@ -214,6 +214,17 @@ def test_local_config_serves_base_paths_as_host_paths():
     assert pod["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] == "/models/resnet"
 
 
+def test_control_period_default_is_the_clusters(tmp_path):
+    """A local roma.yaml without control.period runs every 0.25 s on one node;
+    rendered for a cluster it gets the cluster's 1 s (each change is a PATCH),
+    while a period the operator wrote is kept."""
+    assert "period" not in yaml.safe_load(CONFIGS[0].read_text())["control"]
+    assert config_of(objects_of(CONFIGS[0]))["control"]["period"] == 1
+    text = CONFIGS[0].read_text().replace("control: {controller:", "control: {period: 3s, controller:")
+    (tmp_path / "roma.yaml").write_text(text)
+    assert config_of(objects_of(tmp_path / "roma.yaml"))["control"]["period"] == 3
+
+
 def test_two_node_gpu_config():
     objects = objects_of(CONFIGS[1])
     gpu = sorted(o["metadata"]["name"] for o in objects

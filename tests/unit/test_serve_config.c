@@ -16,6 +16,9 @@
  * 2, -0.1 and NaN refused naming the range; the range function itself at
  * its bounds and for NaN, infinities and denormals.
  *
+ * control.period: without it 0.25 s on one node and 1 s in a cluster; 0s
+ * refused.
+ *
  * limits: the defaults without it (1024 connections, 64 MB bodies, 1024 MB
  * held, 60 s per request), each key read back, and refused: an unknown
  * key, 0 connections, a fraction, inflight_mb below body_mb, a timeout
@@ -279,6 +282,38 @@ static void test_limits(void **state) {
     }
 }
 
+/* Without control.period: 0.25 s on one node, 1 s in a cluster (config.h);
+ * a period given is kept, and one under 50 ms refused. */
+static void test_control_period(void **state) {
+    static const struct {
+        const char *name, *top;
+        double period;
+    } ok[] = {
+        {"local default", "", SERVE_PERIOD_NODE},
+        {"control without period", "control: {controller: rules}", SERVE_PERIOD_NODE},
+        {"given", "control: {period: 2s}", 2},
+        {"given in ms", "control: {period: 50ms}", 0.05},
+    };
+    (void)state;
+    assert_true(SERVE_PERIOD_NODE == 0.25 && SERVE_PERIOD_CLUSTER == 1.0);
+    for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+        serve_config c;
+        roma_err err;
+        if (parse(ok[i].top, NULL, &c, &err) != ROMA_OK) fail_msg("case '%s': %s", ok[i].name, err.msg);
+        CASE_CHECK(ok[i].name, fabs(c.period - ok[i].period) < 1e-9);
+        CASE_CHECK_INT(ok[i].name, c.period_default, strstr(ok[i].top, "period") == NULL);
+        serve_config_free(&c);
+    }
+    serve_config c;
+    roma_err err;
+    assert_int_equal(parse("control: {period: 0s}", NULL, &c, &err), ROMA_INVALID_ARGUMENT);
+    check_contains("zero period", err.msg, "control.period must be at least 50ms");
+    const char *k8s = "cluster: {kind: kubernetes}\n" POD_MODEL;
+    assert_int_equal(serve_config_parse(k8s, strlen(k8s), "t.yaml", &c, &err), ROMA_OK);
+    assert_true(fabs(c.period - SERVE_PERIOD_CLUSTER) < 1e-9);
+    serve_config_free(&c);
+}
+
 static void test_sla_and_alpha_in_the_file(void **state) {
     static const struct {
         const char *name, *model;
@@ -401,6 +436,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kubernetes_defaults), cmocka_unit_test(test_kubernetes_full),
         cmocka_unit_test(test_local_unchanged),     cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_control_period),
         cmocka_unit_test(test_dns_label),
         cmocka_unit_test(test_ops_keys),            cmocka_unit_test(test_ops_errors),
         cmocka_unit_test(test_sla_and_alpha_in_the_file),
