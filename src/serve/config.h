@@ -141,7 +141,7 @@ typedef struct {
     size_t nstandins;
     double period;        /* seconds; without control.period SERVE_PERIOD_NODE or
                              SERVE_PERIOD_CLUSTER */
-    int period_default;   /* 1: control.period was not given (roma k8s render leaves it out) */
+    int period_default;   /* 1: control.period was not given (roma k8s render then writes the cluster's) */
     char *controller;     /* a name roma_ctl_parse accepts */
     char *gpu_policy;     /* a name roma_policy_parse accepts */
     int queue_limit;      /* per model; past it requests get 429 */
