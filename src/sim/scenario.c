@@ -268,7 +268,7 @@ static roma_code read_top(ym_reader *r, const yaml_node_t *root, void *s) {
 void sim_scenario_init(sim_scenario *s) {
     memset(s, 0, sizeof(*s));
     s->seed = 1;
-    s->period = 2.0;      /* roma serve's default control.period */
+    s->period = 0.25;     /* roma serve's default control.period on one node (SERVE_PERIOD_NODE) */
     s->cfs_period = 0.1;  /* the cpu.cfs_period_us roma serve writes (CG_PERIOD_US) */
     s->queue_limit = 1000; /* roma serve's default dispatch.queue_limit */
     s->pipeline = 2;       /* roma serve keeps 2 requests waiting at each worker */

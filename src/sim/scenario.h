@@ -7,8 +7,10 @@
  *                                   # format: profiles, Poisson, trace);
  *                                   # its target and payloads are ignored
  *   seed: 1                 # service-time noise and the random policy
- *   control: {period: 2s, cfs_period: 100ms}   # as roma.yaml's control.period;
- *                           # cfs_period: see "Quotas" below
+ *   control: {period: 2s, cfs_period: 100ms}   # as roma.yaml's control.period
+ *                           # (default 250ms, roma serve's on one node; roma
+ *                           # sim --period overrides it); cfs_period: see
+ *                           # "Quotas" below
  *   dispatch: {queue_limit: 1000, pipeline: 2}
  *   optimum: {target: 0.05} # violations a window may have in the offline
  *                           # optimum every run is compared with (optimum.h)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "bench/report.h"
+#include "common/duration.h"
 #include "bench/workload.h"
 #include "sim/engine.h"
 #include "sim/optimum.h"
@@ -21,7 +22,7 @@
 static void usage(FILE *f) {
     fprintf(f,
         "usage: roma sim -c SCENARIO.yaml [--seed N] [--out FILE.json] [--md FILE.md]\n"
-        "                [--runs NAME,NAME...]\n"
+        "                [--runs NAME,NAME...] [--period DURATION]\n"
         "Discrete-event simulation of roma serve on the nodes, GPUs and models of a scenario,\n"
         "with the same GPU policies and core controllers, once per run of the scenario.\n\n"
         "  -c FILE       scenario (below)\n"
@@ -33,11 +34,14 @@ static void usage(FILE *f) {
         "                core_seconds, violation_rate_strict, gpu_busy_share\n"
         "  --md FILE     the Markdown tables printed on stdout, also into FILE\n"
         "  --timeline FILE  every control decision as CSV: run,t,model,rt_mean,completed,cores\n"
-        "  --runs LIST   only these runs of the scenario\n\n"
+        "  --runs LIST   only these runs of the scenario\n"
+        "  --period P    control period of every run and of the optimum, instead of the\n"
+        "                scenario's control.period (e.g. 250ms: roma serve's default on one node)\n\n"
         "Scenario (YAML):\n"
         "  workload: load.yaml        # a roma bench workload file (target, payloads ignored)\n"
         "  seed: 1\n"
-        "  control: {period: 2s, cfs_period: 100ms}   # cfs_period: of the workers' quotas\n"
+        "  control: {period: 2s, cfs_period: 100ms}   # period: default 250ms (roma serve's on\n"
+        "                             # one node); cfs_period: of the workers' quotas\n"
         "                             # (roma serve's); 0: cores as a steady rate (fluid)\n"
         "  dispatch: {queue_limit: 1000, pipeline: 2}\n"
         "  optimum: {target: 0.05}    # the offline optimum every run is compared with\n"
@@ -67,6 +71,7 @@ typedef struct {
     const char *scenario, *out, *md, *runs, *timeline;
     int has_seed;
     uint64_t seed;
+    double period; /* --period in seconds; 0: the scenario's */
 } sim_args;
 
 static int parse_args(int argc, char **argv, sim_args *a) {
@@ -76,7 +81,7 @@ static int parse_args(int argc, char **argv, sim_args *a) {
         const char **dst = strcmp(f, "-c") == 0 ? &a->scenario : strcmp(f, "--out") == 0 ? &a->out
                           : strcmp(f, "--md") == 0 ? &a->md : strcmp(f, "--runs") == 0 ? &a->runs
                           : strcmp(f, "--timeline") == 0 ? &a->timeline : NULL;
-        if (!dst && strcmp(f, "--seed") != 0) {
+        if (!dst && strcmp(f, "--seed") != 0 && strcmp(f, "--period") != 0) {
             fprintf(stderr, "roma sim: unknown flag '%s' (see roma sim --help)\n", f);
             return 2;
         }
@@ -87,6 +92,13 @@ static int parse_args(int argc, char **argv, sim_args *a) {
         i++;
         if (dst) {
             *dst = v;
+            continue;
+        }
+        if (strcmp(f, "--period") == 0) {
+            if (roma_parse_duration(v, &a->period) != 0 || a->period <= 0) {
+                fprintf(stderr, "roma sim: --period must be a duration > 0 such as 250ms or 1s, got '%s'\n", v);
+                return 2;
+            }
             continue;
         }
         char *end = NULL;
@@ -122,6 +134,7 @@ static roma_code load_input(const sim_args *a, sim_input *in, roma_err *err) {
     free(text);
     if (rc != ROMA_OK) return rc;
     if (a->has_seed) in->s.seed = in->w.seed = a->seed;
+    if (a->period > 0) in->s.period = a->period;
     if ((rc = bench_workload_finish_load(&in->w, err)) != ROMA_OK) return rc;
     if ((rc = sim_scenario_check(&in->s, &in->w, err)) != ROMA_OK) return rc;
     if (in->w.trace_path && (rc = bench_read_file(in->w.trace_path, "the trace", &trace, &len, err)) != ROMA_OK)
@@ -165,6 +178,7 @@ static json_t *run_all(const sim_args *a, const sim_input *in, FILE *tl) {
     json_object_set_new(out, "seed", json_integer((json_int_t)in->s.seed));
     json_object_set_new(out, "requests", json_integer((json_int_t)in->plan.schedule.len));
     json_object_set_new(out, "duration", json_real(in->plan.duration));
+    json_object_set_new(out, "period", json_real(in->s.period));
     json_object_set_new(out, "runs", runs);
     sim_optimum opt;
     sim_optimum_compute(&in->s, &in->w, &in->plan, in->s.seed, in->s.optimum_target, &opt);

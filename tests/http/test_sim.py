@@ -8,6 +8,8 @@
   run's `optimum_ratio`, the Markdown's "× optimum").
 - Determinism: the same scenario and seed give byte-identical JSON and
   Markdown; another seed gives other numbers.
+- --period replaces the scenario's control period (the same bytes as the
+  scenario edited to that period).
 - --runs selects runs; --timeline writes every control decision; mistakes (no -c, unknown flag, bad scenario, a run
   that is not in the scenario, unwritable output) exit 2 or 1 with a
   message naming what is wrong.
@@ -132,6 +134,21 @@ def test_runs_subset(tmp_path):
     assert runs["cpu"]["controller"] == "rules" and runs["cpu"]["devices"] == "cpu"
 
 
+def test_period_flag_is_the_scenario_with_that_period(tmp_path):
+    scen = small_scenario(tmp_path)
+    (tmp_path / "e").mkdir()
+    edited = small_scenario(tmp_path / "e", SMALL.replace("period: 1s", "period: 250ms"))
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    flagged = sim("-c", scen, "--period", "250ms", "--out", a).stdout
+    assert sim("-c", edited, "--out", b).stdout == flagged
+    sim("-c", scen, "--out", c)
+    ja, jb, jc = (json.loads(p.read_text()) for p in (a, b, c))
+    assert ja["period"] == jb["period"] == 0.25 and jc["period"] == 1
+    assert ja["runs"] == jb["runs"] and ja["optimum"] == jb["optimum"]
+    # four decisions a second instead of one: the flag really reached the engine
+    assert ja["runs"]["roma"]["control_periods"] == 4 * jc["runs"]["roma"]["control_periods"]
+
+
 def test_timeline_has_every_decision(tmp_path):
     timeline, out = tmp_path / "t.csv", tmp_path / "o.json"
     sim("-c", small_scenario(tmp_path), "--runs", "roma,cpu", "--timeline", timeline, "--out", out)
@@ -154,6 +171,8 @@ def test_mistakes(tmp_path):
         (["-c", scen, "--seed", "-1"], 2, "--seed must be a whole number"),
         (["-c", tmp_path / "nope.yaml"], 2, "cannot read the scenario"),
         (["-c", scen, "--runs", "roma,nope"], 2, "the scenario has no run 'nope'"),
+        (["-c", scen, "--period", "0"], 2, "--period must be a duration > 0"),
+        (["-c", scen, "--period", "soon"], 2, "--period must be a duration > 0"),
         (["-c", scen, "--out", tmp_path / "no" / "dir.json"], 1, "cannot write the summary"),
     ]
     for args, code, msg in cases:

@@ -626,7 +626,7 @@ static void test_scenario_defaults(void **state) {
     assert_true(m->sla == 0.25 && m->alpha == 0.5);                 /* the workload's SLA */
     assert_true(m->cores_min == 0.1 && m->cores_initial == 0.1);    /* roma serve's default */
     assert_true(m->gpu.profiled == 0.002);
-    assert_true(f.s.period == 2 && f.s.queue_limit == 1000 && f.s.pipeline == 2);
+    assert_true(f.s.period == 0.25 && f.s.queue_limit == 1000 && f.s.pipeline == 2);
     assert_true(f.s.cfs_period == 0.1); /* the CFS period roma serve writes */
     assert_true(f.s.optimum_target == 0.05);
     assert_int_equal(f.s.runs[0].controller, ROMA_CTL_RELATIVE_PI_FF); /* ROMA_CTL_DEFAULT */
