@@ -55,9 +55,18 @@ roma_ctl_params roma_ctl_default_params(void) {
     return (roma_ctl_params){
         .B = 0.21, .D = 0.17, .rules_up = 0.6, .rules_down = 0.2, .rules_step = 0.5,
         .rules_cooldown = 2, .norm_setpoint = 0.4, .norm_error_max = 3, .pct_setpoint = 0.5,
-        .ff_headroom = 0.9, .ff_drain = 4, .ff_memory = 0.9,
+        .ff_setpoint = 0.4, .ff_headroom = 0.9, .ff_drain = 4, .ff_memory = 0.9,
         .vpa = roma_vpa_default_params(),
     };
+}
+
+roma_ctl_params roma_ctl_params_for_period(double period) {
+    roma_ctl_params p = roma_ctl_default_params();
+    if (period < ROMA_CTL_SHORT_PERIOD) {
+        p.ff_setpoint = 0.5;
+        p.ff_headroom = 0.8;
+    }
+    return p;
 }
 
 void roma_ctl_init(roma_ctl_model *m) {
@@ -212,7 +221,8 @@ static double error_of(roma_ctl_kind kind, const roma_ctl_params *p, const roma_
     if (kind != ROMA_CTL_ROMA_NORM && kind != ROMA_CTL_RELATIVE_PI_FF) {
         e = clamp(1 / m->sla - 1 / rt, -SPEED_ERROR_MAX, SPEED_ERROR_MAX);
     } else {
-        double target = (m->sla_percentile > 0 ? p->pct_setpoint : p->norm_setpoint) * m->sla;
+        double mean_setpoint = kind == ROMA_CTL_RELATIVE_PI_FF ? p->ff_setpoint : p->norm_setpoint;
+        double target = (m->sla_percentile > 0 ? p->pct_setpoint : mean_setpoint) * m->sla;
         e = clamp((rt - target) / target, -1, p->norm_error_max);
     }
     if (isnan(e)) e = 0; /* inf - inf, 0/0: clamp lets NaN through */

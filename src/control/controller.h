@@ -38,7 +38,8 @@
  *             ff    = cost * (ff_headroom * max(came, 0) / window
  *                             + backlog / (ff_drain * SLA))
  *             cores = clamp(max(relative-pi's cores, ceil_0.1(ff)), min, max)
- *           relative-pi's integral stays on the actuated cores
+ *           where relative-pi's set point is ff_setpoint (a percentile
+ *           SLA: pct_setpoint); relative-pi's integral stays on the actuated cores
  *           (anti-windup).  Until a cost is known (nothing completed yet,
  *           or cpu_seconds < 0, as in cluster mode) ff is 0 and the law is
  *           relative-pi's.  Backlog and idle windows as relative-pi.
@@ -140,14 +141,16 @@ typedef struct {
     double norm_setpoint;  /* roma-norm: target mean response time / SLA */
     double norm_error_max; /* roma-norm: the relative error is capped here */
     double pct_setpoint;   /* relative-pi with a percentile SLA: target percentile / SLA */
+    double ff_setpoint;    /* relative-pi-ff: its PI's target mean response time / SLA */
     double ff_headroom;    /* relative-pi-ff: feed-forward cores per core of measured demand */
     double ff_drain;       /* relative-pi-ff: the backlog's work is given ff_drain * SLA */
     double ff_memory;      /* relative-pi-ff: what the cost's sums keep of themselves a period */
     roma_vpa_params vpa;   /* vpa: percentile, margin, interval */
 } roma_ctl_params;
 
-/* ROMA's published gains B = 0.21, D = 0.17; relative-pi-ff's floor at 0.9
- * of the measured demand, the backlog cleared within 4 SLAs, the cost's
+/* The defaults at a 1-s control period (the paper's): ROMA's published
+ * gains B = 0.21, D = 0.17; relative-pi-ff aims its PI at 0.4 SLA, its floor
+ * at 0.9 of the measured demand, the backlog cleared within 4 SLAs, the cost's
  * sums decayed by 0.9 a period (chosen in roma sim on
  * experiments/standard.yaml: README, "Controllers"); rules 0.6/0.2 of the SLA (a
  * band of +-50% around relative-pi's set point 0.4, so that the baseline
@@ -155,6 +158,21 @@ typedef struct {
  * core, cooldown 2 periods; relative-pi aims at 0.4 SLA (a percentile at
  * 0.5 SLA) with the error capped at 3 (at most +0.5 core a period from D). */
 roma_ctl_params roma_ctl_default_params(void);
+
+/* Control periods shorter than this get relative-pi-ff's short-period set
+ * (roma_ctl_params_for_period). */
+#define ROMA_CTL_SHORT_PERIOD 0.5
+
+/* The defaults for a control period of `period` seconds.  A discrete
+ * controller's parameters go with its sampling period: at 1 s a load step
+ * goes unanswered for one or two periods, so relative-pi-ff aims its PI
+ * low (0.4 SLA) and floors the cores at 0.9 of the measured demand; below
+ * ROMA_CTL_SHORT_PERIOD it answers within a fraction of a second, and the
+ * same margins only buy idle cores, so it aims at 0.5 SLA with the floor
+ * at 0.8 of the demand (chosen in roma sim on experiments/standard.yaml at
+ * 0.25 s, measured in real runs: README, "Control period").  Every other
+ * parameter, and every other kind's, is roma_ctl_default_params()'s. */
+roma_ctl_params roma_ctl_params_for_period(double period);
 
 /* One CPU worker (one model) of the node. */
 typedef struct {

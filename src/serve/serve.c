@@ -105,7 +105,7 @@ static void setup_models(serve_state *s) {
         roma_ctl_init(&s->ctl[i]);
     }
     roma_ctl_parse(s->cfg.controller, &s->ctl_kind);
-    s->ctl_params = roma_ctl_default_params();
+    s->ctl_params = roma_ctl_params_for_period(s->cfg.period);
     roma_policy_kind pk;
     roma_policy_parse(s->cfg.gpu_policy, &pk);
     roma_policy_init(&s->policy, pk, 42);

@@ -71,6 +71,7 @@ typedef struct {
     size_t *model_of;   /* workload model index -> scenario model index */
     double *cpu_work, *gpu_work; /* per send: drawn service work */
     roma_policy policy;
+    roma_ctl_params ctl_params; /* roma serve's at the scenario's period */
     double *node_share; /* per node: the share of its cores workers get (contention) */
     double now, last_integral;
     size_t cfs_periods; /* CFS period boundaries passed (quota model) */
@@ -380,7 +381,7 @@ static void tick(sim *x) {
             ctl[n] = m->ctl, idx[n++] = i;
         }
         if (n == 0) continue;
-        roma_ctl_update(x->spec->controller, NULL, ctl, n, x->s->nodes[node].cpus);
+        roma_ctl_update(x->spec->controller, &x->ctl_params, ctl, n, x->s->nodes[node].cpus);
         for (size_t k = 0; k < n; k++) {
             sim_model_state *m = &x->m[idx[k]];
             m->ctl = ctl[k];
@@ -535,7 +536,8 @@ static void advance_to(sim *x, double t) {
 void sim_engine_run(const sim_scenario *s, const sim_run_spec *spec, const bench_workload *w,
                     const bench_plan *plan, uint64_t seed, sim_result *out) {
     sim x = {.s = s, .spec = spec, .w = w, .sends = plan->schedule.sends,
-             .nsends = plan->schedule.len, .out = out};
+             .nsends = plan->schedule.len, .ctl_params = roma_ctl_params_for_period(s->period),
+             .out = out};
     alloc_result(out, x.nsends, s->nmodels);
     setup(&x, seed);
     size_t next = 0;

@@ -223,7 +223,9 @@ class Serve(LocalHttp):
         return {
             "listen": f"127.0.0.1:{port}",
             "node": {"cpus": self.cpus, "gpus": []},
-            "control": {"period": self.period, "controller": self.controller},
+            # period None: no control.period, roma serve's default
+            "control": {"controller": self.controller,
+                        **({"period": self.period} if self.period is not None else {})},
             "dispatch": {"gpu_policy": "roma", "queue_limit": self.queue_limit},
             "store": {"path": str(self.workdir / f"{self.name}.db"), "max_rows": 100000},
             "models": self.models_cfg,

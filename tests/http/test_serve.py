@@ -827,3 +827,25 @@ def test_large_cores_max_is_served_or_rejected(tmp_path):
     finally:
         if s.alive():
             s.kill()
+
+
+@pytest.mark.parametrize("period, seen, set_point, headroom", [
+    (None, 0.25, 0.5, 0.8),   # roma serve's default on one node: the short-period set
+    ("1s", 1.0, 0.4, 0.9),    # the paper's period: the 1-s set
+])
+def test_controller_targets_follow_the_period(tmp_path, period, seen, set_point, headroom):
+    """relative-pi-ff's set point and headroom go with the control period
+    (roma_ctl_params_for_period), and GET /roma/v1/controller says which are in
+    force: a second model with sla_percentile keeps the percentile set point."""
+    pct = {**model_entry("mlp_p", sla=0.5), "sla_percentile": 95}
+    s = Serve(tmp_path, [model_entry("mlp", sla=0.5), pct], period=period,
+              controller="relative-pi-ff", name="targets").start()
+    try:
+        c = ok_json(s.get("/roma/v1/controller"))
+        assert (c["controller"], c["period"], c["headroom"]) == ("relative-pi-ff", seen, headroom), c
+        points = {m["name"]: m["set_point"] for m in c["models"]}
+        assert points == {"mlp": set_point, "mlp_p": 0.5}, c
+        stop_and_check(s)
+    finally:
+        if s.alive():
+            s.kill()

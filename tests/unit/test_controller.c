@@ -510,6 +510,56 @@ static void test_relative_pi_ff_without_counter_is_relative_pi(void **state) {
     }
 }
 
+/* The parameters go with the control period: below ROMA_CTL_SHORT_PERIOD
+ * relative-pi-ff aims at 0.5 SLA with its floor at 0.8 of the demand; from
+ * it up, and for every other parameter, the defaults. */
+static void test_params_follow_the_period(void **state) {
+    roma_ctl_params d = roma_ctl_default_params();
+    CHECK_NEAR("default ff set point", d.ff_setpoint, 0.4);
+    static const double long_periods[] = {ROMA_CTL_SHORT_PERIOD, 1, 2};
+    for (size_t i = 0; i < ARRAY_LEN(long_periods); i++) {
+        roma_ctl_params p = roma_ctl_params_for_period(long_periods[i]);
+        CHECK_NEAR("long: set point", p.ff_setpoint, d.ff_setpoint);
+        CHECK_NEAR("long: headroom", p.ff_headroom, d.ff_headroom);
+    }
+    static const double short_periods[] = {0.05, 0.25, ROMA_CTL_SHORT_PERIOD - 0.001};
+    for (size_t i = 0; i < ARRAY_LEN(short_periods); i++) {
+        roma_ctl_params p = roma_ctl_params_for_period(short_periods[i]);
+        CHECK_NEAR("short: set point", p.ff_setpoint, 0.5);
+        CHECK_NEAR("short: headroom", p.ff_headroom, 0.8);
+        /* the rest is the defaults' */
+        CHECK_NEAR("short: relative-pi's set point", p.norm_setpoint, d.norm_setpoint);
+        CHECK_NEAR("short: percentile set point", p.pct_setpoint, d.pct_setpoint);
+        CHECK_NEAR("short: B", p.B, d.B);
+        CHECK_NEAR("short: D", p.D, d.D);
+        CHECK_NEAR("short: drain", p.ff_drain, d.ff_drain);
+        CHECK_NEAR("short: memory", p.ff_memory, d.ff_memory);
+        CHECK_NEAR("short: rules up", p.rules_up, d.rules_up);
+    }
+
+    /* SLA 0.25 s, a window at rt 0.1 s.  relative-pi-ff at the short set
+     * aims at 0.125 s: e = (0.1 - 0.125) / 0.125 = -0.2, xc = 1 - 0.042 =
+     * 0.958, cores = ceil(0.958 - 0.034) = 1.0 (0.924 up to a tenth);
+     * relative-pi keeps its 0.1 s (e = 0).  Then the short headroom, as
+     * window 2 of test_relative_pi_ff_known_answers: cost 0.025 (1 CPU
+     * second over 40 done), 48 came (40 done, backlog 0 -> 8), drain 4 SLAs
+     * = 1 s: ff = 0.025 * (0.8 * 48 + 8 / 1) = 1.16 (1.28 at 0.9). */
+    roma_ctl_params p = roma_ctl_params_for_period(0.25);
+    roma_ctl_model ff = model(0.25, 0.2, 2, 1), pi = model(0.25, 0.2, 2, 1);
+    measure(&ff, 0.1, 10), measure(&pi, 0.1, 10);
+    ff.cpu_seconds = 0.3, ff.window = 1;
+    roma_ctl_update(ROMA_CTL_RELATIVE_PI_FF, &p, &ff, 1, 4);
+    roma_ctl_update(ROMA_CTL_ROMA_NORM, &p, &pi, 1, 4);
+    CHECK_NEAR("ff error at 0.5 SLA", ff.error, -0.2);
+    CHECK_NEAR("ff cores", ff.cores, 1.0);
+    CHECK_NEAR("relative-pi error at 0.4 SLA", pi.error, 0);
+    measure(&ff, 0.125, 40);
+    ff.cpu_seconds = 1.3, ff.backlog = 8, ff.oldest_wait = 0.01;
+    roma_ctl_update(ROMA_CTL_RELATIVE_PI_FF, &p, &ff, 1, 4);
+    CHECK_NEAR("ff at headroom 0.8", ff.ff_cores, 1.16);
+    CHECK_NEAR("ff floor", ff.cores, 1.2);
+}
+
 /* ---- roma-norm ------------------------------------------------------------------ */
 
 static void test_roma_norm_one_period(void **state) {
@@ -957,6 +1007,7 @@ int main(void) {
         cmocka_unit_test(test_nan_proposal_keeps_the_node),
         cmocka_unit_test(test_relative_pi_ff_known_answers),
         cmocka_unit_test(test_relative_pi_ff_without_counter_is_relative_pi),
+        cmocka_unit_test(test_params_follow_the_period),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
