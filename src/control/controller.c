@@ -69,6 +69,12 @@ roma_ctl_params roma_ctl_params_for_period(double period) {
     return p;
 }
 
+double roma_ctl_set_point(roma_ctl_kind kind, const roma_ctl_params *p, double sla_percentile) {
+    if (kind != ROMA_CTL_ROMA_NORM && kind != ROMA_CTL_RELATIVE_PI_FF) return -1;
+    if (sla_percentile > 0) return p->pct_setpoint;
+    return kind == ROMA_CTL_RELATIVE_PI_FF ? p->ff_setpoint : p->norm_setpoint;
+}
+
 void roma_ctl_init(roma_ctl_model *m) {
     m->cores = m->initial;
     m->xc = m->initial;
@@ -221,8 +227,7 @@ static double error_of(roma_ctl_kind kind, const roma_ctl_params *p, const roma_
     if (kind != ROMA_CTL_ROMA_NORM && kind != ROMA_CTL_RELATIVE_PI_FF) {
         e = clamp(1 / m->sla - 1 / rt, -SPEED_ERROR_MAX, SPEED_ERROR_MAX);
     } else {
-        double mean_setpoint = kind == ROMA_CTL_RELATIVE_PI_FF ? p->ff_setpoint : p->norm_setpoint;
-        double target = (m->sla_percentile > 0 ? p->pct_setpoint : mean_setpoint) * m->sla;
+        double target = roma_ctl_set_point(kind, p, m->sla_percentile) * m->sla;
         e = clamp((rt - target) / target, -1, p->norm_error_max);
     }
     if (isnan(e)) e = 0; /* inf - inf, 0/0: clamp lets NaN through */

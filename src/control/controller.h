@@ -174,6 +174,11 @@ roma_ctl_params roma_ctl_default_params(void);
  * parameter, and every other kind's, is roma_ctl_default_params()'s. */
 roma_ctl_params roma_ctl_params_for_period(double period);
 
+/* The fraction of its SLA that a relative law (relative-pi, relative-pi-ff)
+ * aims model m's window at: pct_setpoint for a percentile SLA, else the
+ * kind's mean set point; -1 for the kinds without one. */
+double roma_ctl_set_point(roma_ctl_kind kind, const roma_ctl_params *p, double sla_percentile);
+
 /* One CPU worker (one model) of the node. */
 typedef struct {
     /* config (seconds, cores); the caller may change sla at run time */

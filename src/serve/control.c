@@ -110,16 +110,6 @@ void control_start(serve_state *s) {
     event_add(s->tick_ev, &tv);
 }
 
-/* The fraction of its SLA that model c's law aims the window's mean (or
- * its percentile) at: relative-pi and relative-pi-ff only, < 0 otherwise.
- * relative-pi-ff's follows the period (roma_ctl_params_for_period). */
-static double set_point(const serve_state *s, const roma_ctl_model *c) {
-    const roma_ctl_params *p = &s->ctl_params;
-    if (s->ctl_kind != ROMA_CTL_RELATIVE_PI_FF && s->ctl_kind != ROMA_CTL_ROMA_NORM) return -1;
-    if (c->sla_percentile > 0) return p->pct_setpoint;
-    return s->ctl_kind == ROMA_CTL_RELATIVE_PI_FF ? p->ff_setpoint : p->norm_setpoint;
-}
-
 /* A number, or null when x < 0 (not applicable). */
 static void add_number_or_null(struct evbuffer *out, const char *key, double x) {
     if (x < 0)
@@ -137,7 +127,7 @@ void control_write_decisions(const serve_state *s, struct evbuffer *out) {
         const roma_ctl_model *c = &s->ctl[i];
         evbuffer_add_printf(out, "%s{\"name\": \"%s\", \"sla\": %g, \"sla_percentile\": %g, ",
                             i ? ", " : "", s->models[i].cfg->name, c->sla, c->sla_percentile);
-        add_number_or_null(out, "set_point", set_point(s, c));
+        add_number_or_null(out, "set_point", roma_ctl_set_point(s->ctl_kind, &s->ctl_params, c->sla_percentile));
         evbuffer_add_printf(out,
                             "\"rt_mean\": %g, \"rt_percentile\": %g, \"completed\": %zu, "
                             "\"arrivals\": %zu, \"backlog\": %zu, \"oldest_wait\": %g, "
