@@ -11,7 +11,7 @@ CC        ?= cc
 CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter
 CPPFLAGS  += -std=gnu11 -D_GNU_SOURCE -I$(TF_DIR)/include -Isrc $(shell pkg-config --cflags libevent_pthreads jansson libcurl)
-LIBS      := $(shell pkg-config --libs libevent_pthreads jansson libcurl) -lpthread -lm -lsqlite3 -lyaml
+LIBS      := $(shell pkg-config --libs libevent_pthreads jansson libcurl) -lpthread -lm -lsqlite3 -lyaml -lhttp_parser
 # lld links against TensorFlow's 800 MB library in 5 s where ld.bfd takes 18
 # (16 such links in scripts/test.sh); ld.bfd where lld is not installed.
 LD_FAST   := $(if $(shell command -v ld.lld 2>/dev/null),-fuse-ld=lld)

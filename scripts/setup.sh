@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 TF_VERSION=2.21.0
 DEB_PACKAGES="build-essential pkg-config libevent-dev libjansson-dev libyaml-dev
-  libsqlite3-dev libcmocka-dev libcurl4-openssl-dev wrk curl clang libclang-rt-14-dev lld
+  libsqlite3-dev libcmocka-dev libcurl4-openssl-dev libhttp-parser-dev wrk curl clang libclang-rt-14-dev lld
   nginx chromium chromium-driver libjs-chart.js"
 
 missing=""

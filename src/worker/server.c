@@ -1,14 +1,13 @@
 /* server.c - see server.h.
  *
- * Life of a request: evhttp parses it on the loop thread -> on_request
- * copies method and path into a job, makes the body one NUL-terminated
- * block inside the request's own input buffer (no copy of ours; see
- * job_body) and pushes the job on the pool queue -> an inference thread
- * runs rest_handle -> pushes the job on the done list and activates
- * `done_ev` -> on_done (loop thread) sends the reply, which frees the
- * request and with it the body.  If the client went away meanwhile,
- * libevent has detached the request (it is freed only by
- * evhttp_send_reply), so the body stays valid until the answer is sent.
+ * Life of a request: common/http.c parses it on the loop thread, its body
+ * read into one NUL-terminated block -> on_request copies method and path
+ * into a job that points at that body and pushes it on the pool queue ->
+ * an inference thread runs rest_handle -> pushes the job on the done list
+ * and activates `done_ev` -> on_done (loop thread) sends the reply, which
+ * frees the request and with it the body.  A request is freed only by its
+ * answer, also when the client went away meanwhile, so the body and the
+ * client's socket stay valid until then.
  *
  * `roma serve` keeps a couple more requests in flight than the worker's
  * cores can run, so the next request is always read and waiting; the
@@ -19,9 +18,8 @@
  * past it a request is answered 503 at once, with Retry-After, instead of
  * waiting behind work that may never be wanted.  And a job whose client
  * has closed its connection is not run: an inference thread peeks at the
- * client's socket when it takes the job (libevent does not watch a
- * connection while its request is being handled, so it cannot tell us),
- * and 0 bytes there means the peer's FIN has arrived, as nginx and roma
+ * client's socket when it takes the job (the loop sees the close too, but
+ * the thread must not wait for the loop to tell it), and 0 bytes there means the peer's FIN has arrived, as nginx and roma
  * serve read it.  A full queue is swept the same way before a request is
  * refused, so abandoned jobs hold no places.  roma serve closes its
  * connection to the worker when its own client goes away, so abandoned
@@ -36,11 +34,7 @@
  */
 #include "server.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <errno.h>
 #include <pthread.h>
@@ -50,20 +44,21 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/buf.h"
-#include "common/bulkio.h"
+#include "common/http.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/tcp.h"
 #include "rest.h"
 
 typedef struct job {
-    struct evhttp_request *req;
-    evutil_socket_t fd; /* the client's socket (-1: unknown), peeked before running */
-    char method[8];
+    roma_http_req *req;
+    int fd;            /* the client's socket, peeked before running */
+    char method[16];
     char *path;
-    const char *body;  /* inside req's input buffer: freed with req */
+    const char *body;  /* req's: freed with req */
     size_t body_len;
     int max_runs;      /* X-Roma-Max-Runs of this request, 0 when absent */
     char *header_len;  /* Inference-Header-Content-Length (v2 binary data), NULL when absent */
@@ -94,8 +89,7 @@ typedef struct {
     int max_running;   /* cap on `running`, set by X-Roma-Max-Runs (locked) */
     int draining;      /* the loop: no longer accepting (loop thread only) */
     int inflight;      /* accepted, not yet answered (loop thread only) */
-    struct evhttp *http;
-    struct evhttp_bound_socket *listener;
+    roma_http_server *http;
     const char *secret;  /* srv_options.secret */
     int open_status;     /* srv_options.open_status */
     pthread_t *threads;
@@ -144,7 +138,7 @@ static job *next_job(server *s) {
  * waiting, such as a pipelined request, means it is still there).  The
  * socket stays open while its request is unanswered: libevent neither
  * reads nor writes it meanwhile, so nothing can close it under us. */
-static int client_gone(evutil_socket_t fd) {
+static int client_gone(int fd) {
     char byte;
     if (fd < 0) return 0;
     ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -189,19 +183,15 @@ static void *inference_thread(void *arg) {
 }
 
 static void send_answer(job *j) {
-    struct evbuffer *out = evbuffer_new();
-    struct evkeyvalq *h = evhttp_request_get_output_headers(j->req);
+    const char *body = j->answer.data ? j->answer.data : "";
     if (j->answer_header_len > 0) {
-        char n[32];
-        snprintf(n, sizeof(n), "%zu", j->answer_header_len);
-        evhttp_add_header(h, "Content-Type", "application/octet-stream");
-        evhttp_add_header(h, "Inference-Header-Content-Length", n);
+        char extra[64];
+        snprintf(extra, sizeof(extra), "Inference-Header-Content-Length: %zu\r\n",
+                 j->answer_header_len);
+        roma_http_reply(j->req, j->status, "application/octet-stream", extra, body, j->answer.len);
     } else {
-        evhttp_add_header(h, "Content-Type", "application/json");
+        roma_http_reply(j->req, j->status, "application/json", NULL, body, j->answer.len);
     }
-    evbuffer_add(out, j->answer.data ? j->answer.data : "", j->answer.len);
-    roma_bulkio_send_reply(j->req, j->status, NULL, out); /* written now, not a turn later */
-    evbuffer_free(out);
 }
 
 /* Leaves the loop after a moment, so the last answers are written out. */
@@ -226,40 +216,9 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
     if (s->draining && s->inflight == 0) exit_soon(s);
 }
 
-/* The request path, percent-decoded, without its query string. */
-static char *request_path(struct evhttp_request *req) {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
-    return evhttp_uridecode(raw ? raw : "/", 0, NULL);
-}
-
-static const char *method_name(enum evhttp_cmd_type cmd) {
-    switch (cmd) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    default: return "OTHER";
-    }
-}
-
-/* The body as one block followed by a NUL (json_fast reads up to it),
- * left in req's input buffer: nothing else touches that buffer once the
- * request is complete, and it lives until evhttp_send_reply frees req
- * (on_done, after the inference thread is done with it).  The pullup
- * still copies when the body arrived in several chunks, but into
- * libevent's buffer, which replaces our malloc + copy + free. */
-static const char *job_body(struct evhttp_request *req, size_t *len) {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    *len = evbuffer_get_length(in);
-    if (evbuffer_add(in, "", 1) != 0) return NULL;
-    return (const char *)evbuffer_pullup(in, -1);
-}
-
 /* 503 at once: the queue is full.  Retry-After: by then the threads
  * will have started some of the queue. */
-static void answer_overloaded(const server *s, struct evhttp_request *req) {
+static void answer_overloaded(const server *s, roma_http_req *req) {
     char msg[320];
     roma_buf body = ROMA_BUF_INIT;
     snprintf(msg, sizeof(msg),
@@ -268,20 +227,8 @@ static void answer_overloaded(const server *s, struct evhttp_request *req) {
              "or add workers",
              s->max_queued, s->nthreads, s->nthreads == 1 ? "" : "s");
     int status = rest_error(&body, ROMA_UNAVAILABLE, msg);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evhttp_add_header(h, "Retry-After", "1");
-    struct evbuffer *out = evbuffer_new();
-    evbuffer_add(out, body.data, body.len);
-    roma_bulkio_send_reply(req, status, NULL, out);
-    evbuffer_free(out);
+    roma_http_reply(req, status, "application/json", "Retry-After: 1\r\n", body.data, body.len);
     roma_buf_free(&body);
-}
-
-static evutil_socket_t request_fd(struct evhttp_request *req) {
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-    return bev ? bufferevent_getfd(bev) : -1;
 }
 
 static long long monotonic_us(void) {
@@ -332,11 +279,12 @@ static int queue_full(server *s) {
 /* A model status request: GET or HEAD of /v1/models/NAME, no query.  No
  * '%' either (model names need none): "x%2Fmetadata" would be another route
  * once decoded. */
-static int is_status_probe(struct evhttp_request *req) {
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const char *uri = evhttp_request_get_uri(req), *prefix = "/v1/models/";
+static int is_status_probe(roma_http_req *req) {
+    const char *method = roma_http_method(req);
+    const char *uri = roma_http_target(req), *prefix = "/v1/models/";
     size_t n = strlen(prefix);
-    if ((cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) || strncmp(uri, prefix, n) != 0)
+    if ((strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) ||
+        strncmp(uri, prefix, n) != 0)
         return 0;
     return uri[n] != '\0' && strcspn(uri + n, "/:?#%") == strlen(uri + n);
 }
@@ -344,10 +292,9 @@ static int is_status_probe(struct evhttp_request *req) {
 /* 1 when req comes from the roma serve that started this worker (always
  * for a standalone worker); 2 for a status probe let through without the
  * secret (open_status); 0 when refused: answers 403 itself then. */
-static int from_roma_serve(const server *s, struct evhttp_request *req) {
+static int from_roma_serve(const server *s, roma_http_req *req) {
     if (!s->secret) return 1;
-    const char *got = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                         ROMA_WORKER_SECRET_HEADER);
+    const char *got = roma_http_header(req, ROMA_WORKER_SECRET_HEADER);
     if (got && roma_secret_equal(got, strlen(got), s->secret)) return 1;
     if (s->open_status && is_status_probe(req)) return 2;
     roma_buf b = ROMA_BUF_INIT;
@@ -355,16 +302,12 @@ static int from_roma_serve(const server *s, struct evhttp_request *req) {
                             "this worker was started by roma serve and answers only it (header "
                             ROMA_WORKER_SECRET_HEADER " missing or wrong): send requests to "
                             "roma serve instead");
-    struct evbuffer *out = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evbuffer_add(out, b.data, b.len);
-    roma_bulkio_send_reply(req, status, NULL, out);
-    evbuffer_free(out);
+    roma_http_reply(req, status, "application/json", NULL, b.data, b.len);
     roma_buf_free(&b);
     return 0;
 }
 
-static void on_request(struct evhttp_request *req, void *arg) {
+static void on_request(roma_http_req *req, void *arg) {
     server *s = arg;
     int from = from_roma_serve(s, req);
     if (!from) return;
@@ -372,14 +315,12 @@ static void on_request(struct evhttp_request *req, void *arg) {
     job *j = calloc(1, sizeof(*j));
     if (!j) abort();
     j->req = req;
-    j->fd = request_fd(req);
-    snprintf(j->method, sizeof(j->method), "%s", method_name(evhttp_request_get_command(req)));
-    j->path = request_path(req);
-    j->body = job_body(req, &j->body_len);
-    if (!j->path || !j->body) abort();
-    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
-    const char *runs = evhttp_find_header(headers, "X-Roma-Max-Runs");
-    const char *header_len = evhttp_find_header(headers, "Inference-Header-Content-Length");
+    j->fd = roma_http_fd(req);
+    snprintf(j->method, sizeof(j->method), "%s", roma_http_method(req));
+    j->path = roma_http_path(roma_http_target(req));
+    j->body = roma_http_body(req, &j->body_len);
+    const char *runs = roma_http_header(req, "X-Roma-Max-Runs");
+    const char *header_len = roma_http_header(req, "Inference-Header-Content-Length");
     j->max_runs = runs && from == 1 ? atoi(runs) : 0;
     j->header_len = header_len ? strdup(header_len) : NULL;
     if (header_len && !j->header_len) abort();
@@ -398,7 +339,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     roma_info("signal %d: no longer accepting; answering %d accepted requests", (int)sig,
               s->inflight);
     s->draining = 1;
-    evhttp_del_accept_socket(s->http, s->listener);
+    roma_http_server_stop_accepting(s->http);
     if (s->inflight == 0) exit_soon(s);
 }
 
@@ -421,26 +362,24 @@ static void stop_threads(server *s) {
 }
 
 /* The listening socket: the one roma serve made and passed down
- * (--rest_api_fd), or host:port bound here.  NULL with the fix logged. */
-static struct evhttp_bound_socket *srv_listen(struct evhttp *http, const srv_options *opt) {
+ * (--rest_api_fd), or host:port bound here.  -1 with the fix logged. */
+static int srv_listen(const srv_options *opt) {
     int listening = 0;
     socklen_t len = sizeof(listening);
     if (opt->listen_fd < 0) {
-        struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(http, opt->host,
-                                                                      (ev_uint16_t)opt->port);
-        if (!b)
-            roma_error("cannot listen on %s:%d (in use, or not allowed): pick another "
-                       "--rest_api_port", opt->host, opt->port);
-        return b;
+        int fd = roma_http_listen(opt->host, opt->port);
+        if (fd < 0)
+            roma_error("cannot listen on %s:%d (%s): pick another --rest_api_port", opt->host,
+                       opt->port, strerror(errno));
+        return fd;
     }
     if (getsockopt(opt->listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) {
         roma_error("--rest_api_fd=%d is not a listening socket (the flag is roma serve's, for the "
                    "workers it starts; use --rest_api_port)", opt->listen_fd);
-        return NULL;
+        return -1;
     }
-    evutil_make_socket_nonblocking(opt->listen_fd);
     evutil_make_socket_closeonexec(opt->listen_fd);
-    return evhttp_accept_socket_with_handle(http, opt->listen_fd);
+    return opt->listen_fd;
 }
 
 int srv_run(const sv_registry *reg, const srv_options *opt) {
@@ -454,33 +393,25 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     s.max_running = opt->threads;
     s.max_queued = opt->max_queued > 0 ? opt->max_queued : SRV_QUEUED_PER_THREAD * opt->threads;
     s.base = event_base_new();
-    struct evhttp *http = s.http = evhttp_new(s.base);
     s.done_ev = event_new(s.base, -1, EV_PERSIST | EV_READ, on_done, &s);
     struct event *sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
     struct event *sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
-    evhttp_set_gencb(http, on_request, &s);
-    evhttp_set_bevcb(http, roma_bulkio_bevcb, NULL); /* a body in a few reads, not 4 KB a turn */
-    evhttp_set_max_body_size(http, (ev_ssize_t)opt->max_body);
-    evhttp_set_max_headers_size(http, 64 * 1024); /* bounds memory per client */
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                         EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-    if (opt->timeout_ms > 0) {
-        struct timeval tv = {opt->timeout_ms / 1000, (opt->timeout_ms % 1000) * 1000};
-        evhttp_set_timeout_tv(http, &tv);
-    }
-    s.listener = srv_listen(http, opt);
-    if (!s.listener) {
-        evhttp_free(http);
-        goto out;
-    }
-    if (roma_tcp_nodelay_listener(s.listener) != 0)
+    int listen_fd = srv_listen(opt);
+    if (listen_fd < 0) goto out;
+    if (roma_tcp_nodelay(listen_fd) != 0) /* the accepted sockets inherit it */
         roma_warn("cannot set TCP_NODELAY on the listening socket: answers may be delayed");
+    roma_http_limits limits = {.max_body = opt->max_body,
+                               .max_header_bytes = 64 * 1024, /* bounds memory per client */
+                               .timeout_ms = opt->timeout_ms};
+    s.http = roma_http_server_new(s.base, listen_fd, &limits, on_request, &s);
+    if (!s.http) abort();
     if (start_threads(&s, opt->threads) != 0) {
         roma_error("cannot start %d inference threads", opt->threads);
         stop_threads(&s);
-        evhttp_free(http);
+        roma_http_server_free(s.http);
+        close(listen_fd);
         goto out;
     }
     s.parse_helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
@@ -492,7 +423,8 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     event_base_dispatch(s.base);
     stop_threads(&s);
     jf_helper_stop(s.parse_helper);
-    evhttp_free(http);
+    roma_http_server_free(s.http);
+    close(listen_fd);
     rc = 0;
 out:
     event_free(sigterm);
