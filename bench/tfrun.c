@@ -29,11 +29,9 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
-#include "common/bulkio.h"
 #include "common/file.h"
-#include "common/tcp.h"
+#include "common/http.h"
 #include "tf/tfb.h"
 #include "worker/json_tensor.h"
 #include "worker/v2.h"
@@ -58,8 +56,8 @@ static double quantile(double *t, int n, double q) {
 /* The served half of a pair: one predict request over a kept connection. */
 typedef struct {
     struct event_base *base;
-    struct evhttp_connection *conn;
-    char path[1024], host[256];
+    roma_http_client *conn;
+    char path[1024];
     const char *body;
     size_t len;
     char header_len[32]; /* v2 binary body: its JSON header's length; "" otherwise */
@@ -67,45 +65,41 @@ typedef struct {
 } client;
 
 static int client_open(client *c, const char *url, const char *body, size_t len) {
-    struct evhttp_uri *u = evhttp_uri_parse(url);
-    if (!u || !evhttp_uri_get_host(u) || evhttp_uri_get_port(u) <= 0) {
+    char host[256];
+    int port = 0, n = 0;
+    if (sscanf(url, "http://%255[^:/]:%d%n", host, &port, &n) != 2 || port <= 0 ||
+        (url[n] != '/' && url[n] != '\0')) {
         fprintf(stderr, "tfrun: %s is not http://HOST:PORT/v1/models/NAME:predict\n", url);
-        if (u) evhttp_uri_free(u);
         return -1;
     }
     c->base = event_base_new();
-    c->conn = evhttp_connection_base_new(c->base, NULL, evhttp_uri_get_host(u),
-                                         (unsigned short)evhttp_uri_get_port(u));
-    roma_bulkio_connection(c->conn); /* the body in large writes, as wrk and roma serve send it */
-    snprintf(c->path, sizeof(c->path), "%s", evhttp_uri_get_path(u) ? evhttp_uri_get_path(u) : "/");
-    snprintf(c->host, sizeof(c->host), "%s:%d", evhttp_uri_get_host(u), evhttp_uri_get_port(u));
+    c->conn = roma_http_client_new(c->base, host, port, 0);
+    snprintf(c->path, sizeof(c->path), "%s", url[n] ? url + n : "/");
     c->body = body;
     c->len = len;
-    evhttp_uri_free(u);
-    return c->conn ? 0 : -1;
+    return 0;
 }
 
-static void on_answer(struct evhttp_request *req, void *arg) {
+static void on_answer(roma_http_client *cl, int status, void *arg) {
     client *c = arg;
-    c->status = req ? evhttp_request_get_response_code(req) : 0;
+    (void)cl;
+    c->status = status;
     event_base_loopbreak(c->base);
 }
 
 /* Sends the request and waits for the whole answer: its HTTP status. */
 static int client_predict(client *c) {
-    struct evhttp_request *req = evhttp_request_new(on_answer, c);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", c->host);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      c->header_len[0] ? "application/octet-stream" : "application/json");
+    char headers[128];
     if (c->header_len[0])
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Inference-Header-Content-Length",
-                          c->header_len);
-    evbuffer_add_reference(evhttp_request_get_output_buffer(req), c->body, c->len, NULL, NULL);
-    c->status = 0;
-    if (evhttp_make_request(c->conn, req, EVHTTP_REQ_POST, c->path) != 0) return 0;
-    roma_tcp_nodelay_connection(c->conn); /* as wrk and roma serve do (tcp.h says why) */
-    event_base_dispatch(c->base);
-    return c->status;
+        snprintf(headers, sizeof(headers), "Content-Type: application/octet-stream\r\n"
+                 "Inference-Header-Content-Length: %s\r\n", c->header_len);
+    else
+        snprintf(headers, sizeof(headers), "Content-Type: application/json\r\n");
+    c->status = -1;
+    if (roma_http_client_request(c->conn, "POST", c->path, headers, c->body, c->len, on_answer, c) != 0)
+        return 0;
+    if (c->status < 0) event_base_dispatch(c->base); /* else it failed at once */
+    return c->status < 0 ? 0 : c->status;
 }
 
 /* The v2 binary request for the inputs: a JSON header naming each input's
@@ -156,7 +150,7 @@ static int client_use_v2(client *c, const tfb_signature *sig, TF_Tensor *const *
 }
 
 static void client_close(client *c) {
-    if (c->conn) evhttp_connection_free(c->conn);
+    roma_http_client_free(c->conn);
     if (c->base) event_base_free(c->base);
 }
 

@@ -10,10 +10,8 @@
  */
 #include "load.h"
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <assert.h>
-#include <event2/http.h>
 #include <math.h>
 #include <netdb.h>
 #include <signal.h>
@@ -24,7 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "../common/tcp.h"
+#include "../common/http.h"
 
 /* ---- the target ------------------------------------------------------- */
 
@@ -32,7 +30,6 @@ typedef struct {
     char address[64];      /* numeric, resolved once: no DNS per connection */
     int port;
     char prefix[512];      /* URL path before /v1/..., no trailing '/' */
-    char host_header[300]; /* host:port as the URL wrote it */
 } endpoint;
 
 /* Looks host up once and keeps its numeric address. */
@@ -50,38 +47,40 @@ static roma_code resolve(const char *host, endpoint *e, roma_err *err) {
     return ROMA_OK;
 }
 
+/* "http://HOST[:PORT][/PREFIX]", HOST a name, an IPv4 address or an IPv6
+ * one in brackets. */
 static roma_code endpoint_parse(const char *target, endpoint *e, roma_err *err) {
-    struct evhttp_uri *u = evhttp_uri_parse(target);
-    const char *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
-    const char *host = u ? evhttp_uri_get_host(u) : NULL;
-    if (!scheme || strcmp(scheme, "http") != 0 || !host || !*host) {
-        if (u) evhttp_uri_free(u);
+    const char *p = strncmp(target, "http://", 7) == 0 ? target + 7 : NULL, *end = NULL;
+    char bare[256];
+    size_t n = 0;
+    if (p && *p == '[') { /* [v6]:port */
+        end = strchr(p, ']');
+        if (end) n = (size_t)(end - p - 1), p++, end++;
+    } else if (p) {
+        n = strcspn(p, ":/?#");
+        end = p + n;
+    }
+    long port = 80;
+    if (end && *end == ':') {
+        char *after;
+        port = strtol(end + 1, &after, 10);
+        if (after == end + 1 || port < 1 || port > 65535) end = NULL;
+        else end = after;
+    }
+    if (!end || n == 0 || n >= sizeof(bare) || (*end && *end != '/'))
         return roma_fail(err, ROMA_INVALID_ARGUMENT,
                          "target '%s' is not an http:// URL such as http://127.0.0.1:8501", target);
-    }
-    char bare[256];
-    size_t n = strlen(host);
-    if (host[0] == '[' && n > 2) snprintf(bare, sizeof(bare), "%.*s", (int)(n - 2), host + 1);
-    else snprintf(bare, sizeof(bare), "%s", host);
-    e->port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
-    snprintf(e->host_header, sizeof(e->host_header), strchr(bare, ':') ? "[%s]:%d" : "%s:%d", bare,
-             e->port);
-    const char *path = evhttp_uri_get_path(u);
-    snprintf(e->prefix, sizeof(e->prefix), "%s", path ? path : "");
+    memcpy(bare, p, n);
+    bare[n] = '\0';
+    e->port = (int)port;
+    snprintf(e->prefix, sizeof(e->prefix), "%.*s", (int)strcspn(end, "?#"), end);
     for (n = strlen(e->prefix); n && e->prefix[n - 1] == '/';) e->prefix[--n] = '\0';
-    evhttp_uri_free(u);
     return resolve(bare, e, err);
 }
 
-static struct evhttp_connection *connect_to(struct event_base *base, const endpoint *e,
-                                            double timeout) {
-    struct evhttp_connection *c =
-        evhttp_connection_base_new(base, NULL, e->address, (unsigned short)e->port);
-    if (!c) return NULL;
-    struct timeval tv = {(time_t)timeout, (suseconds_t)((timeout - floor(timeout)) * 1e6)};
-    evhttp_connection_set_timeout_tv(c, &tv);
-    evhttp_connection_set_retries(c, 0); /* a failure is a result, not something to hide */
-    return c;
+/* A failure is a result, not something to hide: no retries. */
+static roma_http_client *connect_to(struct event_base *base, const endpoint *e, double timeout) {
+    return roma_http_client_new(base, e->address, e->port, (int)(timeout * 1000 + 0.5));
 }
 
 /* ---- the run ---------------------------------------------------------- */
@@ -90,7 +89,7 @@ typedef struct loader loader;
 
 typedef struct {
     loader *owner;
-    struct evhttp_connection *evcon;
+    roma_http_client *cl;
     size_t request; /* schedule index of the request in flight */
 } pool_conn;
 
@@ -111,7 +110,7 @@ struct loader {
     double tick_time;
     struct timespec start;
     int stopping;
-    int pumping; /* an answer delivered inside evhttp_make_request must not
+    int pumping; /* an answer delivered inside roma_http_client_request must not
                     re-enter the pump; the running pump carries on */
 };
 
@@ -127,7 +126,7 @@ static pool_conn *take_conn(loader *L) {
     if (L->info->connections == (size_t)L->cfg->connections) return NULL;
     pool_conn *c = &L->conns[L->info->connections];
     /* Only allocates (the address is numeric): failing is out of memory. */
-    if (!(c->evcon = connect_to(L->base, &L->ep, L->cfg->timeout))) abort();
+    c->cl = connect_to(L->base, &L->ep, L->cfg->timeout);
     c->owner = L;
     L->info->connections++;
     return c;
@@ -137,12 +136,13 @@ static void release_conn(loader *L, pool_conn *c) { L->idle[L->nidle++] = (size_
 
 static void pump(loader *L);
 
-static void on_answer(struct evhttp_request *req, void *arg) {
+static void on_answer(roma_http_client *cl, int status, void *arg) {
     pool_conn *c = arg;
     loader *L = c->owner;
     bench_outcome *o = &L->out[c->request];
     double now = since_start(L);
-    o->status = req ? evhttp_request_get_response_code(req) : 0;
+    (void)cl;
+    o->status = status;
     if (o->status) o->latency = now - L->s->sends[c->request].time;
     if (o->status != 200) L->errors++;
     L->inflight--;
@@ -153,25 +153,20 @@ static void on_answer(struct evhttp_request *req, void *arg) {
 static void send_request(loader *L, pool_conn *c, size_t i, double now) {
     const bench_send *snd = &L->s->sends[i];
     const bench_model *m = &L->cfg->models[snd->model];
-    struct evhttp_request *req = evhttp_request_new(on_answer, c);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Host", L->ep.host_header);
-    evhttp_add_header(h, "Content-Type", "application/json");
-    /* A reference, not a copy: every request of a model sends one body. */
-    evbuffer_add_reference(evhttp_request_get_output_buffer(req), m->body, m->body_len, NULL, NULL);
     c->request = i;
     L->out[i].status = 0;
     L->out[i].lag = now - snd->time;
     L->info->sent++;
     L->info->last_send = now;
     if (++L->inflight > L->info->max_inflight) L->info->max_inflight = L->inflight;
-    if (evhttp_make_request(c->evcon, req, EVHTTP_REQ_POST, L->uris[snd->model]) != 0) {
+    /* Not a copy: every request of a model sends its one body. */
+    if (roma_http_client_request(c->cl, "POST", L->uris[snd->model],
+                                 "Content-Type: application/json\r\n", m->body, m->body_len,
+                                 on_answer, c) != 0) {
         L->inflight--;
         L->errors++;
         release_conn(L, c);
-        return;
     }
-    roma_tcp_nodelay_connection(c->evcon);
 }
 
 static void pump(loader *L) {
@@ -259,7 +254,7 @@ static roma_code loader_open(loader *L, roma_err *err) {
 
 static void loader_close(loader *L) {
     /* Freeing a connection drops its request without calling back. */
-    for (size_t i = 0; i < L->info->connections; i++) evhttp_connection_free(L->conns[i].evcon);
+    for (size_t i = 0; i < L->info->connections; i++) roma_http_client_free(L->conns[i].cl);
     if (L->timer) event_free(L->timer);
     if (L->sigint) event_free(L->sigint);
     if (L->tick) event_free(L->tick);
@@ -299,13 +294,13 @@ typedef struct {
     roma_buf *body;
 } get_call;
 
-static void on_get(struct evhttp_request *req, void *arg) {
+static void on_get(roma_http_client *cl, int status, void *arg) {
     get_call *g = arg;
-    g->status = req ? evhttp_request_get_response_code(req) : 0;
-    if (g->status) {
-        struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t n = evbuffer_get_length(in);
-        roma_buf_append(g->body, evbuffer_pullup(in, -1), n);
+    g->status = status;
+    if (status) {
+        size_t n;
+        const char *body = roma_http_client_body(cl, &n);
+        roma_buf_append(g->body, body, n);
     }
     event_base_loopexit(g->base, NULL);
 }
@@ -317,18 +312,14 @@ roma_code bench_load_get(const char *target, const char *path, double timeout, i
     *status = 0;
     if (rc != ROMA_OK) return rc;
     get_call g = {event_base_new(), 0, body};
-    struct evhttp_connection *conn = g.base ? connect_to(g.base, &ep, timeout) : NULL;
-    if (!conn) {
-        if (g.base) event_base_free(g.base);
-        return roma_fail(err, ROMA_INTERNAL, "libevent: cannot create a connection");
-    }
+    if (!g.base) return roma_fail(err, ROMA_INTERNAL, "libevent: cannot create an event loop");
+    roma_http_client *conn = connect_to(g.base, &ep, timeout);
     char uri[1024];
     snprintf(uri, sizeof(uri), "%s%s", ep.prefix, path);
-    struct evhttp_request *req = evhttp_request_new(on_get, &g);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", ep.host_header);
-    if (evhttp_make_request(conn, req, EVHTTP_REQ_GET, uri) == 0) event_base_dispatch(g.base);
+    if (roma_http_client_request(conn, "GET", uri, NULL, NULL, 0, on_get, &g) == 0 && g.status == 0)
+        event_base_dispatch(g.base);
     *status = g.status;
-    evhttp_connection_free(conn);
+    roma_http_client_free(conn);
     event_base_free(g.base);
     return ROMA_OK;
 }

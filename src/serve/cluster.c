@@ -31,7 +31,6 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "common/bulkio.h"
 #include "common/log.h"
 #include "k8s/client.h"
 #include "k8s/nodes.h"
@@ -63,7 +62,7 @@ struct serve_cluster {
     pod_worker *pw;              /* one per serve worker, same order */
     int api_down;
     char api_message[K8S_MESSAGE_CAP];
-    struct evhttp_connection **retired; /* connections to pods gone, with a request in flight */
+    roma_http_client **retired;  /* connections to pods gone, with a request in flight */
     size_t nretired;
     roma_ctl_model *scratch;     /* k8s_nodes_update's, one per model */
     size_t *group;
@@ -127,12 +126,9 @@ static void reconnect(serve_state *s, serve_worker *w, const char *host, int por
             if (!c->retired) abort();
             c->retired[c->nretired++] = slot->conn;
         } else {
-            evhttp_connection_free(slot->conn);
+            roma_http_client_free(slot->conn);
         }
-        slot->conn = evhttp_connection_base_new(s->base, NULL, host, (ev_uint16_t)port);
-        evhttp_connection_set_retries(slot->conn, 0);
-        evhttp_connection_set_timeout(slot->conn, 600);
-        (void)roma_bulkio_connection(slot->conn); /* forwarded bodies in large writes */
+        slot->conn = roma_http_client_new(s->base, host, port, SERVE_SLOT_TIMEOUT_S * 1000);
     }
     supervisor_probe_moved(w);
 }
@@ -467,7 +463,7 @@ void cluster_stop(serve_state *s) {
     k8s_client_stop(c->client);
     if (c->updates_ev) event_free(c->updates_ev);
     if (c->timer_ev) event_free(c->timer_ev);
-    for (size_t i = 0; i < c->nretired; i++) evhttp_connection_free(c->retired[i]);
+    for (size_t i = 0; i < c->nretired; i++) roma_http_client_free(c->retired[i]);
     free(c->retired);
     free(c->pods);
     free(c->seen);

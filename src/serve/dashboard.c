@@ -20,7 +20,6 @@
 #include "serve.h"
 
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -71,29 +70,24 @@ static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'sel
                           "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
                           "base-uri 'none'; form-action 'none'";
 
-int dashboard_handle(struct evhttp_request *req, const char *path) {
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+int dashboard_handle(roma_http_req *req, const char *path) {
+    const char *method = roma_http_method(req);
     dashboard_asset *a = NULL;
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) return 0;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) return 0;
     for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++)
         if (strcmp(path, assets[i].path) == 0) a = &assets[i];
     if (!a) return 0;
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     const char *etag = etag_of(a);
-    const char *seen = evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
-    evhttp_add_header(h, "ETag", etag);
-    evhttp_add_header(h, "Cache-Control", "no-cache"); /* revalidate: a 304 when unchanged */
-    evhttp_add_header(h, "Content-Security-Policy", csp);
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    const char *seen = roma_http_header(req, "If-None-Match");
+    char headers[sizeof(csp) + 256];
+    snprintf(headers, sizeof(headers),
+             "ETag: %s\r\nCache-Control: no-cache\r\n" /* revalidate: a 304 when unchanged */
+             "Content-Security-Policy: %s\r\nX-Content-Type-Options: nosniff\r\n"
+             "Referrer-Policy: no-referrer\r\n", etag, csp);
     if (seen && strstr(seen, etag)) {
-        evhttp_send_reply(req, 304, "Not Modified", NULL);
+        roma_http_reply(req, 304, NULL, headers, "", 0);
         return 1;
     }
-    evhttp_add_header(h, "Content-Type", a->type);
-    struct evbuffer *o = evbuffer_new();
-    evbuffer_add_reference(o, a->start, (size_t)(a->end - a->start), NULL, NULL);
-    evhttp_send_reply(req, 200, "OK", o);
-    evbuffer_free(o);
+    roma_http_reply(req, 200, a->type, headers, a->start, (size_t)(a->end - a->start));
     return 1;
 }

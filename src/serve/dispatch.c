@@ -16,27 +16,23 @@
  * answer goes back unchanged, with X-Roma-Device.  A request whose worker
  * dies is re-queued once, then answered 503; past dispatch.queue_limit a
  * model's requests are refused with 429 and Retry-After; a client that
- * disconnects gives up its place (queued) or its slot (in flight).
+ * disconnects gives up its place (queued) or its slot (in flight): the
+ * HTTP layer reports the close as it happens (roma_http_set_close_cb).
+ * Nothing is copied on the way: the forwarded body is the client's
+ * request's own (held until its answer), the answer's is the worker
+ * connection's, written from there.
  * Of v2, roma serve answers liveness, readiness (from its workers' states)
  * and its server metadata itself; model metadata, a named version's
  * readiness and inference go to a worker, which loads the models.
  */
 #include "serve.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/keyvalq_struct.h>
 
 #include "../common/buf.h"
-#include "../common/bulkio.h"
 #include "../common/log.h"
-#include "../common/tcp.h"
 #include "worker/route.h"
 
 /* ---- queues ------------------------------------------------------------ */
@@ -79,8 +75,6 @@ size_t dispatch_queued(const serve_state *s) {
 
 static void request_free(serve_state *s, serve_request *r) {
     s->inflight_bytes -= r->body_len;
-    evbuffer_free(r->body);
-    free(r->header_len);
     free(r);
 }
 
@@ -138,41 +132,36 @@ static void record(serve_state *s, serve_request *r, serve_worker *w, int status
     if (s->store) store_add(s->store, &rec);
 }
 
-/* The headers of a worker's answer that say how to read its body: a v2
- * answer with binary outputs is application/octet-stream, its JSON part
- * as long as Inference-Header-Content-Length says. */
-static void copy_body_headers(struct evkeyvalq *to, const struct evkeyvalq *from) {
-    const char *type = from ? evhttp_find_header(from, "Content-Type") : NULL;
-    const char *header_len = from ? evhttp_find_header(from, "Inference-Header-Content-Length") : NULL;
-    evhttp_add_header(to, "Content-Type", type ? type : "application/json");
-    if (header_len) evhttp_add_header(to, "Inference-Header-Content-Length", header_len);
-}
-
-/* Sends the answer (body moved out of `body` when given, with the body
- * headers of worker_headers) and frees r. */
+/* Answers r and frees it: with the answer of w's connection `from` (its
+ * body and the headers that say how to read it: a v2 answer with binary
+ * outputs is application/octet-stream, its JSON part as long as
+ * Inference-Header-Content-Length says), or with status and error when
+ * from is NULL. */
 static void answer(serve_state *s, serve_request *r, serve_worker *w, int status,
-                   struct evbuffer *body, const struct evkeyvalq *worker_headers,
-                   const char *error) {
-    struct evhttp_request *c = r->client;
+                   const roma_http_client *from, const char *error) {
     record(s, r, w, status);
-    if (c) {
-        struct evkeyvalq *h = evhttp_request_get_output_headers(c);
-        frontend_detach(s, c);
-        copy_body_headers(h, body ? worker_headers : NULL);
-        if (w) {
-            char dev[16];
-            evhttp_add_header(h, "X-Roma-Device", device_name(w->gpu + 1, dev, sizeof(dev)));
-        }
-        if (status == 429 || status == 503) evhttp_add_header(h, "Retry-After", "1");
-        struct evbuffer *out = body ? body : evbuffer_new();
-        if (!body) {
-            roma_buf b = ROMA_BUF_INIT;
-            rest_error(&b, ROMA_UNAVAILABLE, error ? error : "");
-            evbuffer_add(out, b.data, b.len);
-            roma_buf_free(&b);
-        }
-        roma_bulkio_send_reply(c, status, NULL, out); /* written now, not a loop turn later */
-        if (!body) evbuffer_free(out);
+    char extra[160], dev[16];
+    size_t n = 0;
+    const char *type = from ? roma_http_client_header(from, "Content-Type") : NULL;
+    const char *header_len = from ? roma_http_client_header(from, "Inference-Header-Content-Length")
+                                  : NULL;
+    if (header_len && strlen(header_len) < 32)
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n, "Inference-Header-Content-Length: %s\r\n",
+                              header_len);
+    if (w)
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n, "X-Roma-Device: %s\r\n",
+                              device_name(w->gpu + 1, dev, sizeof(dev)));
+    if (status == 429 || status == 503) snprintf(extra + n, sizeof(extra) - n, "Retry-After: 1\r\n");
+    if (from) {
+        size_t len;
+        const char *body = roma_http_client_body(from, &len);
+        roma_http_reply(r->client, status, type && strlen(type) < 128 ? type : "application/json",
+                        extra, body, len);
+    } else {
+        roma_buf b = ROMA_BUF_INIT;
+        rest_error(&b, ROMA_UNAVAILABLE, error ? error : "");
+        roma_http_reply(r->client, status, "application/json", extra, b.data, b.len);
+        roma_buf_free(&b);
     }
     s->inflight--;
     request_free(s, r);
@@ -239,7 +228,7 @@ static int cpu_takes(const serve_state *s, const serve_worker *w, const serve_mo
 
 /* ---- forwarding -------------------------------------------------------- */
 
-static void on_worker_answer(struct evhttp_request *wreq, void *arg);
+static void on_worker_answer(roma_http_client *cl, int status, void *arg);
 
 /* Formats w's Host and X-Roma-Max-Runs values when its address or its cap
  * changed since last time (host_port reset to 0 on a new host), not per
@@ -271,36 +260,28 @@ double dispatch_busy_seconds(const serve_worker *w, double now) {
 
 static void send_to_slot(serve_state *s, serve_slot *slot, serve_request *r) {
     serve_worker *w = slot->worker;
-    struct evhttp_request *wr = evhttp_request_new(on_worker_answer, slot);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(wr);
+    char headers[ROMA_SECRET_MAX_LEN + 256];
     refresh_headers(w);
-    evhttp_add_header(h, "Host", w->host_header);
-    if (r->header_len) { /* v2 with binary data: the worker finds the JSON's end by it */
-        evhttp_add_header(h, "Content-Type", "application/octet-stream");
-        evhttp_add_header(h, "Inference-Header-Content-Length", r->header_len);
-    } else {
-        evhttp_add_header(h, "Content-Type", "application/json");
-    }
-    evhttp_add_header(h, "X-Roma-Max-Runs", w->runs_header);
-    evhttp_add_header(h, ROMA_WORKER_SECRET_HEADER, s->worker_secret);
-    /* A reference, not a copy: the body stays in r->body for a retry. */
-    evbuffer_add_buffer_reference(evhttp_request_get_output_buffer(wr), r->body);
+    /* v2 with binary data: the worker finds the JSON's end by Inference-Header-Content-Length */
+    snprintf(headers, sizeof(headers),
+             "Content-Type: %s\r\n%s%s%sX-Roma-Max-Runs: %s\r\n" ROMA_WORKER_SECRET_HEADER ": %s\r\n",
+             r->header_len ? "application/octet-stream" : "application/json",
+             r->header_len ? "Inference-Header-Content-Length: " : "",
+             r->header_len ? r->header_len : "", r->header_len ? "\r\n" : "", w->runs_header,
+             s->worker_secret);
     r->slot = slot;
     r->attempts++;
     r->dispatch = serve_now();
     slot->req = r;
-    slot->wreq = wr;
     slot_taken(w);
-    /* TCP_NODELAY once per worker connection, when this request opens it */
-    if (roma_tcp_make_request(slot->conn, wr, r->cmd, evhttp_request_get_uri(r->client)) != 0) {
+    /* The body is the client's, not a copy: it stays there for a retry. */
+    if (roma_http_client_request(slot->conn, r->method, r->target, headers, r->body, r->body_len,
+                                 on_worker_answer, slot) != 0) {
         slot_freed(w);
         slot->req = NULL;
-        slot->wreq = NULL;
         r->slot = NULL;
-        answer(s, r, w, 503, NULL, NULL, "the worker could not be reached; retry");
-        return;
+        answer(s, r, w, 503, NULL, "the worker could not be reached; retry");
     }
-    roma_bulkio_flush_connection(slot->conn); /* the request leaves now, not a loop turn later */
 }
 
 /* The model a free slot of w serves next, or NULL. */
@@ -372,7 +353,7 @@ static int model_servable(const serve_state *s, const serve_model *m) {
 static void retry_or_fail(serve_state *s, serve_request *r, serve_worker *w) {
     r->slot = NULL;
     if (r->attempts >= 2 || !model_servable(s, r->model)) {
-        answer(s, r, w, 503, NULL, NULL, "the worker serving this model failed twice; retry later");
+        answer(s, r, w, 503, NULL, "the worker serving this model failed twice; retry later");
         return;
     }
     if (w) w->resent++;
@@ -380,24 +361,21 @@ static void retry_or_fail(serve_state *s, serve_request *r, serve_worker *w) {
     dispatch_model(s, r->model);
 }
 
-static void on_worker_answer(struct evhttp_request *wreq, void *arg) {
+static void on_worker_answer(roma_http_client *cl, int code, void *arg) {
     serve_slot *slot = arg;
     serve_worker *w = slot->worker;
     serve_state *s = w->state_owner;
     serve_request *r = slot->req;
     slot->req = NULL;
-    slot->wreq = NULL;
     if (!r) return;
     slot_freed(w);
-    int code = wreq ? evhttp_request_get_response_code(wreq) : 0;
     if (w->gpu >= 0) measure_gpu(w, r, serve_now(), code == 200);
     else if (code == 200 && r->counted) measure_cpu_start(w, r);
     if (code == 0) {
         supervisor_suspect(s, w); /* before the retry, so it waits for a live worker */
         retry_or_fail(s, r, w);
     } else {
-        answer(s, r, w, code, evhttp_request_get_input_buffer(wreq),
-               evhttp_request_get_input_headers(wreq), NULL);
+        answer(s, r, w, code, cl, NULL);
     }
     if (s->draining || w->state == WORKER_READY) dispatch_worker(s, w);
 }
@@ -416,7 +394,7 @@ void dispatch_worker_lost(serve_state *s, serve_worker *w) {
         while (!model_servable(s, m) && m->queue.head) {
             serve_request *r = m->queue.head;
             queue_remove(&m->queue, r);
-            answer(s, r, NULL, 503, NULL, NULL, "no worker can serve this model; see /roma/v1/workers");
+            answer(s, r, NULL, 503, NULL, "no worker can serve this model; see /roma/v1/workers");
         }
     }
     if (w->gpu >= 0) dispatch_reconsider(s); /* cost-aware: its queues may go to CPUs now */
@@ -424,71 +402,28 @@ void dispatch_worker_lost(serve_state *s, serve_worker *w) {
 
 /* ---- the front end ----------------------------------------------------- */
 
-/* Frees the slot of an in-flight request (the worker's answer is dropped). */
+/* Frees the slot of an in-flight request (the worker's answer is dropped:
+ * closing the connection tells the worker, which then skips the job). */
 static serve_worker *release_slot(serve_request *r) {
     serve_slot *slot = r->slot;
     if (!slot) return NULL;
-    evhttp_cancel_request(slot->wreq);
+    roma_http_client_cancel(slot->conn);
     slot_freed(slot->worker);
     slot->req = NULL;
-    slot->wreq = NULL;
     r->slot = NULL;
     return slot->worker;
 }
 
-/* The client went away: give up the request's place or slot. */
-static void abandon(serve_state *s, serve_request *r, int close_connection) {
-    struct evhttp_connection *conn = r->client ? evhttp_request_get_connection(r->client) : NULL;
+/* The client went away: the request gives up its place or its slot, and
+ * its answer (499, which nobody reads) frees it. */
+static void on_client_closed(roma_http_req *req, void *arg) {
+    serve_request *r = arg;
+    serve_state *s = r->model->owner;
     serve_worker *w = release_slot(r);
+    (void)req;
     if (!w) queue_remove(&r->model->queue, r);
-    if (close_connection && conn) {
-        frontend_close(s, conn); /* frees r->client too */
-        r->client = NULL;
-    }
-    answer(s, r, NULL, 499, NULL, NULL, "client closed the connection");
+    answer(s, r, NULL, 499, NULL, "client closed the connection");
     if (w) dispatch_worker(s, w);
-}
-
-/* libevent reported a close it noticed itself (the request is detached). */
-void dispatch_client_closed(serve_state *s, serve_request *r) {
-    abandon(s, r, 0);
-}
-
-/* Whether the client closed its socket.  libevent does not watch a
- * connection while its request is being handled, so this peeks: 0 bytes
- * means the peer's FIN has arrived. */
-static int client_gone(struct evhttp_request *req) {
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    char byte;
-    if (fd < 0) return 1;
-    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
-/* Every 100 ms: requests whose clients left give up their place or slot. */
-static void on_sweep(evutil_socket_t fd, short what, void *arg) {
-    serve_state *s = arg;
-    (void)fd, (void)what;
-    for (size_t i = 0; i < s->nmodels; i++) {
-        serve_request *r = s->models[i].queue.head, *next;
-        for (; r; r = next) {
-            next = r->next;
-            if (r->client && client_gone(r->client)) abandon(s, r, 1);
-        }
-    }
-    for (size_t i = 0; i < s->nworkers; i++)
-        for (int k = 0; k < s->workers[i].nslots; k++) {
-            serve_request *r = s->workers[i].slots[k].req;
-            if (r && r->client && client_gone(r->client)) abandon(s, r, 1);
-        }
-}
-
-void dispatch_start(serve_state *s) {
-    struct timeval tv = {0, 100000};
-    s->sweep_ev = event_new(s->base, -1, EV_PERSIST, on_sweep, s);
-    event_add(s->sweep_ev, &tv);
 }
 
 /* ---- accepting --------------------------------------------------------- */
@@ -499,46 +434,31 @@ serve_model *dispatch_find_model(serve_state *s, const char *name) {
     return NULL;
 }
 
-static void reply_error(struct evhttp_request *req, roma_code code, const char *msg, int retry) {
+static void reply_error(roma_http_req *req, roma_code code, const char *msg, int retry) {
     roma_buf b = ROMA_BUF_INIT;
     int status = rest_error(&b, code, msg);
-    struct evbuffer *out = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    if (retry) evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    evbuffer_add(out, b.data, b.len);
-    roma_bulkio_send_reply(req, status, NULL, out);
-    evbuffer_free(out);
+    roma_http_reply(req, status, "application/json", retry ? "Retry-After: 1\r\n" : NULL, b.data,
+                    b.len);
     roma_buf_free(&b);
 }
 
-/* A body roma serve writes itself (v2 health and server metadata). */
-static void reply_json(struct evhttp_request *req, int status, const char *json, size_t len) {
-    struct evbuffer *out = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evbuffer_add(out, json, len);
-    evhttp_send_reply(req, status, NULL, out);
-    evbuffer_free(out);
-}
-
-static serve_request *accept_request(serve_state *s, struct evhttp_request *req, serve_model *m,
+static serve_request *accept_request(serve_state *s, roma_http_req *req, serve_model *m,
                                      int counted, const char *header_len) {
     serve_request *r = calloc(1, sizeof(*r));
     if (!r) abort();
     r->client = req;
     r->model = m;
-    r->cmd = evhttp_request_get_command(req);
-    r->body = evbuffer_new();
-    if (!r->body) abort();
-    evbuffer_add_buffer(r->body, evhttp_request_get_input_buffer(req)); /* moved, not copied */
-    r->body_len = evbuffer_get_length(r->body);
-    if (header_len && !(r->header_len = strdup(header_len))) abort();
+    r->method = roma_http_method(req);
+    r->target = roma_http_target(req);
+    r->body = roma_http_body(req, &r->body_len); /* borrowed until the answer */
+    r->header_len = header_len;
     s->inflight_bytes += r->body_len;
     r->id = ++s->next_id;
     r->counted = counted;
     m->win_arrivals += (size_t)r->counted; /* the controller's window */
     r->arrival = serve_now();
     s->inflight++;
-    frontend_attach(s, req, r);
+    roma_http_set_close_cb(req, on_client_closed, r);
     return r;
 }
 
@@ -546,8 +466,10 @@ static serve_request *accept_request(serve_state *s, struct evhttp_request *req,
  * roma serve stopping, no worker left for m or limits.inflight_mb of
  * bodies held (503), m's queue full (429).  counted: an inference;
  * header_len: v2's Inference-Header-Content-Length to forward, or NULL. */
-static void admit(serve_state *s, struct evhttp_request *req, serve_model *m, int counted,
+static void admit(serve_state *s, roma_http_req *req, serve_model *m, int counted,
                   const char *header_len) {
+    size_t body_len;
+    (void)roma_http_body(req, &body_len);
     if (s->draining) {
         reply_error(req, ROMA_UNAVAILABLE, "roma serve is stopping", 1);
     } else if (m->queue.len >= (size_t)s->cfg.queue_limit) {
@@ -556,8 +478,7 @@ static void admit(serve_state *s, struct evhttp_request *req, serve_model *m, in
                     "the model's queue is full (dispatch.queue_limit); retry later", 1);
     } else if (!model_servable(s, m)) {
         reply_error(req, ROMA_UNAVAILABLE, "no worker can serve this model; see /roma/v1/workers", 1);
-    } else if (s->inflight_bytes + evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
-               s->cfg.max_inflight_bytes) {
+    } else if (s->inflight_bytes + body_len > s->cfg.max_inflight_bytes) {
         ops_count(m, 0, 503, 0);
         reply_error(req, ROMA_UNAVAILABLE, "roma serve holds limits.inflight_mb of request bodies "
                     "already; retry later", 1);
@@ -567,7 +488,7 @@ static void admit(serve_state *s, struct evhttp_request *req, serve_model *m, in
     }
 }
 
-static void on_v1_request(serve_state *s, struct evhttp_request *req, const char *method,
+static void on_v1_request(serve_state *s, roma_http_req *req, const char *method,
                           const char *path) {
     rest_route route;
     roma_err err;
@@ -617,7 +538,7 @@ static const serve_model *unready_model(const serve_state *s) {
     return NULL;
 }
 
-static void reply_not_ready(serve_state *s, struct evhttp_request *req, const serve_model *m) {
+static void reply_not_ready(serve_state *s, roma_http_req *req, const serve_model *m) {
     char msg[512];
     if (s->draining)
         snprintf(msg, sizeof(msg), "not ready: roma serve is stopping");
@@ -627,7 +548,7 @@ static void reply_not_ready(serve_state *s, struct evhttp_request *req, const se
     reply_error(req, ROMA_FAILED_PRECONDITION, msg, 0);
 }
 
-static void on_v2_request(serve_state *s, struct evhttp_request *req, const char *method,
+static void on_v2_request(serve_state *s, roma_http_req *req, const char *method,
                           const char *path) {
     v2_route route;
     roma_err err;
@@ -642,11 +563,11 @@ static void on_v2_request(serve_state *s, struct evhttp_request *req, const char
     const serve_model *unready = route.verb == V2_READY ? unready_model(s) : NULL;
     switch (dispatch_v2_action_of(&route, m != NULL, m && model_ready(s, m), !unready)) {
     case DISPATCH_V2_OK:
-        reply_json(req, 200, "", 0);
+        roma_http_reply(req, 200, "application/json", NULL, "", 0);
         break;
     case DISPATCH_V2_SERVER_METADATA:
         rest_v2_server_metadata(&b);
-        reply_json(req, 200, b.data, b.len);
+        roma_http_reply(req, 200, "application/json", NULL, b.data, b.len);
         roma_buf_free(&b);
         break;
     case DISPATCH_V2_UNKNOWN_MODEL:
@@ -658,21 +579,17 @@ static void on_v2_request(serve_state *s, struct evhttp_request *req, const char
         reply_not_ready(s, req, m ? m : unready);
         break;
     case DISPATCH_V2_FORWARD: {
-        const char *header_len = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                                    "Inference-Header-Content-Length");
+        const char *header_len = roma_http_header(req, "Inference-Header-Content-Length");
         admit(s, req, m, route.verb == V2_INFER, route.verb == V2_INFER ? header_len : NULL);
         break;
     }
     }
 }
 
-void dispatch_on_request(struct evhttp_request *req, void *arg) {
+void dispatch_on_request(roma_http_req *req, void *arg) {
     serve_state *s = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    char *path = evhttp_uridecode(uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "/", 0, NULL);
-    const char *method = evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST"
-                         : evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "OTHER";
-    frontend_request_started(s, req);
+    char *path = roma_http_path(roma_http_target(req));
+    const char *method = roma_http_method(req);
     if (!ops_handle(s, req, path)) {
         if (rest_is_v2_path(path)) on_v2_request(s, req, method, path);
         else on_v1_request(s, req, method, path);

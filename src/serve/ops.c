@@ -19,7 +19,6 @@
 #include "serve.h"
 
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
@@ -202,13 +201,13 @@ static void write_workers(serve_state *s, struct evbuffer *o) {
 }
 
 /* PATCH /roma/v1/models/{name}: {"sla": s} and/or {"alpha": a}. */
-static int patch_model(serve_state *s, struct evhttp_request *req, const char *name, roma_buf *err) {
+static int patch_model(serve_state *s, roma_http_req *req, const char *name, roma_buf *err) {
     serve_model *m = dispatch_find_model(s, name);
     if (!m) return rest_error(err, ROMA_NOT_FOUND, "no such model: GET /roma/v1/models lists them");
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
+    size_t len;
+    const char *text = roma_http_body(req, &len);
     json_error_t je;
-    json_t *body = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &je);
+    json_t *body = json_loadb(text, len, 0, &je);
     json_t *sla = body ? json_object_get(body, "sla") : NULL;
     json_t *alpha = body ? json_object_get(body, "alpha") : NULL;
     int status = 200;
@@ -226,15 +225,16 @@ static int patch_model(serve_state *s, struct evhttp_request *req, const char *n
     return status;
 }
 
-static void reply(struct evhttp_request *req, int status, struct evbuffer *o, const char *type) {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-    evhttp_send_reply(req, status, NULL, o);
+static void reply(roma_http_req *req, int status, struct evbuffer *o, const char *type,
+                  const char *extra_headers) {
+    size_t len = evbuffer_get_length(o);
+    roma_http_reply(req, status, type, extra_headers, evbuffer_pullup(o, -1), len);
 }
 
 /* The token of an "Authorization: Bearer TOKEN" header (the scheme is
  * case-insensitive, RFC 7235), or NULL; *len is its length. */
-static const char *bearer_token(struct evhttp_request *req, size_t *len) {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+static const char *bearer_token(roma_http_req *req, size_t *len) {
+    const char *h = roma_http_header(req, "Authorization");
     if (!h) return NULL;
     h += strspn(h, " \t");
     if (strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t')) return NULL;
@@ -247,7 +247,7 @@ static const char *bearer_token(struct evhttp_request *req, size_t *len) {
 }
 
 /* Whether req may go on to its endpoint; when not, it is answered here. */
-static int authorized(serve_state *s, struct evhttp_request *req, int changes) {
+static int authorized(serve_state *s, roma_http_req *req, int changes) {
     size_t len = 0;
     const char *token;
     if (!changes && s->cfg.ops_read == SERVE_OPS_READ_OPEN) return 1;
@@ -256,8 +256,6 @@ static int authorized(serve_state *s, struct evhttp_request *req, int changes) {
     roma_buf err = ROMA_BUF_INIT;
     int status;
     if (!token) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-                          "Bearer realm=\"roma\"");
         status = rest_error(&err, ROMA_UNAUTHENTICATED,
                             "this operations endpoint needs the token: send 'Authorization: "
                             "Bearer TOKEN' with the token in the file roma serve logged at start "
@@ -267,42 +265,41 @@ static int authorized(serve_state *s, struct evhttp_request *req, int changes) {
                             "wrong operations token: send the one in the file roma serve logged "
                             "at start (ops.token_file)");
     }
-    struct evbuffer *o = evbuffer_new();
-    evbuffer_add(o, err.data, err.len);
-    reply(req, status, o, "application/json");
-    evbuffer_free(o);
+    roma_http_reply(req, status, "application/json",
+                    token ? NULL : "WWW-Authenticate: Bearer realm=\"roma\"\r\n", err.data, err.len);
     roma_buf_free(&err);
     return 0;
 }
 
-int ops_handle(serve_state *s, struct evhttp_request *req, const char *path) {
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+int ops_handle(serve_state *s, roma_http_req *req, const char *path) {
+    const char *method = roma_http_method(req);
+    int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
     struct evbuffer *o;
     int status = 200;
     if (dashboard_handle(req, path)) return 1;
     if (strcmp(path, "/metrics") != 0 && strncmp(path, "/roma/v1/", 9) != 0) return 0;
-    if (!authorized(s, req, cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)) return 1;
+    if (!authorized(s, req, !get && !head)) return 1;
     o = evbuffer_new();
-    if (cmd == EVHTTP_REQ_GET && strcmp(path, "/metrics") == 0) {
+    if (get && strcmp(path, "/metrics") == 0) {
         write_metrics(s, o);
-        reply(req, 200, o, "text/plain; version=0.0.4");
+        reply(req, 200, o, "text/plain; version=0.0.4", NULL);
         evbuffer_free(o);
         return 1;
     }
-    if (cmd == EVHTTP_REQ_GET && strcmp(path, "/roma/v1/models") == 0) write_models(s, o);
-    else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/roma/v1/workers") == 0) write_workers(s, o);
-    else if (cmd == EVHTTP_REQ_GET && strcmp(path, "/roma/v1/controller") == 0) control_write_decisions(s, o);
+    if (get && strcmp(path, "/roma/v1/models") == 0) write_models(s, o);
+    else if (get && strcmp(path, "/roma/v1/workers") == 0) write_workers(s, o);
+    else if (get && strcmp(path, "/roma/v1/controller") == 0) control_write_decisions(s, o);
     else {
         roma_buf err = ROMA_BUF_INIT;
-        if (cmd == EVHTTP_REQ_GET && strcmp(path, "/roma/v1/history") == 0) {
+        if (get && strcmp(path, "/roma/v1/history") == 0) {
             status = sampler_write_history(s, req, &err);
             evbuffer_add(o, err.data, err.len); /* the samples, or the error */
             roma_buf_free(&err);
-            reply(req, status, o, "application/json");
+            reply(req, status, o, "application/json", NULL);
             evbuffer_free(o);
             return 1;
         }
-        if (cmd == EVHTTP_REQ_PATCH && strncmp(path, "/roma/v1/models/", 16) == 0)
+        if (strcmp(method, "PATCH") == 0 && strncmp(path, "/roma/v1/models/", 16) == 0)
             status = patch_model(s, req, path + 16, &err);
         else
             status = rest_error(&err, ROMA_NOT_FOUND,
@@ -313,7 +310,7 @@ int ops_handle(serve_state *s, struct evhttp_request *req, const char *path) {
         else evbuffer_add(o, err.data, err.len);
         roma_buf_free(&err);
     }
-    reply(req, status, o, "application/json");
+    reply(req, status, o, "application/json", NULL);
     evbuffer_free(o);
     return 1;
 }

@@ -17,8 +17,7 @@
  */
 #include "serve.h"
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -246,16 +245,17 @@ static int parse_since(const char *v, double *out) {
     return 0;
 }
 
-int sampler_write_history(serve_state *s, struct evhttp_request *req, roma_buf *out) {
-    struct evkeyvalq q;
-    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+int sampler_write_history(serve_state *s, roma_http_req *req, roma_buf *out) {
+    const char *target = roma_http_target(req);
+    char since_b[64], model_b[256];
     double since = -INFINITY;
     int only = -1, status = 200;
-    TAILQ_INIT(&q);
-    if (query && evhttp_parse_query_str(query, &q) != 0)
+    int has_since = roma_http_query(target, "since", since_b, sizeof(since_b));
+    int has_model = roma_http_query(target, "model", model_b, sizeof(model_b));
+    if (has_since < 0 || has_model < 0)
         return rest_error(out, ROMA_INVALID_ARGUMENT,
                           "cannot read the query string: use ?since=UNIX_SECONDS&model=NAME");
-    const char *since_v = evhttp_find_header(&q, "since"), *model_v = evhttp_find_header(&q, "model");
+    const char *since_v = has_since ? since_b : NULL, *model_v = has_model ? model_b : NULL;
     if (since_v && parse_since(since_v, &since) != 0)
         status = rest_error(out, ROMA_INVALID_ARGUMENT,
                             "since must be a number of UNIX seconds (the \"last\" of the previous "
@@ -268,6 +268,5 @@ int sampler_write_history(serve_state *s, struct evhttp_request *req, roma_buf *
     if (status == 200)
         history_write_json(&s->sampler->ring, since, s->sampler->names, only, SAMPLER_PERIOD_S,
                            out);
-    evhttp_clear_headers(&q);
     return status;
 }

@@ -11,6 +11,7 @@
  */
 #include "serve.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -226,8 +227,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
     if (s->draining) return;
     roma_info("signal %d: no longer accepting; answering %zu accepted requests", (int)sig, s->inflight);
     s->draining = 1;
-    evhttp_del_accept_socket(s->http, s->listener);
-    s->listener = NULL;
+    roma_http_server_stop_accepting(s->http);
     s->drain_ev = event_new(s->base, -1, EV_PERSIST, on_drain_check, s);
     event_add(s->drain_ev, &tv);
     dispatch_fail_unservable(s); /* workers are not restarted from now on */
@@ -254,32 +254,36 @@ static void raise_fd_limit(const serve_state *s) {
                   (unsigned long long)rl.rlim_cur, s->cfg.max_connections);
 }
 
+/* Client connections are bounded by the HTTP layer: limits.connections
+ * open (the kernel's backlog holds the rest), limits.request_timeout to
+ * deliver each request, limits.body_mb a body; accepting pauses instead
+ * of spinning when descriptors run out. */
 static int open_listener(serve_state *s) {
     raise_fd_limit(s);
-    s->http = evhttp_new(s->base);
-    evhttp_set_gencb(s->http, dispatch_on_request, s);
-    evhttp_set_max_headers_size(s->http, 64 * 1024);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-    s->listener = evhttp_bind_socket_with_handle(s->http, s->cfg.listen_host, (ev_uint16_t)s->cfg.listen_port);
-    if (!s->listener) {
-        roma_error("cannot listen on %s:%d (in use, or not allowed): change 'listen' in the config",
-                   s->cfg.listen_host, s->cfg.listen_port);
+    s->listen_fd = roma_http_listen(s->cfg.listen_host, s->cfg.listen_port);
+    if (s->listen_fd < 0) {
+        roma_error("cannot listen on %s:%d (%s): change 'listen' in the config",
+                   s->cfg.listen_host, s->cfg.listen_port, strerror(errno));
         return -1;
     }
-    frontend_start(s);
-    if (roma_tcp_nodelay_listener(s->listener) != 0)
+    if (roma_tcp_nodelay(s->listen_fd) != 0) /* the accepted sockets inherit it */
         roma_warn("cannot set TCP_NODELAY on the listening socket: answers may be delayed");
+    roma_http_limits limits = {.max_body = s->cfg.max_body_bytes,
+                               .max_header_bytes = 64 * 1024,
+                               .timeout_ms = (int)(s->cfg.request_timeout * 1000 + 0.5),
+                               .max_connections = s->cfg.max_connections,
+                               .connections_key = "limits.connections"};
+    s->http = roma_http_server_new(s->base, s->listen_fd, &limits, dispatch_on_request, s);
+    if (!s->http) abort();
     roma_info("serving TensorFlow Serving REST on %s:%d (%zu models, controller %s, gpu policy %s)",
               s->cfg.listen_host, s->cfg.listen_port, s->nmodels, s->cfg.controller, s->cfg.gpu_policy);
     return 0;
 }
 
-/* The changelist makes epoll see only the net change of a loop iteration:
- * evhttp turns a connection's read and write events off and on again around
- * every request, which is one epoll_ctl each without it (a quarter of the
- * dispatcher's CPU per request, measured).  It breaks only for dup()ed
- * descriptors, which roma serve never registers. */
+/* The changelist makes epoll see only the net change of a loop iteration
+ * (a write event added and removed within one turn costs no epoll_ctl).
+ * It breaks only for dup()ed descriptors, which roma serve never
+ * registers. */
 static struct event_base *new_event_base(void) {
     struct event_config *c = event_config_new();
     struct event_base *base;
@@ -307,19 +311,17 @@ static void teardown(serve_state *s) {
     if (s->store) store_close(s->store);
     for (size_t i = 0; i < s->nworkers; i++) {
         serve_worker *w = &s->workers[i];
-        for (int k = 0; k < w->nslots; k++) evhttp_connection_free(w->slots[k].conn);
-        if (w->probe) evhttp_connection_free(w->probe);
+        for (int k = 0; k < w->nslots; k++) roma_http_client_free(w->slots[k].conn);
+        if (w->probe) roma_http_client_free(w->probe);
         if (w->timer) event_free(w->timer);
         free(w->models);
         free(w->warmed);
     }
-    frontend_free(s);
-    s->listener = NULL;
-    if (s->http) evhttp_free(s->http);
+    roma_http_server_free(s->http);
+    if (s->listen_fd >= 0) close(s->listen_fd);
     sampler_stop(s);
     if (s->tick_ev) event_free(s->tick_ev);
     if (s->drain_ev) event_free(s->drain_ev);
-    if (s->sweep_ev) event_free(s->sweep_ev);
     if (s->sig_term) event_free(s->sig_term), event_free(s->sig_int), event_free(s->sig_chld);
     event_base_free(s->base);
     free(s->workers);
@@ -345,6 +347,7 @@ int serve_main(int argc, char **argv) {
     serve_state *s = &state;
     const char *config = NULL;
     roma_err err;
+    s->listen_fd = -1;
     int rc = parse_args(argc, argv, &config);
     if (rc) return rc == 1 ? 0 : rc;
     roma_log_init("roma serve", ROMA_LOG_INFO);
@@ -391,7 +394,6 @@ int serve_main(int argc, char **argv) {
     }
     control_start(s);
     sampler_start(s);
-    dispatch_start(s);
     event_base_dispatch(s->base);
     teardown(s);
     roma_info("stopped");

@@ -22,11 +22,12 @@
 #define ROMA_SERVE_H
 
 #include <event2/event.h>
-#include <event2/http.h>
+#include <event2/buffer.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "common/buf.h"
+#include "common/http.h"
 #include "common/secret.h"
 #include "control/controller.h"
 #include "control/policy.h"
@@ -38,6 +39,7 @@
 
 #define SERVE_MAX_SLOTS 64
 #define SERVE_PIPELINE 2 /* requests kept waiting at a worker beyond what it runs */
+#define SERVE_SLOT_TIMEOUT_S 600 /* a forwarded request not answered by then failed */
 #define SERVE_DEVICES 9 /* cpu + up to 8 GPUs, for metrics */
 #define SERVE_CODES 12  /* distinct HTTP statuses counted per model and device */
 #define SERVE_BUCKETS 12
@@ -48,11 +50,11 @@ typedef struct serve_slot serve_slot;
 
 /* One accepted client request, from arrival to its answer. */
 typedef struct serve_request {
-    struct evhttp_request *client;
+    roma_http_req *client;     /* freed by the answer: it holds what is borrowed below */
     serve_model *model;
-    enum evhttp_cmd_type cmd;  /* forwarded as is, with client's URI */
-    struct evbuffer *body;     /* forwarded as is: never parsed here */
-    char *header_len;          /* v2: Inference-Header-Content-Length, forwarded as is (NULL: none) */
+    const char *method, *target; /* the client's, forwarded as they are */
+    const char *body;          /* the client's, forwarded as is: never parsed here */
+    const char *header_len;    /* v2: Inference-Header-Content-Length, forwarded as is (NULL: none) */
     size_t body_len;           /* counted in serve_state.inflight_bytes */
     uint64_t id;
     int counted;               /* an inference (predict/classify/regress) */
@@ -61,15 +63,6 @@ typedef struct serve_request {
     serve_slot *slot;          /* while in flight */
     struct serve_request *prev, *next; /* queue links */
 } serve_request;
-
-/* An open client connection (frontend.c), at its socket's index. */
-typedef struct {
-    int open;
-    int busy;                  /* a request of it is being handled */
-    double since;              /* opened or last answered (serve_now) */
-    struct evhttp_connection *conn;
-    serve_request *req;        /* the dispatched request it waits for, or NULL */
-} serve_conn;
 
 typedef struct {
     serve_request *head, *tail;
@@ -118,9 +111,8 @@ typedef enum { WORKER_STARTING, WORKER_READY, WORKER_RESTARTING, WORKER_FAILED }
 
 struct serve_slot {
     serve_worker *worker;
-    struct evhttp_connection *conn;  /* keep-alive, reconnects by itself */
+    roma_http_client *conn;          /* keep-alive, reconnects by itself */
     serve_request *req;              /* in flight, or NULL */
-    struct evhttp_request *wreq;
 };
 
 struct serve_worker {
@@ -149,7 +141,7 @@ struct serve_worker {
     char runs_header[12];      /* X-Roma-Max-Runs for runs_header_of */
     int host_port, runs_header_of; /* what the two headers were made for */
     struct event *timer;       /* readiness probe or restart back-off */
-    struct evhttp_connection *probe;
+    roma_http_client *probe;
     char config_file[4200];    /* GPU workers: the model config written for them */
     double last_finish;        /* GPU workers: when the last answer came (serve_now) */
     unsigned char *warmed;     /* per models[k]: answered once since the worker turned
@@ -165,8 +157,8 @@ struct serve_worker {
 typedef struct serve_state {
     serve_config cfg;
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *listener;
+    roma_http_server *http;
+    int listen_fd;
     cg_system cg;
     char cgroup_parent[4096];  /* <root>/roma-<port>, "" in fallback mode */
     store *store;
@@ -182,17 +174,9 @@ typedef struct serve_state {
     size_t inflight;
     size_t inflight_bytes;     /* bodies of accepted requests held (limits.inflight_mb) */
     double last_trim;          /* serve_release_memory's last malloc_trim (serve_now) */
-    serve_conn *conn_table;    /* indexed by socket; nconn_table entries */
-    size_t nconn_table, nconns;
-    struct bufferevent **pending; /* connections made, to register (frontend.c) */
-    size_t npending, pending_cap;
-    int at_conn_cap, accept_paused;
-    double fd_short_warned;    /* last "cannot accept" warning (serve_now; 0: none) */
-    unsigned long fd_short_unwarned; /* accept failures since, not logged */
-    struct event *pending_ev, *resume_ev, *expire_ev;
     double last_tick;
     int draining;
-    struct event *tick_ev, *drain_ev, *sweep_ev, *sig_term, *sig_int, *sig_chld;
+    struct event *tick_ev, *drain_ev, *sig_term, *sig_int, *sig_chld;
     char self_exe[4096];
     char private_dir[4096];    /* mode 0700, for the GPU workers' model configs ("": none) */
     char ops_token[ROMA_SECRET_MAX_LEN + 1];     /* Bearer token of the operations API */
@@ -265,24 +249,8 @@ int supervisor_cores_to_runs(double cores);
 roma_code supervisor_model_config_text(const serve_model_config *models, size_t n,
                                        roma_buf *out, roma_err *err);
 
-/* frontend.c: every function runs on the loop thread. */
-/* Installs the connection accounting and the limits on s->http and
- * s->listener (both made already). */
-void frontend_start(serve_state *s);
-/* Stops tracking (before evhttp_free) and frees what frontend_start made. */
-void frontend_free(serve_state *s);
-/* req's handling began / r (dispatched) now waits on req's connection
- * (its close is reported with dispatch_client_closed) / no longer. */
-void frontend_request_started(serve_state *s, struct evhttp_request *req);
-void frontend_attach(serve_state *s, struct evhttp_request *req, serve_request *r);
-void frontend_detach(serve_state *s, struct evhttp_request *req);
-/* Closes a client connection (frees conn and its requests). */
-void frontend_close(serve_state *s, struct evhttp_connection *conn);
-
 /* dispatch.c */
-/* The client of r (accepted, queued or in flight) closed its connection. */
-void dispatch_client_closed(serve_state *s, serve_request *r);
-void dispatch_on_request(struct evhttp_request *req, void *arg);
+void dispatch_on_request(roma_http_req *req, void *arg);
 void dispatch_worker(serve_state *s, serve_worker *w);
 void dispatch_worker_lost(serve_state *s, serve_worker *w);
 /* Answers 503 to what no worker can serve any more (used when stopping). */
@@ -303,8 +271,6 @@ typedef enum {
  * which only a worker knows. */
 dispatch_v2_action dispatch_v2_action_of(const v2_route *r, int model_known, int model_ready,
                                          int all_ready);
-/* Starts the sweep that notices clients that went away. */
-void dispatch_start(serve_state *s);
 size_t dispatch_queued(const serve_state *s);
 /* Seconds w has had at least one request in flight since it was made,
  * up to now (serve_now()): a GPU's busy time. */
@@ -323,7 +289,7 @@ void control_tick(evutil_socket_t fd, short what, void *arg);
 void control_write_decisions(const serve_state *s, struct evbuffer *out);
 
 /* ops.c: answers /metrics and /roma/v1/...; returns 0 when path is not its own. */
-int ops_handle(serve_state *s, struct evhttp_request *req, const char *path);
+int ops_handle(serve_state *s, roma_http_req *req, const char *path);
 void ops_count(serve_model *m, int device, int status, double rt);
 
 /* sampler.c: every function on the loop thread. */
@@ -336,12 +302,12 @@ void sampler_stop(serve_state *s);
  * seconds; default: all held) of model M (default: every model and GPU)
  * as history_write_json writes them.  Returns the HTTP status; on an error
  * (a bad since: 400, an unknown model: 404) *out holds the JSON error. */
-int sampler_write_history(serve_state *s, struct evhttp_request *req, roma_buf *out);
+int sampler_write_history(serve_state *s, roma_http_req *req, roma_buf *out);
 
 /* dashboard.c */
 /* Answers GET/HEAD of the dashboard (/ and /dashboard/...): the page and
  * its assets, built into the binary.  Returns 0 when path is not its own. */
-int dashboard_handle(struct evhttp_request *req, const char *path);
+int dashboard_handle(roma_http_req *req, const char *path);
 
 /* cluster.c: cluster mode (cluster.kind kubernetes) */
 /* Whether the API server can be found (cluster.api_server, or the

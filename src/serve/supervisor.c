@@ -42,10 +42,8 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 
 #include "../common/buf.h"
-#include "../common/bulkio.h"
 #include "../common/file.h"
 #include "../common/log.h"
 
@@ -138,7 +136,7 @@ static void build_args(const serve_worker *w, worker_args *a) {
     add_arg(a, "--model_base_path=%s", w->models[0]->cfg->base_path);
 }
 
-static void on_probe(struct evhttp_request *req, void *arg);
+static void on_probe(roma_http_client *cl, int status, void *arg);
 
 /* The CPUs the CPU workers are pinned within: all this process may use but
  * the GPU stand-ins' (NULL, this process's own set, before
@@ -158,9 +156,9 @@ static int open_fd_limit(void) {
 }
 
 /* In a forked child: every descriptor from 3 on closes at exec, but keep.
- * Not only ours: libevent opens its connections to the workers without
- * O_CLOEXEC, and a worker that inherited one held it open for its whole
- * life, so roma serve's epoll kept reporting the closed connection (a busy
+ * Not only ours: a library may open descriptors without O_CLOEXEC, and a
+ * worker that inherited a connection of roma serve's once held it open for
+ * its whole life, so roma serve's epoll kept reporting the closed connection (a busy
  * loop) and the peer never saw it close.  Async-signal-safe. */
 static void keep_only_across_exec(int keep, int maxfd) {
     if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) /* before Linux 5.11 */
@@ -206,13 +204,12 @@ static void spawn(serve_state *s, serve_worker *w) {
 }
 
 static void probe_send(serve_worker *w) {
-    char uri[320];
-    struct evhttp_request *req = evhttp_request_new(on_probe, w);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
-    evhttp_add_header(evhttp_request_get_output_headers(req), ROMA_WORKER_SECRET_HEADER,
-                      w->state_owner->worker_secret);
+    char uri[320], headers[ROMA_SECRET_MAX_LEN + 64];
+    snprintf(headers, sizeof(headers), ROMA_WORKER_SECRET_HEADER ": %s\r\n",
+             w->state_owner->worker_secret);
     snprintf(uri, sizeof(uri), "/v1/models/%s", w->models[0]->cfg->name);
-    if (evhttp_make_request(w->probe, req, EVHTTP_REQ_GET, uri) != 0) probe_later(w, 0.2);
+    if (roma_http_client_request(w->probe, "GET", uri, headers, NULL, 0, on_probe, w) != 0)
+        probe_later(w, 0.2);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
@@ -237,10 +234,11 @@ static void probe_later(serve_worker *w, double seconds) {
     evtimer_add(w->timer, &tv);
 }
 
-static void on_probe(struct evhttp_request *req, void *arg) {
+static void on_probe(roma_http_client *cl, int status, void *arg) {
     serve_worker *w = arg;
     serve_state *s = w->state_owner;
-    int ok = req && evhttp_request_get_response_code(req) == 200;
+    int ok = status == 200;
+    (void)cl;
     if (w->state == WORKER_READY) {
         if (ok) probe_later(w, HEALTH_S);
         else supervisor_suspect(s, w);
@@ -381,12 +379,11 @@ int supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
 }
 
 static void probe_connect(serve_worker *w, struct event_base *base) {
-    w->probe = evhttp_connection_base_new(base, NULL, w->host, (ev_uint16_t)w->port);
-    evhttp_connection_set_timeout(w->probe, PROBE_TIMEOUT_S);
+    w->probe = roma_http_client_new(base, w->host, w->port, PROBE_TIMEOUT_S * 1000);
 }
 
 void supervisor_probe_moved(serve_worker *w) {
-    evhttp_connection_free(w->probe); /* its pending probe goes, its callback never runs */
+    roma_http_client_free(w->probe); /* its pending probe goes, its callback never runs */
     probe_connect(w, w->state_owner->base);
     if (w->suspect) probe_later(w, 0);
 }
@@ -398,10 +395,7 @@ void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs) {
     w->active_slots = nslots;
     for (int i = 0; i < nslots; i++) {
         w->slots[i].worker = w;
-        w->slots[i].conn = evhttp_connection_base_new(s->base, NULL, w->host, (ev_uint16_t)w->port);
-        evhttp_connection_set_retries(w->slots[i].conn, 0);
-        evhttp_connection_set_timeout(w->slots[i].conn, 600);
-        (void)roma_bulkio_connection(w->slots[i].conn); /* forwarded bodies in large writes */
+        w->slots[i].conn = roma_http_client_new(s->base, w->host, w->port, SERVE_SLOT_TIMEOUT_S * 1000);
     }
     probe_connect(w, s->base);
     w->timer = evtimer_new(s->base, on_timer, w);
