@@ -39,7 +39,7 @@
 
 #include "log.h"
 
-#define IN_INITIAL (16 * 1024) /* a request's head and small body in one read */
+#define IN_INITIAL 4096 /* a head in one read; a large body goes to its own block */
 #define MAX_HEADERS 100
 #define ACCEPT_BATCH 32        /* connections taken a wake-up of the listener */
 #define ACCEPT_PAUSE_US 500000 /* out of descriptors: accept again after this */

@@ -98,6 +98,7 @@ void control_tick(evutil_socket_t fd, short what, void *arg) {
     for (size_t i = 0; i < s->nmodels; i++) {
         serve_worker *w = s->models[i].cpu_worker;
         if (w && fabs(w->cores - s->ctl[i].cores) > 1e-9) supervisor_set_cores(s, w, s->ctl[i].cores);
+        else if (w) supervisor_update_slots(s, w); /* its model's measured cost moved */
     }
     dispatch_reconsider(s); /* cost-aware: new cores, new measured costs */
 }

@@ -38,7 +38,17 @@
 #include "worker/route.h"
 
 #define SERVE_MAX_SLOTS 64
-#define SERVE_PIPELINE 2 /* requests kept waiting at a worker beyond what it runs */
+/* Requests kept waiting at a CPU worker beyond what it runs: enough for
+ * SERVE_PIPELINE_S of its runs, so that its threads do not wait for the
+ * round trip through roma serve (some 50-100 us on loopback) when a
+ * request takes less, between SERVE_PIPELINE and SERVE_PIPELINE_MAX
+ * (supervisor_pipeline).  Everything beyond waits in roma serve's queue,
+ * where the policies and the controller see it: for a model of
+ * milliseconds the worker holds 2 more than it runs, for half_plus_two
+ * (some 20 us) 14 more, a quarter of a millisecond of work. */
+#define SERVE_PIPELINE 2
+#define SERVE_PIPELINE_MAX 14
+#define SERVE_PIPELINE_S 200e-6
 #define SERVE_SLOT_TIMEOUT_S 600 /* a forwarded request not answered by then failed */
 #define SERVE_DEVICES 9 /* cpu + up to 8 GPUs, for metrics */
 #define SERVE_CODES 12  /* distinct HTTP statuses counted per model and device */
@@ -233,7 +243,7 @@ int supervisor_set_cores(serve_state *s, serve_worker *w, double cores);
 /* CPU seconds (user + system) the worker's processes have used since
  * roma serve started, restarts included: what its cores were spent on. */
 double supervisor_cpu_seconds(const serve_worker *w);
-/* Makes w's slots (max_runs + SERVE_PIPELINE connections to w->host:w->port),
+/* Makes w's slots (max_runs + SERVE_PIPELINE_MAX connections to w->host:w->port, opened at first use),
  * its timer and its probe connection. */
 void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs);
 /* w moved to w->host:w->port (cluster mode: a new pod): its probe
@@ -243,6 +253,13 @@ void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs);
 void supervisor_probe_moved(serve_worker *w);
 /* Inferences a worker may run at once with cores. */
 int supervisor_cores_to_runs(double cores);
+/* Requests kept at a worker beyond its max_runs, for a request cost of
+ * cpu_cost one-core seconds (0: not measured yet): see SERVE_PIPELINE.  Pure. */
+int supervisor_pipeline(int max_runs, double cpu_cost);
+/* w's usable slots after its runs or its model's measured cost changed:
+ * max_runs + supervisor_pipeline, within its connections; offers work to
+ * the new ones. */
+void supervisor_update_slots(serve_state *s, serve_worker *w);
 /* Appends the TF Serving text-format model config serving models[0..n)
  * (what a GPU worker reads with --model_config_file), strings escaped;
  * ROMA_INVALID_ARGUMENT when a name or path cannot be written there. */

@@ -87,7 +87,22 @@ static int make_listener(serve_worker *w) {
 /* Inferences a worker may run at once: what its cores can feed. */
 int supervisor_cores_to_runs(double cores) {
     int n = (int)ceil(cores - 1e-9);
-    return n < 1 ? 1 : n > SERVE_MAX_SLOTS - SERVE_PIPELINE ? SERVE_MAX_SLOTS - SERVE_PIPELINE : n;
+    return n < 1 ? 1 : n > SERVE_MAX_SLOTS - SERVE_PIPELINE_MAX ? SERVE_MAX_SLOTS - SERVE_PIPELINE_MAX : n;
+}
+
+int supervisor_pipeline(int max_runs, double cpu_cost) {
+    if (!(cpu_cost > 0)) return SERVE_PIPELINE;
+    double want = ceil(max_runs * SERVE_PIPELINE_S / cpu_cost - 1e-9);
+    return want < SERVE_PIPELINE ? SERVE_PIPELINE : want > SERVE_PIPELINE_MAX ? SERVE_PIPELINE_MAX
+                                                                                : (int)want;
+}
+
+void supervisor_update_slots(serve_state *s, serve_worker *w) {
+    /* a GPU worker serves several models: it keeps the fixed depth */
+    double cost = w->gpu < 0 && w->nmodels ? w->models[0]->cpu_cost : 0;
+    int before = w->active_slots, want = w->max_runs + supervisor_pipeline(w->max_runs, cost);
+    w->active_slots = want < w->nslots ? want : w->nslots;
+    if (w->active_slots > before && w->state == WORKER_READY) dispatch_worker(s, w);
 }
 
 /* The command line of a worker: tensorflow_model_server's flags. */
@@ -370,11 +385,9 @@ int supervisor_set_cores(serve_state *s, serve_worker *w, double cores) {
         roma_warn("worker %s: %s", w->name, err.msg);
     /* The controller works from what is in force, not from what it asked. */
     if (rc != 0 && w->gpu < 0 && w->nmodels && w->models[0]->ctl) w->models[0]->ctl->cores = actual;
-    int before = w->active_slots;
     w->cores = actual;
     w->max_runs = supervisor_cores_to_runs(actual);
-    w->active_slots = w->max_runs + SERVE_PIPELINE < w->nslots ? w->max_runs + SERVE_PIPELINE : w->nslots;
-    if (w->active_slots > before) dispatch_worker(s, w);
+    supervisor_update_slots(s, w);
     return rc;
 }
 
@@ -389,10 +402,10 @@ void supervisor_probe_moved(serve_worker *w) {
 }
 
 void supervisor_init_worker(serve_state *s, serve_worker *w, int max_runs) {
-    int nslots = max_runs + SERVE_PIPELINE;
+    int nslots = max_runs + SERVE_PIPELINE_MAX; /* connections open at first use */
     w->nslots = nslots;
     w->max_threads = w->max_runs = max_runs;
-    w->active_slots = nslots;
+    w->active_slots = max_runs + SERVE_PIPELINE;
     for (int i = 0; i < nslots; i++) {
         w->slots[i].worker = w;
         w->slots[i].conn = roma_http_client_new(s->base, w->host, w->port, SERVE_SLOT_TIMEOUT_S * 1000);

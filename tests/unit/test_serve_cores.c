@@ -10,6 +10,10 @@
  * returns -1; a later write that works clears cores_error.  It used to pin
  * the worker to the new allocation's CPUs and leave it to the caller (the
  * controller kept believing the new value).
+ * Also supervisor_pipeline, the requests a worker holds beyond its runs,
+ * with known answers: 2 until a cost is measured, SERVE_PIPELINE_S of runs
+ * for fast models (at most 14), 2 for models of a millisecond and more;
+ * and the slots supervisor_set_cores leaves usable with a measured cost.
  */
 #include "unit.h"
 
@@ -150,10 +154,36 @@ static void test_write_that_works_again_clears_the_error(void **state) {
     assert_string_equal(f->w.cores_error, "");
 }
 
+static void test_pipeline_covers_a_fifth_of_a_millisecond(void **state) {
+    (void)state;
+    assert_int_equal(supervisor_pipeline(2, 0), 2);        /* not measured yet */
+    assert_int_equal(supervisor_pipeline(2, 20e-6), 14);   /* 20 wanted: at most 14 */
+    assert_int_equal(supervisor_pipeline(2, 100e-6), 4);   /* 2 runs x 200 us / 100 us */
+    assert_int_equal(supervisor_pipeline(4, 100e-6), 8);
+    assert_int_equal(supervisor_pipeline(1, 150e-6), 2);   /* ceil(1.33) = 2 */
+    assert_int_equal(supervisor_pipeline(2, 60e-6), 7);    /* ceil(6.67) */
+    assert_int_equal(supervisor_pipeline(2, 0.5e-3), 2);   /* 0.8 wanted: at least 2 */
+    assert_int_equal(supervisor_pipeline(2, -1), 2);
+}
+
+static void test_set_cores_opens_slots_for_a_fast_model(void **state) {
+    fixture *f = *state;
+    f->w.nslots = 1 + SERVE_PIPELINE_MAX;
+    f->m.cpu_cost = 50e-6; /* one run: 200 us / 50 us = 4 more */
+    assert_int_equal(supervisor_set_cores(&f->s, &f->w, 1), 0);
+    assert_int_equal(f->w.max_runs, 1);
+    assert_int_equal(f->w.active_slots, 1 + 4);
+    f->m.cpu_cost = 5e-3;
+    assert_int_equal(supervisor_set_cores(&f->s, &f->w, 1), 0);
+    assert_int_equal(f->w.active_slots, 1 + SERVE_PIPELINE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_failed_write_keeps_the_cores_in_force, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_that_works_again_clears_the_error, setup, teardown),
+        cmocka_unit_test(test_pipeline_covers_a_fifth_of_a_millisecond),
+        cmocka_unit_test_setup_teardown(test_set_cores_opens_slots_for_a_fast_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
