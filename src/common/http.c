@@ -219,7 +219,7 @@ static int on_headers_complete(http_parser *p) {
 
 static int on_body(http_parser *p, const char *at, size_t n) {
     message *m = p->data;
-    if (at == m->body + m->body_len) { /* read there directly (reader_read) */
+    if (m->sized && at == m->body + m->body_len) { /* read there directly (reader_read) */
         m->body_len += n;
         return 0;
     }
@@ -235,6 +235,9 @@ static int on_body(http_parser *p, const char *at, size_t n) {
 
 static int on_message_complete(http_parser *p) {
     message *m = p->data;
+    /* trailers after a chunked body come after on_headers_complete: the
+     * last one's value is still open */
+    if (m->head_len > 0 && m->head[m->head_len - 1] != '\0') head_end_string(m);
     if (!m->body) m->body = xrealloc(NULL, m->body_cap = 1);
     m->body[m->body_len] = '\0'; /* room kept: body_cap > body_len always */
     m->complete = 1;
@@ -522,7 +525,9 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
 
 /* After the whole answer is written. */
 static void answered(conn *c) {
-    if (c->gone) return conn_free(c);
+    /* a client that shut down its sending side after pipelining still
+     * gets the answers to what it sent */
+    if (c->gone && c->rd.in_off == c->rd.in_len) return conn_free(c);
     if (!c->rd.m.keep_alive) {
         c->state = LINGERING;
         shutdown(c->rd.fd, SHUT_WR);
@@ -531,15 +536,19 @@ static void answered(conn *c) {
         return;
     }
     start_request(c);
-    event_add(c->rev, NULL); /* a no-op unless a pipelined request paused it */
+    if (!c->gone) event_add(c->rev, NULL); /* a no-op unless a pipelined request paused it */
     if (c->rd.in_len > 0) event_active(c->rev, EV_READ, 0); /* parse what already came */
 }
 
 static void on_writable(evutil_socket_t fd, short what, void *arg) {
     conn *c = arg;
+    size_t before = c->out_off;
     (void)fd, (void)what;
     int r = flush_kept(c->rd.fd, c->out, c->out_len, &c->out_off);
-    if (r == 0) return;
+    if (r == 0) {
+        if (c->out_off > before) arm_timer(c, c->srv->limits.timeout_ms); /* it reads: not stuck */
+        return;
+    }
     event_del(c->wev);
     free(c->out);
     c->out = NULL;

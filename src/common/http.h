@@ -35,7 +35,8 @@
  * max_header_bytes is answered 431, a body beyond max_body 413 (both
  * before the body is read), anything http-parser refuses 400; each closes
  * the connection.  A connection that has not delivered a whole request
- * within timeout_ms of opening or of its previous answer is closed.
+ * within timeout_ms of opening or of its previous answer is closed, and
+ * so is one that takes none of its answer for timeout_ms.
  * At max_connections open ones accepting pauses until one closes (the
  * kernel's backlog holds the rest); accept() failing for want of
  * descriptors pauses it for half a second instead of spinning (logged once).

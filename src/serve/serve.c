@@ -228,6 +228,8 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
     roma_info("signal %d: no longer accepting; answering %zu accepted requests", (int)sig, s->inflight);
     s->draining = 1;
     roma_http_server_stop_accepting(s->http);
+    close(s->listen_fd); /* new clients are refused now, not left in the backlog */
+    s->listen_fd = -1;
     s->drain_ev = event_new(s->base, -1, EV_PERSIST, on_drain_check, s);
     event_add(s->drain_ev, &tv);
     dispatch_fail_unservable(s); /* workers are not restarted from now on */

@@ -90,6 +90,7 @@ typedef struct {
     int draining;      /* the loop: no longer accepting (loop thread only) */
     int inflight;      /* accepted, not yet answered (loop thread only) */
     roma_http_server *http;
+    int listen_fd;       /* closed when draining: new clients are refused */
     const char *secret;  /* srv_options.secret */
     int open_status;     /* srv_options.open_status */
     pthread_t *threads;
@@ -340,6 +341,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
               s->inflight);
     s->draining = 1;
     roma_http_server_stop_accepting(s->http);
+    close(s->listen_fd);
+    s->listen_fd = -1;
     if (s->inflight == 0) exit_soon(s);
 }
 
@@ -398,7 +401,7 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     struct event *sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
-    int listen_fd = srv_listen(opt);
+    int listen_fd = s.listen_fd = srv_listen(opt);
     if (listen_fd < 0) goto out;
     if (roma_tcp_nodelay(listen_fd) != 0) /* the accepted sockets inherit it */
         roma_warn("cannot set TCP_NODELAY on the listening socket: answers may be delayed");
@@ -424,7 +427,7 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
     stop_threads(&s);
     jf_helper_stop(s.parse_helper);
     roma_http_server_free(s.http);
-    close(listen_fd);
+    if (s.listen_fd >= 0) close(s.listen_fd);
     rc = 0;
 out:
     event_free(sigterm);
