@@ -1056,14 +1056,21 @@ static int reply_large(fixture *fx, roma_http_req *req) {
     return 1;
 }
 
-static void test_large_answer_slow_reader(void **state) {
-    fixture *fx = *state;
+/* Asks for an 8 MB answer on a client with a small receive buffer: the
+ * handler has answered when this returns, most of it waiting in the server. */
+static client *ask_big(fixture *fx) {
     big.len = 8 << 20;
     big.body = pattern_block(big.len);
     fx->check = reply_large;
     client *cl = fx_connect_buf(fx, 4096);
     cl_sends(fx, cl, "GET /big HTTP/1.1\r\n\r\n");
     wait_calls(fx, NULL, 1);
+    return cl;
+}
+
+static void test_large_answer_slow_reader(void **state) {
+    fixture *fx = *state;
+    client *cl = ask_big(fx);
     int in_client = 0;
     assert_int_equal(ioctl(cl->fd, FIONREAD, &in_client), 0);
     /* the kernel holds only part of it: the rest waits in the server (WRITING) */
@@ -1098,12 +1105,7 @@ static void test_slow_steady_reader_not_cut(void **state) {
     roma_http_limits limits = default_limits;
     limits.timeout_ms = 200;
     fx_serve(fx, &limits);
-    big.len = 8 << 20;
-    big.body = pattern_block(big.len);
-    fx->check = reply_large;
-    client *cl = fx_connect_buf(fx, 4096);
-    cl_sends(fx, cl, "GET /big HTTP/1.1\r\n\r\n");
-    wait_calls(fx, NULL, 1);
+    client *cl = ask_big(fx);
     long deadline = now_ms() + 4 * WAIT_MS;
     while (!answer_len(cl->in, cl->len, 0)) {
         if (now_ms() > deadline) fail_msg("the answer stopped at %zu bytes", cl->len);
