@@ -448,14 +448,29 @@ static void refuse(conn *c) {
     message *m = &c->rd.m;
     enum http_errno e = HTTP_PARSER_ERRNO(&m->parser);
     int status = m->error ? m->error : e == HPE_HEADER_OVERFLOW ? 431 : 400;
-    const char *why;
+    const roma_http_limits *lim = &c->srv->limits;
+    const char *key = lim->body_key ? lim->body_key : "its limit";
+    uint64_t length = m->parser.content_length;
+    char why[200];
     switch (status) {
-    case 413: why = "the request body is larger than this server accepts"; break;
-    case 431: why = "the request line and headers are larger than this server accepts"; break;
-    case 501: why = "CONNECT and protocol upgrades are not supported"; break;
-    default: why = e != HPE_OK ? http_errno_description(e) : "malformed HTTP request";
+    case 413:
+        if (!(m->parser.flags & F_CHUNKED) && length != ULLONG_MAX)
+            snprintf(why, sizeof(why), "the request body is %llu bytes, more than the %zu this "
+                     "server accepts (%s)", (unsigned long long)length, lim->max_body, key);
+        else
+            snprintf(why, sizeof(why), "the request body passes the %zu bytes this server accepts "
+                     "(%s)", lim->max_body, key);
+        break;
+    case 431:
+        snprintf(why, sizeof(why), "the request line and headers pass %zu bytes, the most this "
+                 "server accepts: send fewer or shorter headers", lim->max_header_bytes);
+        break;
+    case 501: snprintf(why, sizeof(why), "CONNECT and protocol upgrades are not supported"); break;
+    default:
+        snprintf(why, sizeof(why), "%s",
+                 e != HPE_OK ? http_errno_description(e) : "malformed HTTP request");
     }
-    char body[256];
+    char body[320];
     int n = snprintf(body, sizeof(body), "{\"error\": \"%s: %s\"}", roma_http_reason(status), why);
     m->keep_alive = 0;
     m->parser.method = HTTP_GET; /* not HEAD: the body is sent */

@@ -57,6 +57,7 @@ typedef struct {
     int timeout_ms;          /* 0: connections may idle forever */
     int max_connections;     /* 0: no bound */
     const char *connections_key; /* the setting that sets it, for the log ("limits.connections") */
+    const char *body_key;        /* the setting of max_body, named in a 413 ("limits.body_mb") */
 } roma_http_limits;
 
 /* Called once per complete request; the request is the callee's until it

@@ -274,7 +274,8 @@ static int open_listener(serve_state *s) {
                                .max_header_bytes = 64 * 1024,
                                .timeout_ms = (int)(s->cfg.request_timeout * 1000 + 0.5),
                                .max_connections = s->cfg.max_connections,
-                               .connections_key = "limits.connections"};
+                               .connections_key = "limits.connections",
+                               .body_key = "limits.body_mb"};
     s->http = roma_http_server_new(s->base, s->listen_fd, &limits, dispatch_on_request, s);
     if (!s->http) abort();
     roma_info("serving TensorFlow Serving REST on %s:%d (%zu models, controller %s, gpu policy %s)",

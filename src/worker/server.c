@@ -407,7 +407,8 @@ int srv_run(const sv_registry *reg, const srv_options *opt) {
         roma_warn("cannot set TCP_NODELAY on the listening socket: answers may be delayed");
     roma_http_limits limits = {.max_body = opt->max_body,
                                .max_header_bytes = 64 * 1024, /* bounds memory per client */
-                               .timeout_ms = opt->timeout_ms};
+                               .timeout_ms = opt->timeout_ms,
+                               .body_key = "--rest_api_max_body_bytes"};
     s.http = roma_http_server_new(s.base, listen_fd, &limits, on_request, &s);
     if (!s.http) abort();
     if (start_threads(&s, opt->threads) != 0) {
