@@ -4,7 +4,7 @@
 # keep-alive connection (after a warm-up of 50 on it), counted with
 # `strace -c -f -p` on roma serve's process (its worker not included).
 # Counts, not times: they hold on a busy machine.  The count includes what
-# roma serve's timers do meanwhile (sweep, control period, sampler; a few
+# roma serve's timers do meanwhile (control period, sampler, store; a few
 # dozen calls a second), which the per-request figure spreads over N.
 # Usage: bash bench/syscalls.sh [N] [BUILD_DIR]   (prints strace's table, then calls a request by
 # system call)

@@ -1,11 +1,11 @@
 /* serve.h - the state of one `roma serve` process and the modules that
  * share it.
  *
- *   serve.c       start-up, signals, graceful stop (serve_main)
+ *   serve.c       start-up, signals, graceful stop (serve_main); the
+ *                 listener and its limits (limits:) on common/http.h
  *   supervisor.c  worker processes: spawn, readiness, restart, stop
  *   dispatch.c    the request path: front end, queues, slots, forwarding
  *   control.c     the control period: controller, cgroup actuation
- *   frontend.c    client connections: accounting and limits (limits:)
  *   ops.c         /metrics and the /roma/v1 operations API
  *   sampler.c     the dashboard's time series: a sample a second into a
  *                 history ring (history.h) and the store; /roma/v1/history
