@@ -71,6 +71,14 @@ size_t dispatch_queued(const serve_state *s) {
     return n;
 }
 
+size_t dispatch_in_flight(const serve_state *s, const serve_model *m) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->nworkers; i++)
+        for (int k = 0; k < s->workers[i].nslots; k++)
+            n += s->workers[i].slots[k].req && s->workers[i].slots[k].req->model == m;
+    return n;
+}
+
 /* ---- answers ----------------------------------------------------------- */
 
 static void request_free(serve_state *s, serve_request *r) {

@@ -103,6 +103,7 @@ static void write_metrics(serve_state *s, struct evbuffer *o) {
     for (size_t i = 0; i < s->nmodels; i++) metrics_histogram(o, &s->models[i]);
     static const char *gauges[][3] = {
         {"roma_queue_length", "gauge", "Requests waiting in the model's queue."},
+        {"roma_requests_in_flight", "gauge", "Requests sent to a worker and not answered yet."},
         {"roma_cores_allocated", "gauge", "CPU cores of the model's CPU worker (cgroup quota read back)."},
         {"roma_sla_seconds", "gauge", "The model's response-time constraint."},
         {"roma_sla_violations_total", "counter", "Answered requests slower than the SLA."},
@@ -113,12 +114,17 @@ static void write_metrics(serve_state *s, struct evbuffer *o) {
         for (size_t i = 0; i < s->nmodels; i++) {
             const serve_model *m = &s->models[i];
             double v = g == 0 ? (double)m->queue.len
-                       : g == 1 ? (m->cpu_worker ? m->cpu_worker->cores : 0)
-                       : g == 2 ? m->sla
-                       : g == 3 ? (double)m->violations : live_core_seconds(s, m);
+                       : g == 1 ? (double)dispatch_in_flight(s, m)
+                       : g == 2 ? (m->cpu_worker ? m->cpu_worker->cores : 0)
+                       : g == 3 ? m->sla
+                       : g == 4 ? (double)m->violations : live_core_seconds(s, m);
             evbuffer_add_printf(o, "%s{model=\"%s\"} %.6g\n", gauges[g][0], m->cfg->name, v);
         }
     }
+    evbuffer_add_printf(o, "# HELP roma_request_body_bytes_held Bytes of request bodies roma serve "
+                           "holds until their answers (limited by limits.inflight_mb).\n"
+                           "# TYPE roma_request_body_bytes_held gauge\nroma_request_body_bytes_held %zu\n",
+                        s->inflight_bytes);
     evbuffer_add_printf(o, "# HELP roma_worker_cpu_seconds_total CPU time (user + system) the worker's "
                            "processes used, restarts included.\n# TYPE roma_worker_cpu_seconds_total counter\n");
     for (size_t i = 0; i < s->nworkers; i++)
@@ -144,12 +150,13 @@ static void write_models(serve_state *s, struct evbuffer *o) {
         const serve_model *m = &s->models[i];
         evbuffer_add_printf(o,
                             "%s{\"name\": \"%s\", \"sla\": %g, \"alpha\": %g, \"cores\": %g, "
-                            "\"queue_length\": %zu, \"completed\": %llu, \"rt_mean_window\": %g, "
+                            "\"queue_length\": %zu, \"in_flight\": %zu, \"completed\": %llu, "
+                            "\"rt_mean_window\": %g, "
                             "\"violations\": %llu, \"core_seconds\": %g, "
                             "\"gpu_service\": %g, \"cpu_cost\": %g}",
                             i ? ", " : "", m->cfg->name, m->sla, m->alpha,
                             m->cpu_worker ? m->cpu_worker->cores : 0, m->queue.len,
-                            (unsigned long long)m->completed, m->rt_mean_window,
+                            dispatch_in_flight(s, m), (unsigned long long)m->completed, m->rt_mean_window,
                             (unsigned long long)m->violations, live_core_seconds(s, m),
                             m->gpu_service, m->cpu_cost);
     }

@@ -289,6 +289,8 @@ typedef enum {
 dispatch_v2_action dispatch_v2_action_of(const v2_route *r, int model_known, int model_ready,
                                          int all_ready);
 size_t dispatch_queued(const serve_state *s);
+/* m's requests sent to a worker and not answered yet (any worker). */
+size_t dispatch_in_flight(const serve_state *s, const serve_model *m);
 /* Seconds w has had at least one request in flight since it was made,
  * up to now (serve_now()): a GPU's busy time. */
 double dispatch_busy_seconds(const serve_worker *w, double now);

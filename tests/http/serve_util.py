@@ -415,6 +415,13 @@ class Serve(LocalHttp):
                 return w
         raise AssertionError(f"no CPU worker for {model} in /roma/v1/workers")
 
+    def held(self, model):
+        """The requests roma serve holds for model now: queued, or sent to a worker and not
+        answered yet (GET /roma/v1/models, read live; the controller's backlog is the
+        last tick's)."""
+        m = self.models()[model]
+        return m["queue_length"] + m["in_flight"]
+
     def models(self):
         r = self.ops_get("/roma/v1/models", timeout=10)
         assert r.status_code == 200, r.text

@@ -298,6 +298,8 @@ FAMILIES = {
     "roma_requests_total": "counter",
     "roma_request_duration_seconds": "histogram",
     "roma_queue_length": "gauge",
+    "roma_requests_in_flight": "gauge",
+    "roma_request_body_bytes_held": "gauge",
     "roma_cores_allocated": "gauge",
     "roma_sla_seconds": "gauge",
     "roma_sla_violations_total": "counter",
@@ -325,7 +327,7 @@ def test_metrics_families_and_request_counts(pair):
     m0 = pair.metrics()
     for name, kind in FAMILIES.items():
         assert m0.types.get(name) == kind, f"# TYPE {name} {kind} missing: {m0.types}"
-    for name in ("roma_queue_length", "roma_cores_allocated", "roma_sla_seconds",
+    for name in ("roma_queue_length", "roma_requests_in_flight", "roma_cores_allocated", "roma_sla_seconds",
                  "roma_sla_violations_total", "roma_core_seconds_total"):
         for model in ("mlp_a", "mlp_b"):
             m0.one(name, model=model)
@@ -391,6 +393,7 @@ def test_metrics_gauges_match_the_operations_api(pair):
     workers = {w["models"][0]: w for w in pair.workers()["workers"]}
     for name in ("mlp_a", "mlp_b"):
         assert m.one("roma_queue_length", model=name) == 0
+        assert m.one("roma_requests_in_flight", model=name) == models[name]["in_flight"] == 0
         assert close(m.one("roma_cores_allocated", model=name), workers[name]["cores"])
         assert close(m.one("roma_cores_allocated", model=name), models[name]["cores"])
         assert close(m.one("roma_sla_seconds", model=name), models[name]["sla"])
@@ -473,9 +476,17 @@ def test_worker_kill9_under_load_loses_no_request(tmp_path):
         states = []
         try:
             assert wait_until(lambda: load.count() >= 200, 15), "load did not get going"
+            # The kill must meet requests at the worker: an mlp request spends
+            # well under a millisecond there, so a kill out of the blue may
+            # find none.  Stopped first, the worker holds what roma serve
+            # sent it until the SIGKILL.
+            os.kill(old_pid, signal.SIGSTOP)
+            time.sleep(0.1)  # answers the worker wrote before it stopped are read by then
+            held = wait_until(lambda: s.models()["mlp"]["in_flight"] >= 1, 10)
             cpu_killed = s.worker("mlp")["cpu_seconds"]
             os.kill(old_pid, signal.SIGKILL)
             t_kill = time.monotonic()
+            assert held, "no request reached the stopped worker"
 
             def back():
                 w = s.worker("mlp")

@@ -249,11 +249,6 @@ def test_v2_requests_count_like_v1_ones(serve, client):
 # ---------------------------------------------------------------- queue, limits, worker death
 # (last: they stop and kill the mlp worker)
 
-def backlog(serve, model):
-    ms = serve.get("/roma/v1/controller").json()["models"]
-    return {m["name"]: m for m in ms}[model]["backlog"]
-
-
 def test_queue_full_429_and_bodies_held_503(serve):
     """With the worker stopped (SIGSTOP): a 0.6 MB request is held, a second does not fit in
     limits.inflight_mb (503); then the worker's slots and the queue fill and the next is 429.
@@ -273,7 +268,8 @@ def test_queue_full_429_and_bodies_held_503(serve):
     os.kill(w["pid"], signal.SIGSTOP)
     try:
         threads = [send(big, big_headers)]
-        assert wait_until(lambda: backlog(serve, "mlp") == 1, 20)
+        assert wait_until(lambda: serve.held("mlp") == 1, 20)
+        assert serve.metrics().one("roma_request_body_bytes_held") >= len(big)
         try:
             r = post(serve, "/v2/models/mlp/infer", big, big_headers)
         except requests.Timeout:  # what roma serve was doing meanwhile, to find why
@@ -283,7 +279,7 @@ def test_queue_full_429_and_bodies_held_503(serve):
         assert r.headers.get("Retry-After")
         n = w["slots"] - 1 + QUEUE_LIMIT
         threads += [send(body, headers) for _ in range(n)]
-        assert wait_until(lambda: backlog(serve, "mlp") == n + 1, 20), backlog(serve, "mlp")
+        assert wait_until(lambda: serve.held("mlp") == n + 1, 20), serve.held("mlp")
         r = post(serve, "/v2/models/mlp/infer", body, headers)
         assert_error(r, 429, "queue is full")
         assert r.headers.get("Retry-After")
