@@ -21,6 +21,14 @@
  * asked for as binary), as tritonclient sends it.  With TFRUN_V2_BODY set,
  * that body is also written to the file it names, for wrk (bench/post.lua),
  * and "v2_header_len" (its JSON header's length) is printed too.
+ *
+ * When the worker runs with --server_timing=1, its answers say where its
+ * time went (Server-Timing: queue, convert, run); the medians are printed
+ * as "served_queue_us", "served_convert_us", "served_run_us", and
+ * "served_outside_us": the rest of each served request's time, outside the
+ * worker's handling (this client, the kernel moving the bytes both ways,
+ * the worker's loop thread reading the request and writing the answer,
+ * and its wake-ups).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +162,18 @@ static void client_close(client *c) {
     if (c->base) event_base_free(c->base);
 }
 
+/* The dur= of metric name in a Server-Timing value, in microseconds; -1
+ * when absent. */
+static double timing_us(const char *header, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = header; p && *p; p = strchr(p, ',')) {
+        while (*p == ',' || *p == ' ') p++;
+        if (strncmp(p, name, n) == 0 && strncmp(p + n, ";dur=", 5) == 0)
+            return atof(p + n + 5) * 1e3;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: tfrun SAVED_MODEL_VERSION_DIR REQUEST_JSON [RUNS] [INTRA_OP] "
@@ -186,7 +206,11 @@ int main(int argc, char **argv) {
     }
     if (url && client_open(&c, url, body, len) != 0) return 1;
     if (url && strstr(url, "/v2/") && client_use_v2(&c, sig, in, &v2_body) != 0) return 1;
-    double *t = malloc(sizeof(double) * (size_t)runs * 3), *served = t + runs, *ratio = t + 2 * runs;
+    /* bare runs, served requests, their ratios; the worker's Server-Timing parts */
+    double *t = malloc(sizeof(double) * (size_t)runs * 7), *served = t + runs, *ratio = t + 2 * runs;
+    double *parts[4] = {t + 3 * runs, t + 4 * runs, t + 5 * runs, t + 6 * runs};
+    static const char *part_names[4] = {"queue", "convert", "run", "outside"};
+    int timed = url != NULL;
     for (int i = -runs / 10; i < runs; i++) { /* the first tenth warms up */
         double start = now_us();
         if (tfb_run(m, sig, in, out, &err) != ROMA_OK) {
@@ -203,6 +227,14 @@ int main(int argc, char **argv) {
                 return 1;
             }
             if (i >= 0) served[i] = now_us() - start, ratio[i] = (served[i] - bare) / bare;
+            const char *st = roma_http_client_header(c.conn, "Server-Timing");
+            double inside = 0;
+            for (int k = 0; k < 3 && i >= 0; k++) {
+                parts[k][i] = timing_us(st, part_names[k]);
+                timed = timed && parts[k][i] >= 0;
+                inside += parts[k][i];
+            }
+            if (i >= 0) parts[3][i] = served[i] - inside;
         }
         if (i >= 0) t[i] = bare;
     }
@@ -212,6 +244,8 @@ int main(int argc, char **argv) {
         printf(", \"served_p50_us\": %.1f, \"served_p99_us\": %.1f, \"overhead_ratio_p50\": %.4f",
                quantile(served, runs, 0.5), quantile(served, runs, 0.99),
                quantile(ratio, runs, 0.5));
+    for (int k = 0; k < 4 && timed; k++)
+        printf(", \"served_%s_us\": %.1f", part_names[k], quantile(parts[k], runs, 0.5));
     if (c.header_len[0]) printf(", \"v2_header_len\": %s", c.header_len);
     printf("}\n");
     client_close(&c);

@@ -8,7 +8,10 @@
 #     run and one request to the worker, so that each pair sees the same
 #     machine (this VM's speed drifts by tens of percent within minutes)
 # and prints the server's overhead as a ratio over the bare run (for CNNs
-# the median of the pairs' ratios).
+# the median of the pairs' ratios), and for CNNs where the served request's
+# time goes, from the worker's Server-Timing answers (--server_timing=1):
+# waiting for an inference thread, converting (request to tensors and
+# back), TensorFlow's run, and the rest, outside the worker's handling.
 # CNNs: the `resnet` test model and Keras' ResNet-50, the model the ROMA
 # paper served (written to models/resnet50 on first use, random weights),
 # each with TensorFlow's default spinning threads and without them, as
@@ -41,7 +44,7 @@ done
 
 start_worker() { # name base_path port [spinning]
   build/roma worker --rest_api_port="$3" --model_name="$1" --model_base_path="$2" \
-    --tensorflow_thread_spinning="${4:-1}" >"$tmp/$1.log" 2>&1 &
+    --tensorflow_thread_spinning="${4:-1}" --server_timing=1 >"$tmp/$1.log" 2>&1 &
   for _ in $(seq 300); do
     curl -sf "localhost:$3/v1/models/$1" >/dev/null && return 0; sleep 0.1
   done
@@ -122,6 +125,9 @@ for name in rows:
                  "bare_p50_us": bare["p50_us"], "bare_p99_us": bare["p99_us"],
                  "overhead_p50_us": p50 - bare["p50_us"], "overhead_ratio_p50": ratio,
                  "paired": "served_p50_us" in bare, "errors": errors + tput["non_2xx"]}
+    for part in ("queue", "convert", "run", "outside"):
+        if f"served_{part}_us" in bare:
+            out[name][f"served_{part}_us"] = bare[f"served_{part}_us"]
 json.dump(out, open("results/bench_worker.json", "w"), indent=1)
 print("| model | throughput req/s | p50 µs | p99 µs | bare TF_SessionRun p50 µs | overhead p50 µs | overhead / bare |")
 print("|---|---:|---:|---:|---:|---:|---:|")
@@ -130,4 +136,12 @@ for n, r in out.items():
           f"{r['bare_p50_us']:.0f} | {r['overhead_p50_us']:.0f} | {100*r['overhead_ratio_p50']:.1f}% |")
 print("CNN rows: one bare run and one served request alternate; overhead / bare is the "
       "median of the pairs' ratios")
+split = {n: r for n, r in out.items() if "served_run_us" in r}
+if split:
+    print("\nwhere a served CNN request's time goes (medians, µs; the worker's Server-Timing):")
+    print("| model | queue | convert | run | bare run | outside the handling |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for n, r in split.items():
+        print(f"| {n} | {r['served_queue_us']:.0f} | {r['served_convert_us']:.0f} | "
+              f"{r['served_run_us']:.0f} | {r['bare_p50_us']:.0f} | {r['served_outside_us']:.0f} |")
 PY

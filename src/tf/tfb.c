@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../common/buf.h"
 #include "proto.h"
@@ -305,6 +306,10 @@ int tfb_find_tensor(const tfb_tensor_info *infos, size_t n, const char *key) {
     return t ? (int)(t - infos) : -1;
 }
 
+static __thread double thread_run_seconds;
+
+double tfb_thread_run_seconds(void) { return thread_run_seconds; }
+
 roma_code tfb_run(tfb_model *m, const tfb_signature *sig, TF_Tensor *const *inputs,
                   TF_Tensor **outputs, roma_err *err) {
     TF_Output in_ops[64], out_ops[64];
@@ -319,8 +324,12 @@ roma_code tfb_run(tfb_model *m, const tfb_signature *sig, TF_Tensor *const *inpu
     for (size_t i = 0; i < sig->ninputs; i++) in_ops[i] = sig->inputs[i].output;
     for (size_t i = 0; i < sig->noutputs; i++) out_ops[i] = sig->outputs[i].output;
     TF_Status *st = TF_NewStatus();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     TF_SessionRun(m->session, NULL, in_ops, inputs, (int)sig->ninputs, out_ops, outputs,
                   (int)sig->noutputs, NULL, 0, NULL, st);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    thread_run_seconds += (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
     roma_code rc = (roma_code)TF_GetCode(st);
     if (rc != ROMA_OK) roma_fail(err, rc, "%s", TF_Message(st));
     TF_DeleteStatus(st);

@@ -65,6 +65,10 @@ const tfb_signature *tfb_model_find_signature(const tfb_model *m, const char *na
 roma_code tfb_run(tfb_model *m, const tfb_signature *sig, TF_Tensor *const *inputs,
                   TF_Tensor **outputs, roma_err *err);
 
+/* Seconds the calling thread has spent in TF_SessionRun so far (a
+ * per-thread total: two readings around a request give its run time). */
+double tfb_thread_run_seconds(void);
+
 /* Parses the SignatureDefs of a serialized MetaGraphDef (graph outputs left
  * unresolved).  *sigs is sorted by name; free with tfb_signatures_free. */
 roma_code tfb_parse_signatures(const void *meta_graph_def, size_t len, tfb_signature **sigs,

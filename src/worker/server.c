@@ -52,6 +52,7 @@
 #include "common/secret.h"
 #include "common/tcp.h"
 #include "rest.h"
+#include "tf/tfb.h"
 
 typedef struct job {
     roma_http_req *req;
@@ -65,6 +66,9 @@ typedef struct job {
     int status;
     roma_buf answer;
     size_t answer_header_len; /* > 0: the answer's JSON part, binary data after it */
+    /* microseconds (monotonic): read, taken by an inference thread, handled;
+     * and of the handling, in TF_SessionRun (for Server-Timing) */
+    long long arrived_us, started_us, handled_us, run_us;
     struct job *next;
 } job;
 
@@ -93,9 +97,16 @@ typedef struct {
     int listen_fd;       /* closed when draining: new clients are refused */
     const char *secret;  /* srv_options.secret */
     int open_status;     /* srv_options.open_status */
+    int server_timing;   /* srv_options.server_timing */
     pthread_t *threads;
     int nthreads;
 } server;
+
+static long long monotonic_us(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
 
 static void queue_push(job_queue *q, job *j) {
     j->next = NULL;
@@ -166,10 +177,14 @@ static void *inference_thread(void *arg) {
         if (!gone) s->running++;
         pthread_mutex_unlock(&s->lock);
 
+        j->started_us = monotonic_us();
+        double ran = tfb_thread_run_seconds();
         if (gone) skip_job(j, skipped);
         else j->status = rest_handle(s->reg, s->parse_helper, j->method, j->path, j->body,
                                      j->body_len, j->header_len, &j->answer,
                                      &j->answer_header_len);
+        j->run_us = (long long)((tfb_thread_run_seconds() - ran) * 1e6);
+        j->handled_us = monotonic_us();
 
         pthread_mutex_lock(&s->lock);
         if (!gone) {
@@ -183,16 +198,27 @@ static void *inference_thread(void *arg) {
     return NULL;
 }
 
-static void send_answer(job *j) {
+/* Server-Timing (W3C): where the worker's time went, in milliseconds:
+ * waiting for an inference thread, converting (request to tensors,
+ * tensors to answer) and running in TensorFlow. */
+static void add_server_timing(const job *j, char *out, size_t cap) {
+    long long handle = j->handled_us - j->started_us;
+    snprintf(out, cap, "Server-Timing: queue;dur=%.3f, convert;dur=%.3f, run;dur=%.3f\r\n",
+             (double)(j->started_us - j->arrived_us) / 1e3, (double)(handle - j->run_us) / 1e3,
+             (double)j->run_us / 1e3);
+}
+
+static void send_answer(const server *s, job *j) {
     const char *body = j->answer.data ? j->answer.data : "";
-    if (j->answer_header_len > 0) {
-        char extra[64];
-        snprintf(extra, sizeof(extra), "Inference-Header-Content-Length: %zu\r\n",
-                 j->answer_header_len);
-        roma_http_reply(j->req, j->status, "application/octet-stream", extra, body, j->answer.len);
-    } else {
-        roma_http_reply(j->req, j->status, "application/json", NULL, body, j->answer.len);
-    }
+    char extra[192] = "";
+    size_t n = 0;
+    if (j->answer_header_len > 0)
+        n = (size_t)snprintf(extra, sizeof(extra), "Inference-Header-Content-Length: %zu\r\n",
+                             j->answer_header_len);
+    if (s->server_timing) add_server_timing(j, extra + n, sizeof(extra) - n);
+    roma_http_reply(j->req, j->status,
+                    j->answer_header_len > 0 ? "application/octet-stream" : "application/json",
+                    extra[0] ? extra : NULL, body, j->answer.len);
 }
 
 /* Leaves the loop after a moment, so the last answers are written out. */
@@ -209,7 +235,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
     pthread_mutex_unlock(&s->lock);
     while (j) {
         job *next = j->next;
-        send_answer(j);
+        send_answer(s, j);
         job_free(j);
         s->inflight--;
         j = next;
@@ -230,12 +256,6 @@ static void answer_overloaded(const server *s, roma_http_req *req) {
     int status = rest_error(&body, ROMA_UNAVAILABLE, msg);
     roma_http_reply(req, status, "application/json", "Retry-After: 1\r\n", body.data, body.len);
     roma_buf_free(&body);
-}
-
-static long long monotonic_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
 /* Takes the jobs whose client has gone out of the queue and answers them
@@ -316,6 +336,7 @@ static void on_request(roma_http_req *req, void *arg) {
     job *j = calloc(1, sizeof(*j));
     if (!j) abort();
     j->req = req;
+    j->arrived_us = monotonic_us();
     j->fd = roma_http_fd(req);
     snprintf(j->method, sizeof(j->method), "%s", roma_http_method(req));
     j->path = roma_http_path(roma_http_target(req));
@@ -387,7 +408,7 @@ static int srv_listen(const srv_options *opt) {
 
 int srv_run(const sv_registry *reg, const srv_options *opt) {
     server s = {.reg = reg, .secret = opt->secret && *opt->secret ? opt->secret : NULL,
-                .open_status = opt->open_status};
+                .open_status = opt->open_status, .server_timing = opt->server_timing};
     int rc = 1;
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up mid-answer is an error to handle, not a crash */

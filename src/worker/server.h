@@ -37,6 +37,9 @@ typedef struct {
                              in ROMA_WORKER_SECRET_HEADER, else 403; NULL: standalone */
     int open_status;      /* with a secret: GET/HEAD /v1/models/NAME (model status, what
                              Kubernetes probes ask) is answered without it */
+    int server_timing;    /* answers carry a Server-Timing header: the time a request
+                             waited for an inference thread, converted (request to
+                             tensors, tensors to answer) and ran in TensorFlow */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT.  Returns 0, or 1 when the port cannot be

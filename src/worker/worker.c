@@ -22,7 +22,7 @@
 typedef struct {
     const char *model_name, *model_base_path, *model_config_file, *device, *host;
     int rest_api_port, rest_api_num_threads, rest_api_timeout_in_ms;
-    int intra_op, inter_op, spinning, max_queued, rest_api_fd;
+    int intra_op, inter_op, spinning, max_queued, rest_api_fd, server_timing;
     long max_body_bytes;
 } worker_flags;
 
@@ -48,6 +48,9 @@ static void worker_usage(FILE *f) {
             "                                     ones are answered 503 with Retry-After\n"
             "                                     (default: 16 per inference thread)\n"
             "  --device=cpu|gpu:N                 run on the CPU, or only on GPU N\n"
+            "  --server_timing=0                  1: answers carry Server-Timing: queue (waiting\n"
+            "                                     for a thread), convert (request to tensors and\n"
+            "                                     back) and run (TensorFlow), in ms\n"
             "Environment: " ROMA_WORKER_SECRET_ENV "=S (set by roma serve) answers only requests\n"
             "with the header " ROMA_WORKER_SECRET_HEADER ": S, others 403; with also\n"
             ROMA_WORKER_OPEN_STATUS_ENV "=1 (worker pods) GET /v1/models/NAME needs no header.\n");
@@ -79,9 +82,10 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
     static const char *ints[] = {"rest_api_port", "rest_api_num_threads",
                                  "rest_api_timeout_in_ms", "tensorflow_intra_op_parallelism",
                                  "tensorflow_inter_op_parallelism", "rest_api_max_body_bytes",
-                                 "tensorflow_thread_spinning", "rest_api_max_queued", "rest_api_fd", "port"};
+                                 "tensorflow_thread_spinning", "rest_api_max_queued", "rest_api_fd",
+                                 "server_timing", "port"};
     static const long hi[] = {65535, 1024, 86400000, 1024, 1024, 1L << 34, 1, 1L << 20, 1L << 30,
-                              65535};
+                              1, 65535};
     for (int i = 0; i < argc; i++) {
         const char *v;
         long x = 0;
@@ -105,6 +109,7 @@ static int parse_flags(int argc, char **argv, worker_flags *f) {
             case 6: f->spinning = (int)x; break;
             case 7: f->max_queued = (int)x; break;
             case 8: f->rest_api_fd = (int)x; break;
+            case 9: f->server_timing = (int)x; break;
             default: roma_warn("--port (gRPC) is ignored: roma worker serves REST only"); break;
             }
         }
@@ -204,7 +209,7 @@ int worker_main(int argc, char **argv) {
     } else {
         srv_options so = {f.host, f.rest_api_port, f.rest_api_num_threads,
                           f.rest_api_timeout_in_ms, (size_t)f.max_body_bytes, f.max_queued,
-                          f.rest_api_fd, secret, open_status};
+                          f.rest_api_fd, secret, open_status, f.server_timing};
         rc = srv_run(&reg, &so);
         sv_free(&reg);
     }

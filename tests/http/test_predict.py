@@ -271,3 +271,33 @@ def test_counter_signature_without_inputs_is_400(counter):
     # get_counter has no inputs; TF Serving's REST predict cannot call it.
     r = counter.predict("counter", {"signature_name": "get_counter", "inputs": {}})
     assert_error(r, 400)
+
+
+# ---------------------------------------------------------------- Server-Timing
+
+def server_timing(resp):
+    """Server-Timing's metrics as {name: milliseconds}."""
+    parts = {}
+    for metric in resp.headers["Server-Timing"].split(","):
+        name, _, dur = metric.strip().partition(";dur=")
+        parts[name] = float(dur)
+    return parts
+
+
+def test_server_timing_says_where_the_time_went(workers, half_plus_two):
+    """--server_timing=1: each answer says how long its request waited for an inference
+    thread, was converted (JSON to tensors and back) and ran in TensorFlow; off by default."""
+    timed = workers.serve(tfs_model("saved_model_half_plus_two_cpu"), "default", "--server_timing=1")
+    body = {"instances": [1.0, 2.0, 5.0]}
+    ok_json(timed.predict("default", body))  # the first run warms TensorFlow up
+    r = timed.predict("default", body)
+    assert ok_json(r) == {"predictions": [2.5, 3.0, 4.5]}
+    parts = server_timing(r)
+    assert set(parts) == {"queue", "convert", "run"}, r.headers["Server-Timing"]
+    assert all(v >= 0 for v in parts.values()), parts
+    assert parts["run"] > 0, parts  # TensorFlow did run
+    assert sum(parts.values()) <= r.elapsed.total_seconds() * 1e3, (parts, r.elapsed)
+    status = timed.get("/v1/models/default")  # no inference: no run time
+    assert status.status_code == 200 and server_timing(status)["run"] == 0
+    assert "Server-Timing" not in half_plus_two.predict("default", body).headers
+

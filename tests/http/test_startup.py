@@ -77,6 +77,11 @@ def test_unknown_flag_fails(tmp_path):
     run_expecting_exit("--no_such_flag=1", "--model_name=m", f"--model_base_path={tmp_path}")
 
 
+def test_bad_server_timing_value_fails(tmp_path):
+    out = run_expecting_exit("--server_timing=yes", "--model_name=m", f"--model_base_path={tmp_path}")
+    assert "--server_timing=yes: expected an integer in [0, 1]" in out, out[-2000:]
+
+
 @pytest.mark.tfserving_data
 def test_port_in_use_fails():
     model = tfs_model("saved_model_half_plus_two_cpu")
