@@ -272,6 +272,7 @@ static void drop_abandoned(server *s) {
             continue;
         }
         skip_job(j, ++s->skipped);
+        j->started_us = j->handled_us = monotonic_us(); /* waited this long, never ran */
         queue_push(&s->done, j);
         s->queued--;
         dropped = 1;
