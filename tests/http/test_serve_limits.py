@@ -120,12 +120,7 @@ def test_bodies_held_are_bounded(tmp_path):
     try:
         t = threading.Thread(target=lambda: result.update(r=predict(s, body)))
         t.start()
-
-        def held():
-            c = {m["name"]: m for m in s.get("/roma/v1/controller").json()["models"]}["mlp"]
-            return c["backlog"] == 1
-
-        assert wait_until(held, 20), s.get("/roma/v1/controller").text
+        assert wait_until(lambda: s.held("mlp") == 1, 20), s.models()
         r = predict(s, body)
         assert r.status_code == 503, (r.status_code, r.text)
         assert "inflight_mb" in r.json()["error"] and r.headers.get("Retry-After")
@@ -181,9 +176,7 @@ def test_a_stopped_worker_leaves_dispatch_and_comes_back(tmp_path):
             f"a stopped worker stayed ready: {s.worker('mlp')}"
         t = threading.Thread(target=lambda: result.update(r=predict(s, request_body("mlp"))))
         t.start()
-        c = wait_until(lambda: {m["name"]: m for m in s.get("/roma/v1/controller").json()
-                                ["models"]}["mlp"]["backlog"] == 1, 20)
-        assert c, s.get("/roma/v1/controller").text
+        assert wait_until(lambda: s.models()["mlp"]["queue_length"] == 1, 20), s.models()
     finally:
         os.kill(pid, signal.SIGCONT)
     try:
