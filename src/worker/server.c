@@ -353,6 +353,8 @@ static void on_request(roma_http_req *req, void *arg) {
     s->queued++;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
+    if (!j->header_len && strcmp(j->method, "POST") == 0) /* maybe a large JSON body */
+        jf_helper_expect(s->parse_helper, j->body_len);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg) {

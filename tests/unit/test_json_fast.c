@@ -523,18 +523,23 @@ static void test_split_random_tensors(void **state) {
     jf_helper_stop(all);
 }
 
+/* An image-like body larger than JF_SPLIT_MIN_BYTES. */
+static void large_body(roma_buf *body) {
+    static const int dims[] = {1, 64, 64, 3};
+    uint64_t seed = 11;
+    roma_buf_puts(body, "{\"instances\": ");
+    append_tensor(body, dims, 4, &seed);
+    roma_buf_puts(body, "}");
+    assert_true(body->len >= JF_SPLIT_MIN_BYTES);
+}
+
 /* A body larger than JF_SPLIT_MIN_BYTES, through the production helper. */
 static void test_large_body_split_in_the_middle(void **state) {
-    static const int dims[] = {1, 64, 64, 3};
     jf_helper *helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
     roma_buf body = ROMA_BUF_INIT;
-    uint64_t seed = 11;
     jf_request one, two;
     assert_non_null(helper);
-    roma_buf_puts(&body, "{\"instances\": ");
-    append_tensor(&body, dims, 4, &seed);
-    roma_buf_puts(&body, "}");
-    assert_true(body.len >= JF_SPLIT_MIN_BYTES);
+    large_body(&body);
     assert_true(jf_parse(body.data, body.len, TF_FLOAT, NULL, &one));
     assert_true(jf_parse_split(body.data, body.len, TF_FLOAT, helper, body.len / 2, 0, &two));
     assert_same_request("large, split", &two, &one);
@@ -546,6 +551,34 @@ static void test_large_body_split_in_the_middle(void **state) {
     check_fast_path("large", body.data, TF_FLOAT, JT_ROW, NULL);
     roma_buf_free(&body);
     jf_helper_stop(helper);
+}
+
+/* jf_helper_expect is a hint: a helper woken by it takes the tail that
+ * comes (the same request as one thread's), goes back to sleep when none
+ * comes, and stops at once when told to, spinning or not; small bodies and
+ * a NULL helper are ignored. */
+static void test_expected_body_and_unused_hints(void **state) {
+    jf_helper *helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
+    roma_buf body = ROMA_BUF_INIT;
+    jf_request one, two;
+    assert_non_null(helper);
+    large_body(&body);
+    assert_true(jf_parse(body.data, body.len, TF_FLOAT, NULL, &one));
+    for (int i = 0; i < 20; i++) {
+        jf_helper_expect(helper, body.len);
+        if (i % 2) usleep(JF_WARM_US * 3); /* the helper gave up and sleeps again */
+        assert_true(jf_parse(body.data, body.len, TF_FLOAT, helper, &two));
+        assert_same_request("expected", &two, &one);
+        jf_free(&two);
+    }
+    jf_helper_expect(helper, body.len);
+    usleep(JF_WARM_US * 3);
+    jf_helper_expect(helper, JF_SPLIT_MIN_BYTES - 1);
+    jf_helper_expect(NULL, body.len);
+    jf_helper_expect(helper, body.len); /* stopped while it may spin */
+    jf_helper_stop(helper);
+    jf_free(&one);
+    roma_buf_free(&body);
 }
 
 int main(void) {
@@ -562,6 +595,7 @@ int main(void) {
         cmocka_unit_test(test_large_ragged_body_is_declined_on_two_threads),
         cmocka_unit_test(test_split_random_tensors),
         cmocka_unit_test(test_large_body_split_in_the_middle),
+        cmocka_unit_test(test_expected_body_and_unused_hints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
