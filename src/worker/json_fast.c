@@ -603,8 +603,10 @@ void jf_helper_stop(jf_helper *h) {
     free(h);
 }
 
+static int allowed_cpus(void);
+
 void jf_helper_expect(jf_helper *h, size_t len) {
-    if (!h || len < h->min_split) return;
+    if (!h || len < h->min_split || allowed_cpus() < 2) return; /* no split would come */
     pthread_mutex_lock(&h->lock);
     if (!h->busy && !h->posted) {
         h->warm = 1;

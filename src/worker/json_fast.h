@@ -56,13 +56,14 @@ jf_helper *jf_helper_start(size_t min_split);
 void jf_helper_stop(jf_helper *helper);
 
 /* A body of len bytes will soon be parsed (roma worker's loop thread calls
- * this when it has read one, before an inference thread takes it): when
- * the body is large enough to be split and the helper is idle, the helper
- * wakes now and spins up to JF_WARM_US for the tail, so the parse does not
+ * this when it has read a predict body that an idle inference thread will
+ * take at once): when the body is large enough to be split, this thread may
+ * run on two CPUs or more and the helper is idle, the helper wakes now and
+ * spins up to JF_WARM_US for the tail, so the parse does not
  * wait for its wake-up (~80 us between CPUs on the 2-core test VM; with
  * it, the worker's convert of a resnet JSON request is ~40 us shorter).
  * A hint: nothing happens when no tail comes.  helper may be NULL. */
-#define JF_WARM_US 400
+#define JF_WARM_US 250
 void jf_helper_expect(jf_helper *helper, size_t len);
 
 /* Returns 1 and fills *req when body has the shape above, 0 otherwise (req

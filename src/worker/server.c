@@ -329,6 +329,13 @@ static int from_roma_serve(const server *s, roma_http_req *req) {
     return 0;
 }
 
+/* A TF Serving predict with a JSON body: the body jf_parse may split. */
+static int is_json_predict(const job *j) {
+    size_t n = strlen(j->path);
+    return !j->header_len && strcmp(j->method, "POST") == 0 && n >= 8 &&
+           strcmp(j->path + n - 8, ":predict") == 0;
+}
+
 static void on_request(roma_http_req *req, void *arg) {
     server *s = arg;
     int from = from_roma_serve(s, req);
@@ -351,10 +358,10 @@ static void on_request(roma_http_req *req, void *arg) {
     pthread_mutex_lock(&s->lock);
     queue_push(&s->todo, j);
     s->queued++;
+    int starts_now = s->queued <= s->max_running - s->running;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    if (!j->header_len && strcmp(j->method, "POST") == 0) /* maybe a large JSON body */
-        jf_helper_expect(s->parse_helper, j->body_len);
+    if (starts_now && is_json_predict(j)) jf_helper_expect(s->parse_helper, j->body_len);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
