@@ -533,24 +533,40 @@ static void large_body(roma_buf *body) {
     assert_true(body->len >= JF_SPLIT_MIN_BYTES);
 }
 
+/* The production helper, a large body and its one-thread parse. */
+typedef struct {
+    jf_helper *helper;
+    roma_buf body;
+    jf_request one;
+} large_case;
+
+static void large_case_start(large_case *c) {
+    c->helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
+    assert_non_null(c->helper);
+    c->body = (roma_buf)ROMA_BUF_INIT;
+    large_body(&c->body);
+    assert_true(jf_parse(c->body.data, c->body.len, TF_FLOAT, NULL, &c->one));
+}
+
+static void large_case_end(large_case *c) {
+    jf_helper_stop(c->helper);
+    jf_free(&c->one);
+    roma_buf_free(&c->body);
+}
+
 /* A body larger than JF_SPLIT_MIN_BYTES, through the production helper. */
 static void test_large_body_split_in_the_middle(void **state) {
-    jf_helper *helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
-    roma_buf body = ROMA_BUF_INIT;
-    jf_request one, two;
-    assert_non_null(helper);
-    large_body(&body);
-    assert_true(jf_parse(body.data, body.len, TF_FLOAT, NULL, &one));
-    assert_true(jf_parse_split(body.data, body.len, TF_FLOAT, helper, body.len / 2, 0, &two));
-    assert_same_request("large, split", &two, &one);
+    large_case c;
+    jf_request two;
+    large_case_start(&c);
+    assert_true(jf_parse_split(c.body.data, c.body.len, TF_FLOAT, c.helper, c.body.len / 2, 0, &two));
+    assert_same_request("large, split", &two, &c.one);
     jf_free(&two);
-    assert_true(jf_parse(body.data, body.len, TF_FLOAT, helper, &two));
-    assert_same_request("large, jf_parse", &two, &one);
+    assert_true(jf_parse(c.body.data, c.body.len, TF_FLOAT, c.helper, &two));
+    assert_same_request("large, jf_parse", &two, &c.one);
     jf_free(&two);
-    jf_free(&one);
-    check_fast_path("large", body.data, TF_FLOAT, JT_ROW, NULL);
-    roma_buf_free(&body);
-    jf_helper_stop(helper);
+    check_fast_path("large", c.body.data, TF_FLOAT, JT_ROW, NULL);
+    large_case_end(&c);
 }
 
 /* jf_helper_expect is a hint: a helper woken by it takes the tail that
@@ -558,27 +574,22 @@ static void test_large_body_split_in_the_middle(void **state) {
  * comes, and stops at once when told to, spinning or not; small bodies and
  * a NULL helper are ignored. */
 static void test_expected_body_and_unused_hints(void **state) {
-    jf_helper *helper = jf_helper_start(JF_SPLIT_MIN_BYTES);
-    roma_buf body = ROMA_BUF_INIT;
-    jf_request one, two;
-    assert_non_null(helper);
-    large_body(&body);
-    assert_true(jf_parse(body.data, body.len, TF_FLOAT, NULL, &one));
+    large_case c;
+    jf_request two;
+    large_case_start(&c);
     for (int i = 0; i < 20; i++) {
-        jf_helper_expect(helper, body.len);
+        jf_helper_expect(c.helper, c.body.len);
         if (i % 2) usleep(JF_WARM_US * 3); /* the helper gave up and sleeps again */
-        assert_true(jf_parse(body.data, body.len, TF_FLOAT, helper, &two));
-        assert_same_request("expected", &two, &one);
+        assert_true(jf_parse(c.body.data, c.body.len, TF_FLOAT, c.helper, &two));
+        assert_same_request("expected", &two, &c.one);
         jf_free(&two);
     }
-    jf_helper_expect(helper, body.len);
+    jf_helper_expect(c.helper, c.body.len);
     usleep(JF_WARM_US * 3);
-    jf_helper_expect(helper, JF_SPLIT_MIN_BYTES - 1);
-    jf_helper_expect(NULL, body.len);
-    jf_helper_expect(helper, body.len); /* stopped while it may spin */
-    jf_helper_stop(helper);
-    jf_free(&one);
-    roma_buf_free(&body);
+    jf_helper_expect(c.helper, JF_SPLIT_MIN_BYTES - 1);
+    jf_helper_expect(NULL, c.body.len);
+    jf_helper_expect(c.helper, c.body.len); /* stopped while it may spin */
+    large_case_end(&c);
 }
 
 int main(void) {
