@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/file.h"
 #include "common/log.h"
 
@@ -72,12 +73,6 @@ struct k8s_client {
     double backoff, retry_at;
 };
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ---- the update queue (thread -> owner) --------------------------------- */
 
 static k8s_update *update_new(k8s_update_kind kind) {
@@ -124,7 +119,7 @@ int k8s_client_fd(const k8s_client *c) {
 
 /* A transfer could not talk to the API server: say so once per outage. */
 static void api_failed(k8s_client *c, const char *what, const char *why) {
-    c->retry_at = now_s() + c->backoff;
+    c->retry_at = roma_now() + c->backoff;
     c->backoff = fmin(c->backoff * 2, BACKOFF_MAX_S);
     if (c->api_down) return;
     c->api_down = 1;
@@ -183,7 +178,7 @@ static xfer *xfer_new(k8s_client *c, xfer_kind kind, const char *url) {
     if (!x) abort();
     x->kind = kind;
     x->owner = c;
-    x->started = now_s();
+    x->started = roma_now();
     x->resize = -1;
     x->easy = curl_easy_init();
     if (!x->easy) abort();
@@ -250,7 +245,7 @@ static void list_done(k8s_client *c, xfer *x) {
     if (!json_is_array(items) || !rv) {
         roma_warn("kubernetes: the pod list is not a PodList (%s); listing again", root ? "no items or resourceVersion" : je.text);
         json_decref(root);
-        c->retry_at = now_s() + c->backoff;
+        c->retry_at = roma_now() + c->backoff;
         return;
     }
     push(c, update_new(K8S_UPDATE_LIST_BEGIN));
@@ -279,7 +274,7 @@ static int watch_line(k8s_client *c, const char *line, size_t len) {
     if (len == 0) return 1;
     if (k8s_event_parse(line, len, &ev, &err) != ROMA_OK) {
         roma_warn("kubernetes: watch: %s; watching again from resourceVersion %s", err.msg, c->rv);
-        c->retry_at = now_s() + c->backoff;
+        c->retry_at = roma_now() + c->backoff;
         return 0;
     }
     if (ev.type == K8S_EVENT_ERROR) {
@@ -288,7 +283,7 @@ static int watch_line(k8s_client *c, const char *line, size_t len) {
             c->need_list = 1;
         } else {
             roma_warn("kubernetes: watch error %d: %s; watching again", ev.code, ev.message);
-            c->retry_at = now_s() + c->backoff;
+            c->retry_at = roma_now() + c->backoff;
         }
         return 0;
     }
@@ -339,7 +334,7 @@ static void stream_done(k8s_client *c, xfer *x, CURLcode res) {
         roma_warn("kubernetes: %s pods in namespace %s: HTTP %ld: %s%s", x->kind == XFER_LIST ? "listing" : "watching",
                   c->ns, code, msg[0] ? msg : "no message",
                   code == 401 || code == 403 ? " (check the token file and the Role: pods get/list/watch)" : "");
-        c->retry_at = now_s() + c->backoff;
+        c->retry_at = roma_now() + c->backoff;
         c->backoff = fmin(c->backoff * 2, BACKOFF_MAX_S);
     } else if (x->kind == XFER_LIST) {
         if (res == CURLE_OK) list_done(c, x);
@@ -347,8 +342,8 @@ static void stream_done(k8s_client *c, xfer *x, CURLcode res) {
     } else if (res != CURLE_OK && res != CURLE_WRITE_ERROR) {
         /* The stream broke (API server gone or restarted): resume from rv. */
         api_failed(c, "watching pods", x->error[0] ? x->error : curl_easy_strerror(res));
-    } else if (res == CURLE_OK && now_s() - x->started < 1) {
-        c->retry_at = now_s() + BACKOFF_MIN_S; /* a watch the server ends at once: no busy loop */
+    } else if (res == CURLE_OK && roma_now() - x->started < 1) {
+        c->retry_at = roma_now() + BACKOFF_MIN_S; /* a watch the server ends at once: no busy loop */
     }
 }
 
@@ -440,13 +435,13 @@ static void *client_thread(void *arg) {
     k8s_client *c = arg;
     int running;
     while (!stopping(c)) {
-        double now = now_s();
+        double now = roma_now();
         if (!c->stream && now >= c->retry_at) start_stream(c);
         start_patches(c);
         curl_multi_perform(c->multi, &running);
         finished_transfers(c);
         int wait_ms = 1000;
-        if (!c->stream) wait_ms = (int)fmax(1, fmin(1000, (c->retry_at - now_s()) * 1000));
+        if (!c->stream) wait_ms = (int)fmax(1, fmin(1000, (c->retry_at - roma_now()) * 1000));
         curl_multi_poll(c->multi, NULL, 0, wait_ms, NULL);
     }
     if (c->stream) xfer_free(c, c->stream);

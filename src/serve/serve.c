@@ -23,22 +23,17 @@
 
 #include <event2/thread.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/tcp.h"
 
 #define DRAIN_LIMIT_S 60
 
-static double clock_seconds(clockid_t clock) {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Monotonic: a step of the wall clock (NTP, an operator) must not bend
  * response times, violation counts or the controller's input. */
 double serve_now(void) {
-    return clock_seconds(CLOCK_MONOTONIC);
+    return roma_clock_seconds(CLOCK_MONOTONIC);
 }
 
 /* UNIX time = monotonic time + this, measured once (the first call, from
@@ -48,7 +43,7 @@ double serve_unix_time(double now) {
     static double offset;
     static int measured;
     if (!measured) {
-        offset = clock_seconds(CLOCK_REALTIME) - clock_seconds(CLOCK_MONOTONIC);
+        offset = roma_clock_seconds(CLOCK_REALTIME) - roma_clock_seconds(CLOCK_MONOTONIC);
         measured = 1;
     }
     return now + offset;

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #define STORE_QUEUE_ROWS 100000
@@ -83,12 +84,6 @@ struct store {
     double last_log;
     roma_err last_failure;
 };
-
-static double now_mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- SQLite errors ----------------------------------------------------- */
 
@@ -388,7 +383,7 @@ static void report_losses(store *s, int final) {
     if (dropped == s->dropped_logged && s->failed_rows == s->failed_logged &&
         hist == s->hist_logged)
         return;
-    double now = now_mono();
+    double now = roma_now();
     if (!final && s->last_log != 0 && now - s->last_log < STORE_LOG_EVERY_S) return;
     s->last_log = now;
     if (dropped != s->dropped_logged)

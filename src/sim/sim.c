@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "bench/report.h"
+#include "common/clock.h"
 #include "common/duration.h"
 #include "bench/workload.h"
 #include "sim/engine.h"
@@ -230,8 +231,7 @@ int sim_main(int argc, char **argv) {
     sim_scenario_init(&in.s);
     bench_workload_init(&in.w);
     memset(&in.plan, 0, sizeof(in.plan));
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = roma_now();
     if (load_input(&a, &in, &err) != ROMA_OK || check_selection(a.runs, &in.s, &err) != ROMA_OK) {
         fprintf(stderr, "roma sim: %s\n", err.msg);
         code = 2;
@@ -246,10 +246,9 @@ int sim_main(int argc, char **argv) {
             code = 1;
         }
         json_decref(out);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
         fprintf(stderr, "roma sim: %zu requests, %g s simulated per run, took %.2f s\n",
                 in.plan.schedule.len, in.plan.duration,
-                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+                roma_now() - t0);
     }
     sim_scenario_free(&in.s);
     bench_workload_free(&in.w);

@@ -13,9 +13,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../common/buf.h"
+#include "../common/clock.h"
 #include "proto.h"
 
 struct tfb_model {
@@ -324,12 +324,10 @@ roma_code tfb_run(tfb_model *m, const tfb_signature *sig, TF_Tensor *const *inpu
     for (size_t i = 0; i < sig->ninputs; i++) in_ops[i] = sig->inputs[i].output;
     for (size_t i = 0; i < sig->noutputs; i++) out_ops[i] = sig->outputs[i].output;
     TF_Status *st = TF_NewStatus();
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double start = roma_now();
     TF_SessionRun(m->session, NULL, in_ops, inputs, (int)sig->ninputs, out_ops, outputs,
                   (int)sig->noutputs, NULL, 0, NULL, st);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    thread_run_seconds += (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    thread_run_seconds += roma_now() - start;
     roma_code rc = (roma_code)TF_GetCode(st);
     if (rc != ROMA_OK) roma_fail(err, rc, "%s", TF_Message(st));
     TF_DeleteStatus(st);

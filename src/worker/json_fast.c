@@ -31,13 +31,14 @@
  */
 #include "json_fast.h"
 
+#include "common/clock.h"
+
 #include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The helper's half of a split body, in its own numbering of depths: the
  * list the cut is in is at depth JF_MAX_DIMS, its parent one less. */
@@ -526,12 +527,6 @@ static void run_tail(const tail_job *job, tail *t) {
     t->beyond_float = s.beyond_float;
 }
 
-static double now_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -540,7 +535,7 @@ static void cpu_relax(void) {
 
 /* Spins until *flag is set or spin_us have passed; returns the flag. */
 static int spin_for(const int *flag, double spin_us) {
-    for (double start = now_us(), t = start; t - start < spin_us; t = now_us())
+    for (double start = roma_now(), t = start; t - start < spin_us * 1e-6; t = roma_now())
         for (int i = 0; i < 32; i++) {
             if (__atomic_load_n(flag, __ATOMIC_ACQUIRE)) return 1;
             cpu_relax();

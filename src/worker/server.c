@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "common/secret.h"
@@ -102,11 +103,7 @@ typedef struct {
     int nthreads;
 } server;
 
-static long long monotonic_us(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
+static long long monotonic_us(void) { return (long long)(roma_now() * 1e6); }
 
 static void queue_push(job_queue *q, job *j) {
     j->next = NULL;
